@@ -1,0 +1,2 @@
+-- The privileges of the account we are connected as.
+SHOW GRANTS

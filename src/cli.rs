@@ -1,0 +1,279 @@
+//! Every clap type of the command line. The doc comments here are the `--help` text.
+//!
+//! Connection flags live in one struct ([`ConnectArgs`]) that is global, so they can stand before or
+//! after the subcommand, the way `mysql` users type them. `-h` is the host, as in `mysql`; help is
+//! `--help` only.
+
+use std::path::PathBuf;
+use std::time::Duration;
+
+use clap::{ArgAction, Args, Parser, Subcommand, ValueEnum};
+
+/// First-minutes incident triage for MySQL, Aurora MySQL and MariaDB.
+///
+/// mytriage answers "is it the database, and what is blocking what?" from the server's own tables,
+/// on one read-only connection with every statement time-bounded.
+#[derive(Debug, Parser)]
+#[command(
+    name = "mytriage",
+    version,
+    disable_help_flag = true,
+    disable_help_subcommand = true
+)]
+pub struct Cli {
+    #[command(flatten)]
+    pub connect: ConnectArgs,
+
+    /// Output format: a human table, or JSON on stdout.
+    #[arg(long, global = true, value_enum, default_value_t = Format::Table)]
+    pub format: Format,
+
+    /// Print help.
+    #[arg(long, global = true, action = ArgAction::Help)]
+    help: Option<bool>,
+
+    #[command(subcommand)]
+    pub command: Command,
+}
+
+/// The subcommands.
+#[derive(Debug, Subcommand)]
+pub enum Command {
+    /// The server's flavor, version and what mytriage can read on it (capabilities, privileges).
+    #[command(disable_help_flag = true)]
+    Server,
+}
+
+/// How reports are printed.
+#[derive(Debug, Clone, Copy, PartialEq, Eq, ValueEnum)]
+pub enum Format {
+    /// Human-readable tables.
+    Table,
+    /// One JSON document on stdout.
+    Json,
+}
+
+/// TLS mode, as the `mysql` client's `--ssl-mode`.
+#[derive(Debug, Clone, Copy, PartialEq, Eq, ValueEnum, serde::Serialize)]
+#[value(rename_all = "SCREAMING_SNAKE_CASE")]
+#[serde(rename_all = "SCREAMING_SNAKE_CASE")]
+pub enum SslMode {
+    /// Plain TCP, no TLS.
+    Disabled,
+    /// TLS when the server offers it, without verifying the certificate (the default).
+    Preferred,
+    /// TLS or fail; the certificate is not verified.
+    Required,
+    /// TLS, and the certificate must chain to --ssl-ca (or the system roots).
+    VerifyCa,
+    /// As VERIFY_CA, and the certificate must name the host.
+    VerifyIdentity,
+}
+
+impl std::str::FromStr for SslMode {
+    type Err = String;
+
+    /// Parses option-file and URL values, case-insensitively, as clap does for the flag.
+    fn from_str(text: &str) -> Result<Self, Self::Err> {
+        <SslMode as ValueEnum>::from_str(text, true).map_err(|_| {
+            format!("unknown ssl-mode '{text}' (use DISABLED, PREFERRED, REQUIRED, VERIFY_CA or VERIFY_IDENTITY)")
+        })
+    }
+}
+
+/// Where and how to connect. Global: valid before or after the subcommand.
+///
+/// Precedence, highest first: these flags, then the environment (`MYSQL_HOST`, `MYSQL_TCP_PORT`,
+/// `MYSQL_PWD`, `MYSQL_UNIX_PORT`, `MYTRIAGE_URL`), then option files (`[client]` and `[mytriage]`
+/// groups), then defaults.
+#[derive(Debug, Default, Clone, Args)]
+pub struct ConnectArgs {
+    /// Server host name or IP address.
+    #[arg(short = 'h', long, global = true, help_heading = "Connection")]
+    pub host: Option<String>,
+
+    /// TCP port.
+    #[arg(short = 'P', long, global = true, help_heading = "Connection")]
+    pub port: Option<u16>,
+
+    /// User name.
+    #[arg(short = 'u', long, global = true, help_heading = "Connection")]
+    pub user: Option<String>,
+
+    /// Password: `-pSECRET` or `--password=SECRET`; a bare `-p` asks for it without echo.
+    #[arg(
+        short = 'p',
+        long,
+        global = true,
+        num_args = 0..=1,
+        require_equals = true,
+        help_heading = "Connection"
+    )]
+    pub password: Option<Option<String>>,
+
+    /// Unix socket file (used when the host is localhost).
+    #[arg(short = 'S', long, global = true, help_heading = "Connection")]
+    pub socket: Option<String>,
+
+    /// All of the above at once: mysql://user:password@host:port/database?ssl-mode=REQUIRED
+    #[arg(long, global = true, help_heading = "Connection")]
+    pub url: Option<String>,
+
+    /// TLS mode.
+    #[arg(
+        long,
+        global = true,
+        value_enum,
+        ignore_case = true,
+        help_heading = "Connection"
+    )]
+    pub ssl_mode: Option<SslMode>,
+
+    /// CA certificate (PEM) for VERIFY_CA and VERIFY_IDENTITY.
+    #[arg(long, global = true, help_heading = "Connection")]
+    pub ssl_ca: Option<PathBuf>,
+
+    /// Give up connecting after this long (e.g. 5s, 500ms).
+    #[arg(long, global = true, value_parser = parse_duration, help_heading = "Connection")]
+    pub connect_timeout: Option<Duration>,
+
+    /// Bound every statement: the client gives up, and the server stops it, after this long.
+    #[arg(long, global = true, value_parser = parse_duration, help_heading = "Connection")]
+    pub query_timeout: Option<Duration>,
+
+    /// Read only this option file.
+    #[arg(
+        long,
+        global = true,
+        conflicts_with = "no_defaults",
+        help_heading = "Option files"
+    )]
+    pub defaults_file: Option<PathBuf>,
+
+    /// Read this option file after the global ones and before ~/.my.cnf.
+    #[arg(
+        long,
+        global = true,
+        conflicts_with = "no_defaults",
+        help_heading = "Option files"
+    )]
+    pub defaults_extra_file: Option<PathBuf>,
+
+    /// Read no option files.
+    #[arg(long, global = true, help_heading = "Option files")]
+    pub no_defaults: bool,
+}
+
+impl Cli {
+    /// Parses the process arguments; see [`mysql_style_args`].
+    pub fn parse_mysql_style() -> Self {
+        Self::parse_from(mysql_style_args(std::env::args_os()))
+    }
+}
+
+/// Rewrites `-pSECRET` to `--password=SECRET`, the one `mysql` spelling clap cannot express: the
+/// value of `-p` must be attached, so that a bare `-p` (prompt) never swallows the next word.
+pub fn mysql_style_args<I>(args: I) -> Vec<std::ffi::OsString>
+where
+    I: IntoIterator,
+    I::Item: Into<std::ffi::OsString>,
+{
+    let mut out = Vec::new();
+    let mut after_double_dash = false;
+    for arg in args {
+        let arg: std::ffi::OsString = arg.into();
+        match arg.to_str() {
+            Some("--") => after_double_dash = true,
+            Some(text) if !after_double_dash && text.starts_with("-p") && text.len() > 2 => {
+                let value = text[2..].strip_prefix('=').unwrap_or(&text[2..]);
+                out.push(format!("--password={value}").into());
+                continue;
+            }
+            _ => {}
+        }
+        out.push(arg);
+    }
+    out
+}
+
+/// Parses `5s`, `500ms`, `2m`, `1h` or a bare number of seconds.
+pub fn parse_duration(text: &str) -> Result<Duration, String> {
+    let text = text.trim();
+    let split = text
+        .find(|c: char| !(c.is_ascii_digit() || c == '.'))
+        .unwrap_or(text.len());
+    let (number, unit) = text.split_at(split);
+    let value: f64 = number
+        .parse()
+        .map_err(|_| format!("invalid duration '{text}' (examples: 5s, 500ms, 2m)"))?;
+    let seconds = match unit.trim() {
+        "" | "s" => value,
+        "ms" => value / 1000.0,
+        "m" => value * 60.0,
+        "h" => value * 3600.0,
+        other => {
+            return Err(format!(
+                "unknown unit '{other}' in '{text}' (use ms, s, m or h)"
+            ));
+        }
+    };
+    if !seconds.is_finite() || seconds <= 0.0 || seconds > 86_400.0 * 7.0 {
+        return Err(format!("duration '{text}' is out of range"));
+    }
+    Ok(Duration::from_secs_f64(seconds))
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+
+    #[test]
+    fn durations() {
+        assert_eq!(parse_duration("5s"), Ok(Duration::from_secs(5)));
+        assert_eq!(parse_duration("7"), Ok(Duration::from_secs(7)));
+        assert_eq!(parse_duration("250ms"), Ok(Duration::from_millis(250)));
+        assert_eq!(parse_duration("2m"), Ok(Duration::from_secs(120)));
+        assert!(parse_duration("0s").is_err());
+        assert!(parse_duration("5 parsecs").is_err());
+        assert!(parse_duration("").is_err());
+        assert!(parse_duration("-1s").is_err());
+    }
+
+    #[test]
+    fn password_forms() {
+        let parse = |args: &[&str]| {
+            Cli::try_parse_from(mysql_style_args(args.iter().copied()))
+                .map(|cli| cli.connect.password)
+        };
+        assert_eq!(parse(&["mytriage", "server"]).unwrap(), None);
+        assert_eq!(parse(&["mytriage", "-p", "server"]).unwrap(), Some(None));
+        assert_eq!(
+            parse(&["mytriage", "-psecret", "server"]).unwrap(),
+            Some(Some("secret".into()))
+        );
+        assert_eq!(
+            parse(&["mytriage", "--password=secret", "server"]).unwrap(),
+            Some(Some("secret".into()))
+        );
+        assert_eq!(parse(&["mytriage", "server", "-p"]).unwrap(), Some(None));
+        assert_eq!(
+            parse(&["mytriage", "-p=", "server"]).unwrap(),
+            Some(Some(String::new()))
+        );
+    }
+
+    #[test]
+    fn host_is_dash_h_and_flags_are_global() {
+        let cli = Cli::try_parse_from(["mytriage", "server", "-h", "db1", "-P", "3307"]).unwrap();
+        assert_eq!(cli.connect.host.as_deref(), Some("db1"));
+        assert_eq!(cli.connect.port, Some(3307));
+    }
+
+    #[test]
+    fn ssl_mode_is_case_insensitive_and_strict() {
+        let cli = Cli::try_parse_from(["mytriage", "--ssl-mode", "verify_ca", "server"]).unwrap();
+        assert_eq!(cli.connect.ssl_mode, Some(SslMode::VerifyCa));
+        assert!(Cli::try_parse_from(["mytriage", "--ssl-mode", "SOMETIMES", "server"]).is_err());
+        assert_eq!("required".parse::<SslMode>(), Ok(SslMode::Required));
+    }
+}

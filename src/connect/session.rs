@@ -1,0 +1,229 @@
+//! The one gentle session: a single read-only connection whose every statement is bounded twice,
+//! by the client (tokio) and by the server (`MAX_EXECUTION_TIME` / `max_statement_time`).
+
+use std::time::Duration;
+
+use anyhow::{Context, Result, anyhow, bail};
+use mysql_async::prelude::{FromRow, Queryable};
+use mysql_async::{Conn, OptsBuilder, Params};
+
+use super::ConnectConfig;
+use super::tls;
+use crate::error::Failure;
+use crate::queries;
+use crate::server::{self, ServerInfo};
+
+/// Extra time the client waits beyond the server-side limit, so the server's own, clearer,
+/// "maximum statement execution time exceeded" error usually arrives first.
+const CLIENT_GRACE: Duration = Duration::from_secs(1);
+
+/// The connection and what it can run: probes query through `db` and choose queries by `server`.
+pub(crate) struct Session {
+    pub db: Db,
+    pub server: ServerInfo,
+}
+
+/// A connection with bounded statements. It remembers its own connection id so probes can leave
+/// the tool's own thread out of every listing.
+pub(crate) struct Db {
+    conn: Option<Conn>,
+    own_id: u64,
+    query_timeout: Duration,
+}
+
+impl Session {
+    /// Connects, detects the flavor once, and makes the session gentle (read only, bounded).
+    pub(crate) async fn open(config: &ConnectConfig) -> Result<Session> {
+        let conn = connect(config).await?;
+        let own_id = u64::from(conn.id());
+        let mut db = Db {
+            conn: Some(conn),
+            own_id,
+            query_timeout: config.query_timeout,
+        };
+        let facts = collect_facts(&mut db).await?;
+        let server = server::detect(&facts);
+        for statement in server.session_setup(config.query_timeout) {
+            db.run("setting up the session", &statement).await?;
+        }
+        Ok(Session { db, server })
+    }
+
+    /// Closes the connection politely (COM_QUIT), so the server does not log an aborted client.
+    pub(crate) async fn close(mut self) {
+        if let Some(conn) = self.db.conn.take() {
+            let _ = tokio::time::timeout(Duration::from_secs(1), conn.disconnect()).await;
+        }
+    }
+}
+
+impl Db {
+    /// Runs a text-protocol query and maps its rows. `what` names the step for the error message.
+    pub(crate) async fn query<T>(&mut self, what: &str, sql: &str) -> Result<Vec<T>>
+    where
+        T: FromRow + Send + 'static,
+    {
+        self.exec(what, sql, Params::Empty).await
+    }
+
+    /// Runs a statement with parameters and maps its rows.
+    pub(crate) async fn exec<T, P>(&mut self, what: &str, sql: &str, params: P) -> Result<Vec<T>>
+    where
+        T: FromRow + Send + 'static,
+        P: Into<Params> + Send,
+    {
+        let limit = self.query_timeout + CLIENT_GRACE;
+        let conn = self
+            .conn
+            .as_mut()
+            .ok_or_else(|| anyhow!("the connection was abandoned after an earlier timeout"))?;
+        let params = params.into();
+        let outcome = match params {
+            Params::Empty => tokio::time::timeout(limit, conn.query(sql)).await,
+            params => tokio::time::timeout(limit, conn.exec(sql, params)).await,
+        };
+        match outcome {
+            Ok(rows) => rows.map_err(|e| statement_error(e, what, self.query_timeout)),
+            Err(_) => {
+                // The protocol is mid-result; the connection cannot be reused safely.
+                self.conn = None;
+                Err(anyhow!(Failure::QueryTimeout {
+                    what: what.to_owned(),
+                    after: self.query_timeout
+                }))
+            }
+        }
+    }
+
+    /// As [`Db::query`], but `None` when the account lacks the privilege: for optional facts.
+    pub(crate) async fn query_if_permitted<T>(
+        &mut self,
+        what: &str,
+        sql: &str,
+    ) -> Result<Option<Vec<T>>>
+    where
+        T: FromRow + Send + 'static,
+    {
+        match self.query(what, sql).await {
+            Ok(rows) => Ok(Some(rows)),
+            Err(error)
+                if error
+                    .downcast_ref::<Failure>()
+                    .is_some_and(Failure::is_privilege) =>
+            {
+                Ok(None)
+            }
+            Err(error) => Err(error),
+        }
+    }
+
+    /// Runs a statement that returns no rows.
+    pub(crate) async fn run(&mut self, what: &str, sql: &str) -> Result<()> {
+        self.query::<mysql_async::Row>(what, sql).await.map(drop)
+    }
+}
+
+/// Server errors that mean "the statement took too long" become the same timeout failure the
+/// client produces, so the user sees one message for one cause.
+fn statement_error(error: mysql_async::Error, what: &str, timeout: Duration) -> anyhow::Error {
+    if let mysql_async::Error::Server(server) = &error {
+        // 3024: MySQL MAX_EXECUTION_TIME exceeded; 1969: MariaDB max_statement_time exceeded.
+        if matches!(server.code, 3024 | 1969) {
+            return anyhow!(Failure::QueryTimeout {
+                what: what.to_owned(),
+                after: timeout
+            });
+        }
+        if matches!(server.code, 1227 | 1142 | 1143 | 1044) {
+            return anyhow!(Failure::Privilege {
+                what: what.to_owned(),
+                message: server.message.clone()
+            });
+        }
+    }
+    anyhow::Error::new(error).context(format!("{what} failed"))
+}
+
+/// Opens the one connection, bounded by the connect timeout, honouring the TLS mode.
+async fn connect(config: &ConnectConfig) -> Result<Conn> {
+    let ssl = tls::ssl_opts(config.ssl_mode, config.ssl_ca.as_deref())?;
+    let preferred = matches!(config.ssl_mode, crate::cli::SslMode::Preferred);
+    match connect_once(config, ssl).await {
+        // PREFERRED means "TLS if the server has it": retry in the clear when it has not.
+        Err(error) if preferred && is_no_tls(&error) => connect_once(config, None).await,
+        other => other,
+    }
+}
+
+fn is_no_tls(error: &anyhow::Error) -> bool {
+    matches!(
+        error.downcast_ref::<mysql_async::Error>(),
+        Some(mysql_async::Error::Driver(
+            mysql_async::DriverError::NoClientSslFlagFromServer
+        ))
+    )
+}
+
+async fn connect_once(config: &ConnectConfig, ssl: Option<mysql_async::SslOpts>) -> Result<Conn> {
+    let opts = OptsBuilder::default()
+        .ip_or_hostname(config.host.clone())
+        .tcp_port(config.port)
+        .user(Some(config.user.clone()))
+        .pass(config.password.clone())
+        .db_name(config.database.clone())
+        .socket(config.socket.clone())
+        // Otherwise mysql_async jumps from TCP to the server's socket behind our back.
+        .prefer_socket(false)
+        .ssl_opts(ssl)
+        .stmt_cache_size(0)
+        .connect_attribute("program_name", "mytriage");
+    match tokio::time::timeout(config.connect_timeout, Conn::new(opts)).await {
+        Ok(Ok(conn)) => Ok(conn),
+        Ok(Err(error)) => Err(anyhow::Error::new(error)),
+        Err(_) => bail!(Failure::ConnectTimeout {
+            target: config.target(),
+            after: config.connect_timeout
+        }),
+    }
+    .with_context(|| format!("cannot connect to {} as '{}'", config.target(), config.user))
+}
+
+/// Runs the detection statements; what they return is judged by the pure [`server::detect`].
+async fn collect_facts(db: &mut Db) -> Result<server::ServerFacts> {
+    let variables: Vec<(String, String)> = db
+        .query("reading server variables", queries::SERVER_VARIABLES)
+        .await?;
+    let tables: Vec<(String, String)> = db
+        .query("listing diagnostic tables", queries::SERVER_TABLES)
+        .await?;
+    let grants: Vec<String> = db.query("reading own grants", queries::SHOW_GRANTS).await?;
+    let (current_user,): (String,) = db
+        .query("reading current user", queries::CURRENT_USER)
+        .await?
+        .into_iter()
+        .next()
+        .context("CURRENT_USER() returned no row")?;
+    let mut facts = server::ServerFacts {
+        variables: variables
+            .into_iter()
+            .map(|(k, v)| (k.to_ascii_lowercase(), v))
+            .collect(),
+        tables,
+        grants,
+        current_user,
+        mdl_instrument: None,
+        connection_id: db.own_id,
+    };
+    if facts.performance_schema_on() {
+        // An account without SELECT on performance_schema cannot tell; that is a finding, not a failure.
+        facts.mdl_instrument = db
+            .query_if_permitted::<String>("reading the MDL instrument", queries::MDL_INSTRUMENT)
+            .await?
+            .map(|enabled| {
+                enabled
+                    .first()
+                    .is_some_and(|e| e.eq_ignore_ascii_case("YES"))
+            });
+    }
+    Ok(facts)
+}

@@ -1,0 +1,273 @@
+//! Precedence of the connection sources: flags, then environment, then option files, then defaults.
+
+use std::collections::HashMap;
+use std::path::Path;
+
+use clap::Parser;
+
+use super::*;
+use crate::cli::{Cli, mysql_style_args};
+
+fn args(extra: &[&str]) -> ConnectArgs {
+    let mut argv = vec!["mytriage"];
+    argv.extend_from_slice(extra);
+    argv.push("server");
+    Cli::try_parse_from(mysql_style_args(argv))
+        .expect("valid arguments")
+        .connect
+}
+
+fn resolve_with(args: &ConnectArgs, env: &[(&str, &str)], home: &Path) -> Result<Resolved> {
+    let env: HashMap<String, String> = env
+        .iter()
+        .map(|(k, v)| ((*k).to_owned(), (*v).to_owned()))
+        .collect();
+    let lookup = move |name: &str| env.get(name).cloned();
+    let inputs = Inputs {
+        args,
+        env: &lookup,
+        home: Some(home.to_path_buf()),
+        prompt: &|| Ok("typed".to_owned()),
+    };
+    resolve(&inputs)
+}
+
+/// A home directory whose ~/.my.cnf sets every option, plus an extra file.
+fn home_with_my_cnf() -> tempfile::TempDir {
+    let home = tempfile::tempdir().expect("temp dir");
+    std::fs::write(
+        home.path().join(".my.cnf"),
+        "[client]\nhost=file-host\nport=3310\nuser=file-user\npassword=file-pw\nssl-mode=REQUIRED\n\
+         [mytriage]\nquery-timeout=20\n[mysqldump]\nuser=not-us\n",
+    )
+    .expect("write .my.cnf");
+    home
+}
+
+fn extra_file(dir: &Path, text: &str) -> PathBuf {
+    let path = dir.join("extra.cnf");
+    std::fs::write(&path, text).expect("write extra file");
+    path
+}
+
+#[test]
+fn option_file_beats_defaults() {
+    let home = home_with_my_cnf();
+    // --defaults-extra-file keeps the standard files, so ~/.my.cnf in the temp HOME is read.
+    let extra = extra_file(home.path(), "[client]\n");
+    let args = args(&["--defaults-extra-file", extra.to_str().unwrap()]);
+    let config = resolve_with(&args, &[], home.path()).unwrap().config;
+    assert_eq!(config.host, "file-host");
+    assert_eq!(config.port, 3310);
+    assert_eq!(config.user, "file-user");
+    assert_eq!(config.password.as_deref(), Some("file-pw"));
+    assert_eq!(config.ssl_mode, SslMode::Required);
+    assert_eq!(
+        config.query_timeout,
+        Duration::from_secs(20),
+        "[mytriage] group is read"
+    );
+    assert_eq!(config.connect_timeout, DEFAULT_CONNECT_TIMEOUT);
+}
+
+#[test]
+fn environment_beats_option_file() {
+    let home = home_with_my_cnf();
+    let env = [
+        ("MYSQL_HOST", "env-host"),
+        ("MYSQL_TCP_PORT", "3320"),
+        ("MYSQL_PWD", "env-pw"),
+    ];
+    let config = resolve_with(&args(&[]), &env, home.path()).unwrap().config;
+    assert_eq!((config.host.as_str(), config.port), ("env-host", 3320));
+    assert_eq!(config.password.as_deref(), Some("env-pw"));
+    assert_eq!(
+        config.user, "file-user",
+        "what the environment leaves unset still comes from the file"
+    );
+}
+
+#[test]
+fn flags_beat_environment_and_option_file() {
+    let home = home_with_my_cnf();
+    let env = [
+        ("MYSQL_HOST", "env-host"),
+        ("MYSQL_TCP_PORT", "3320"),
+        ("MYSQL_PWD", "env-pw"),
+    ];
+    let resolved = resolve_with(
+        &args(&["-h", "flag-host", "-P", "3330", "-pflag-pw"]),
+        &env,
+        home.path(),
+    )
+    .unwrap();
+    let config = resolved.config;
+    assert_eq!((config.host.as_str(), config.port), ("flag-host", 3330));
+    assert_eq!(config.password.as_deref(), Some("flag-pw"));
+    assert!(
+        resolved
+            .warnings
+            .iter()
+            .any(|w| w.contains("password on the command line"))
+    );
+}
+
+#[test]
+fn url_layers_under_its_own_level() {
+    let home = home_with_my_cnf();
+    let env = [
+        ("MYTRIAGE_URL", "mysql://url-user:url-pw@url-host:3340/shop"),
+        ("MYSQL_HOST", "env-host"),
+    ];
+    let config = resolve_with(&args(&[]), &env, home.path()).unwrap().config;
+    assert_eq!(
+        config.host, "env-host",
+        "MYSQL_HOST beats MYTRIAGE_URL's host"
+    );
+    assert_eq!((config.user.as_str(), config.port), ("url-user", 3340));
+    assert_eq!(config.database.as_deref(), Some("shop"));
+
+    let config = resolve_with(
+        &args(&["--url", "mysql://flag-url@flag-url-host", "-P", "3350"]),
+        &env,
+        home.path(),
+    )
+    .unwrap()
+    .config;
+    assert_eq!(config.host, "flag-url-host", "--url beats the environment");
+    assert_eq!(config.port, 3350, "-P beats --url");
+    assert_eq!(config.user, "flag-url");
+}
+
+#[test]
+fn no_defaults_ignores_option_files() {
+    let home = home_with_my_cnf();
+    let config = resolve_with(&args(&["--no-defaults"]), &[("USER", "login")], home.path())
+        .unwrap()
+        .config;
+    assert_eq!(config.host, "localhost");
+    assert_eq!(config.port, DEFAULT_PORT);
+    assert_eq!(
+        config.user, "login",
+        "the login name is the default user, as in mysql"
+    );
+    assert_eq!(config.ssl_mode, SslMode::Preferred);
+    assert_eq!(config.query_timeout, DEFAULT_QUERY_TIMEOUT);
+}
+
+#[test]
+fn defaults_file_reads_only_that_file() {
+    let home = home_with_my_cnf();
+    let only = extra_file(home.path(), "[mytriage]\nhost=only-host\n");
+    let config = resolve_with(
+        &args(&["--defaults-file", only.to_str().unwrap()]),
+        &[],
+        home.path(),
+    )
+    .unwrap()
+    .config;
+    assert_eq!(config.host, "only-host");
+    assert_eq!(config.user, "root", "~/.my.cnf was not read");
+}
+
+#[test]
+fn extra_file_is_overridden_by_home_file() {
+    let home = home_with_my_cnf();
+    let extra = extra_file(
+        home.path(),
+        "[client]\nhost=extra-host\nsocket=/tmp/x.sock\n",
+    );
+    let config = resolve_with(
+        &args(&["--defaults-extra-file", extra.to_str().unwrap()]),
+        &[],
+        home.path(),
+    )
+    .unwrap()
+    .config;
+    assert_eq!(
+        config.host, "file-host",
+        "~/.my.cnf is read after the extra file"
+    );
+    assert_eq!(config.socket, None, "a socket is only used for localhost");
+}
+
+#[test]
+fn bare_p_prompts() {
+    let home = tempfile::tempdir().unwrap();
+    let config = resolve_with(
+        &args(&["--no-defaults", "-p"]),
+        &[("MYSQL_PWD", "env")],
+        home.path(),
+    )
+    .unwrap()
+    .config;
+    assert_eq!(config.password.as_deref(), Some("typed"));
+}
+
+#[test]
+fn bad_values_name_their_source() {
+    let home = tempfile::tempdir().unwrap();
+    let bad_port = extra_file(home.path(), "[client]\nport=eleven\n");
+    let error = resolve_with(
+        &args(&["--defaults-file", bad_port.to_str().unwrap()]),
+        &[],
+        home.path(),
+    )
+    .unwrap_err();
+    let message = format!("{error:#}");
+    assert!(
+        message.contains("extra.cnf:2") && message.contains("port"),
+        "{message}"
+    );
+
+    let bad_mode = extra_file(home.path(), "[mytriage]\nssl-mode=sometimes\n");
+    let error = resolve_with(
+        &args(&["--defaults-file", bad_mode.to_str().unwrap()]),
+        &[],
+        home.path(),
+    )
+    .unwrap_err();
+    assert!(
+        format!("{error:#}").contains("unknown ssl-mode 'sometimes'"),
+        "{error:#}"
+    );
+
+    let error = resolve_with(
+        &args(&["--no-defaults"]),
+        &[("MYSQL_TCP_PORT", "0")],
+        home.path(),
+    )
+    .unwrap_err();
+    assert!(format!("{error:#}").contains("MYSQL_TCP_PORT"), "{error:#}");
+
+    let missing = home.path().join("absent.cnf");
+    let error = resolve_with(
+        &args(&["--defaults-file", missing.to_str().unwrap()]),
+        &[],
+        home.path(),
+    )
+    .unwrap_err();
+    assert!(format!("{error:#}").contains("absent.cnf"), "{error:#}");
+}
+
+#[test]
+fn socket_only_for_localhost() {
+    let home = tempfile::tempdir().unwrap();
+    let config = resolve_with(
+        &args(&["--no-defaults", "-S", "/run/m.sock"]),
+        &[],
+        home.path(),
+    )
+    .unwrap()
+    .config;
+    assert_eq!(config.socket.as_deref(), Some("/run/m.sock"));
+    assert_eq!(config.target(), "socket /run/m.sock");
+    let config = resolve_with(
+        &args(&["--no-defaults", "-S", "/run/m.sock", "-h", "db"]),
+        &[],
+        home.path(),
+    )
+    .unwrap()
+    .config;
+    assert_eq!(config.socket, None);
+}

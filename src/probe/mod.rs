@@ -1,0 +1,4 @@
+//! Probes: each reads one aspect of the server through the session and returns a plain report.
+//! A probe never prints.
+
+pub(crate) mod server;

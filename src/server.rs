@@ -1,0 +1,409 @@
+//! The server's flavor and capabilities, detected once per connection and the one place where
+//! flavor differences are decided. Probes ask [`ServerInfo`] which source to read; they never look
+//! at version strings themselves.
+
+use std::collections::BTreeMap;
+use std::time::Duration;
+
+use serde::{Deserialize, Serialize};
+
+/// What the detection statements returned: the input of the pure [`detect`].
+/// Recorded sets for every flavor live in `fixtures/server/`.
+#[derive(Debug, Clone, Default, Serialize, Deserialize)]
+pub(crate) struct ServerFacts {
+    /// Global variables, lower-case names.
+    pub variables: BTreeMap<String, String>,
+    /// `(schema, table)` of the diagnostic tables that exist.
+    pub tables: Vec<(String, String)>,
+    /// `SHOW GRANTS` lines.
+    pub grants: Vec<String>,
+    /// `CURRENT_USER()`.
+    pub current_user: String,
+    /// Whether `wait/lock/metadata/sql/mdl` is enabled; unknown when performance_schema is off.
+    pub mdl_instrument: Option<bool>,
+    /// Our own `CONNECTION_ID()`, left out of every listing.
+    #[serde(default)]
+    pub connection_id: u64,
+}
+
+impl ServerFacts {
+    fn var(&self, name: &str) -> Option<&str> {
+        self.variables.get(name).map(String::as_str)
+    }
+
+    fn on(&self, name: &str) -> bool {
+        self.var(name)
+            .is_some_and(|v| matches!(v.to_ascii_uppercase().as_str(), "ON" | "1" | "YES" | "TRUE"))
+    }
+
+    pub(crate) fn performance_schema_on(&self) -> bool {
+        self.on("performance_schema")
+    }
+
+    fn has_table(&self, schema: &str, table: &str) -> bool {
+        self.tables
+            .iter()
+            .any(|(s, t)| s.eq_ignore_ascii_case(schema) && t.eq_ignore_ascii_case(table))
+    }
+}
+
+/// The server families mytriage tells apart.
+#[derive(Debug, Clone, Copy, PartialEq, Eq, Serialize)]
+pub enum Flavor {
+    #[serde(rename = "mysql-5.7")]
+    MySql57,
+    #[serde(rename = "mysql-8.0")]
+    MySql80,
+    /// 8.1 to 8.4 (the 8.4 LTS line and the innovation releases before it).
+    #[serde(rename = "mysql-8.4")]
+    MySql84,
+    #[serde(rename = "mysql-9")]
+    MySql9,
+    #[serde(rename = "mariadb-10")]
+    MariaDb10,
+    /// 11.x and later.
+    #[serde(rename = "mariadb-11")]
+    MariaDb11,
+    /// Aurora MySQL 2 (MySQL 5.7 compatible).
+    #[serde(rename = "aurora-mysql-2")]
+    AuroraMySql2,
+    /// Aurora MySQL 3 (MySQL 8.0 compatible).
+    #[serde(rename = "aurora-mysql-3")]
+    AuroraMySql3,
+}
+
+impl Flavor {
+    /// The human name, as in the table output.
+    pub(crate) fn label(self) -> &'static str {
+        match self {
+            Flavor::MySql57 => "MySQL 5.7",
+            Flavor::MySql80 => "MySQL 8.0",
+            Flavor::MySql84 => "MySQL 8.4",
+            Flavor::MySql9 => "MySQL 9.x",
+            Flavor::MariaDb10 => "MariaDB 10.x",
+            Flavor::MariaDb11 => "MariaDB 11+",
+            Flavor::AuroraMySql2 => "Aurora MySQL 2",
+            Flavor::AuroraMySql3 => "Aurora MySQL 3",
+        }
+    }
+
+    pub(crate) fn is_mariadb(self) -> bool {
+        matches!(self, Flavor::MariaDb10 | Flavor::MariaDb11)
+    }
+}
+
+/// Who runs the server, when it is a managed service.
+#[derive(Debug, Clone, Copy, PartialEq, Eq, Serialize)]
+#[serde(rename_all = "lowercase")]
+pub enum Managed {
+    /// Amazon RDS for MySQL or MariaDB (`@@basedir` under `rdsdb`).
+    Rds,
+    /// Amazon Aurora MySQL (`@@aurora_version` exists).
+    Aurora,
+}
+
+/// A dotted version, as numbers.
+#[derive(Debug, Clone, Copy, PartialEq, Eq, PartialOrd, Ord, Serialize)]
+pub struct Version {
+    pub major: u32,
+    pub minor: u32,
+    pub patch: u32,
+}
+
+impl Version {
+    /// Parses the leading `X.Y.Z` of a version string such as `9.7.4-2` or `10.11.19-MariaDB-0+deb12u1`.
+    pub(crate) fn parse(text: &str) -> Option<Version> {
+        // MariaDB 10 once prefixed "5.5.5-" for old clients; the server variable has no prefix, but be safe.
+        let text = text.strip_prefix("5.5.5-").unwrap_or(text);
+        let mut numbers = text
+            .split(|c: char| !c.is_ascii_digit())
+            .take_while(|part| !part.is_empty())
+            .map(|part| part.parse::<u32>().ok());
+        Some(Version {
+            major: numbers.next()??,
+            minor: numbers.next().flatten().unwrap_or(0),
+            patch: numbers.next().flatten().unwrap_or(0),
+        })
+    }
+}
+
+impl std::fmt::Display for Version {
+    fn fmt(&self, f: &mut std::fmt::Formatter<'_>) -> std::fmt::Result {
+        write!(f, "{}.{}.{}", self.major, self.minor, self.patch)
+    }
+}
+
+/// What the server lets mytriage read.
+#[derive(Debug, Clone, Copy, PartialEq, Eq, Serialize)]
+pub struct Capabilities {
+    /// `@@performance_schema` is ON.
+    pub performance_schema: bool,
+    /// `performance_schema.data_lock_waits` (MySQL 8.0+) exists and performance_schema is on.
+    pub data_lock_waits: bool,
+    /// `information_schema.INNODB_LOCK_WAITS` (MySQL 5.7, Aurora 2, MariaDB) exists.
+    pub innodb_lock_waits: bool,
+    /// `performance_schema.processlist` (MySQL 8.0.22+) exists and performance_schema is on.
+    pub ps_processlist: bool,
+    /// `performance_schema.metadata_locks` is filled: performance_schema on and the MDL instrument enabled.
+    pub mdl_instrument: bool,
+    /// `performance_schema.error_log` (MySQL 8.0.22+) exists and performance_schema is on.
+    pub error_log_table: bool,
+    /// The `sys` schema is installed.
+    pub sys_schema: bool,
+    /// The PROCESS privilege: without it, other sessions and InnoDB's tables are invisible.
+    pub process_privilege: bool,
+    /// CONNECTION_ADMIN or SUPER: may use the reserved connection slot and kill any session.
+    pub connection_admin: bool,
+}
+
+/// Where a probe reads from, decided once from the capabilities.
+#[derive(Debug, Clone, Copy, PartialEq, Eq, Serialize)]
+pub enum LockWaitSource {
+    #[serde(rename = "performance_schema.data_lock_waits")]
+    DataLockWaits,
+    #[serde(rename = "information_schema.INNODB_LOCK_WAITS")]
+    InnodbLockWaits,
+    #[serde(rename = "none")]
+    None,
+}
+
+/// Where the processlist comes from.
+#[derive(Debug, Clone, Copy, PartialEq, Eq, Serialize)]
+pub enum ProcesslistSource {
+    /// Non-blocking (MySQL 8.0.22+).
+    #[serde(rename = "performance_schema.processlist")]
+    PsProcesslist,
+    /// Non-blocking, from performance_schema.threads.
+    #[serde(rename = "performance_schema.threads")]
+    PsThreads,
+    /// Takes the global mutex on older servers; the fallback.
+    #[serde(rename = "information_schema.PROCESSLIST")]
+    InformationSchema,
+}
+
+/// The sources each probe uses on this server.
+#[derive(Debug, Clone, Copy, PartialEq, Eq, Serialize)]
+pub struct Sources {
+    pub lock_waits: LockWaitSource,
+    pub processlist: ProcesslistSource,
+    /// Metadata-lock waits: from `performance_schema.metadata_locks`, or from thread states.
+    pub metadata_locks: &'static str,
+}
+
+/// The detected server: flavor, version, capabilities, and the sources probes will use.
+#[derive(Debug, Clone, Serialize)]
+pub struct ServerInfo {
+    pub flavor: Flavor,
+    pub flavor_name: &'static str,
+    pub version: String,
+    pub version_number: Version,
+    pub version_comment: Option<String>,
+    pub managed: Option<Managed>,
+    pub aurora_version: Option<String>,
+    pub hostname: Option<String>,
+    pub current_user: String,
+    /// mytriage's own connection id, never shown in its listings.
+    pub connection_id: u64,
+    pub read_only: bool,
+    pub max_connections: Option<u64>,
+    pub capabilities: Capabilities,
+    pub sources: Sources,
+    /// Things the user should know, e.g. a missing privilege.
+    pub warnings: Vec<String>,
+}
+
+/// Decides flavor and capabilities from recorded facts. Pure, so every flavor is unit-tested.
+pub(crate) fn detect(facts: &ServerFacts) -> ServerInfo {
+    let version = facts.var("version").unwrap_or_default().to_owned();
+    let version_number = Version::parse(&version).unwrap_or(Version {
+        major: 0,
+        minor: 0,
+        patch: 0,
+    });
+    let comment = facts.var("version_comment").map(str::to_owned);
+    let aurora_version = facts.var("aurora_version").map(str::to_owned);
+    let mariadb = version.to_ascii_lowercase().contains("mariadb")
+        || comment
+            .as_deref()
+            .is_some_and(|c| c.to_ascii_lowercase().contains("mariadb"));
+    let flavor = flavor_of(version_number, mariadb, aurora_version.as_deref());
+    let managed = if aurora_version.is_some() {
+        Some(Managed::Aurora)
+    } else if facts.var("basedir").is_some_and(|b| b.contains("rdsdb")) {
+        Some(Managed::Rds)
+    } else {
+        None
+    };
+    let capabilities = capabilities_of(facts);
+    let mut warnings = Vec::new();
+    if !capabilities.process_privilege {
+        warnings.push(format!(
+            "{} lacks the PROCESS privilege: other sessions and InnoDB transactions are invisible; GRANT PROCESS ON *.* TO {}",
+            facts.current_user,
+            grantee(&facts.current_user)
+        ));
+    }
+    if version_number
+        < (Version {
+            major: 5,
+            minor: 7,
+            patch: 0,
+        })
+        && !mariadb
+    {
+        warnings.push(format!(
+            "MySQL {version} is older than 5.7, which mytriage does not support"
+        ));
+    }
+    ServerInfo {
+        flavor,
+        flavor_name: flavor.label(),
+        version,
+        version_number,
+        version_comment: comment,
+        managed,
+        aurora_version,
+        hostname: facts.var("hostname").map(str::to_owned),
+        current_user: facts.current_user.clone(),
+        connection_id: facts.connection_id,
+        read_only: facts.on("read_only"),
+        max_connections: facts.var("max_connections").and_then(|v| v.parse().ok()),
+        sources: sources_of(&capabilities),
+        capabilities,
+        warnings,
+    }
+}
+
+fn flavor_of(version: Version, mariadb: bool, aurora_version: Option<&str>) -> Flavor {
+    if mariadb {
+        return if version.major >= 11 {
+            Flavor::MariaDb11
+        } else {
+            Flavor::MariaDb10
+        };
+    }
+    if let Some(aurora) = aurora_version {
+        // aurora_version is "2.11.2" or "3.05.2"; the MySQL version decides when it is odd.
+        let major = Version::parse(aurora).map(|v| v.major);
+        return match major {
+            Some(2) => Flavor::AuroraMySql2,
+            Some(3) => Flavor::AuroraMySql3,
+            _ if version.major >= 8 => Flavor::AuroraMySql3,
+            _ => Flavor::AuroraMySql2,
+        };
+    }
+    match (version.major, version.minor) {
+        (0..=7, _) => Flavor::MySql57,
+        (8, 0) => Flavor::MySql80,
+        (8, _) => Flavor::MySql84,
+        _ => Flavor::MySql9,
+    }
+}
+
+fn capabilities_of(facts: &ServerFacts) -> Capabilities {
+    let ps = facts.performance_schema_on();
+    let privileges = global_privileges(&facts.grants);
+    let has = |name: &str| {
+        privileges
+            .iter()
+            .any(|p| p == name || p == "ALL PRIVILEGES" || p == "ALL")
+    };
+    Capabilities {
+        performance_schema: ps,
+        data_lock_waits: ps && facts.has_table("performance_schema", "data_lock_waits"),
+        innodb_lock_waits: facts.has_table("information_schema", "INNODB_LOCK_WAITS"),
+        ps_processlist: ps && facts.has_table("performance_schema", "processlist"),
+        mdl_instrument: ps && facts.mdl_instrument == Some(true),
+        error_log_table: ps && facts.has_table("performance_schema", "error_log"),
+        sys_schema: facts.has_table("sys", "sys_config"),
+        process_privilege: has("PROCESS"),
+        connection_admin: has("SUPER") || has("CONNECTION_ADMIN") || has("CONNECTION ADMIN"),
+    }
+}
+
+fn sources_of(caps: &Capabilities) -> Sources {
+    Sources {
+        lock_waits: if caps.data_lock_waits {
+            LockWaitSource::DataLockWaits
+        } else if caps.innodb_lock_waits {
+            LockWaitSource::InnodbLockWaits
+        } else {
+            LockWaitSource::None
+        },
+        processlist: if caps.ps_processlist {
+            ProcesslistSource::PsProcesslist
+        } else if caps.performance_schema {
+            ProcesslistSource::PsThreads
+        } else {
+            ProcesslistSource::InformationSchema
+        },
+        metadata_locks: if caps.mdl_instrument {
+            "performance_schema.metadata_locks"
+        } else {
+            "thread states (Waiting for table metadata lock)"
+        },
+    }
+}
+
+/// Privileges granted `ON *.*`, upper-case, from `SHOW GRANTS` lines of MySQL and MariaDB.
+pub(crate) fn global_privileges(grants: &[String]) -> Vec<String> {
+    grants
+        .iter()
+        .filter_map(|line| {
+            let rest = line.trim().strip_prefix("GRANT ")?;
+            let on = rest.find(" ON *.* TO ")?;
+            Some(
+                rest[..on]
+                    .split(',')
+                    .map(|p| p.trim().to_ascii_uppercase())
+                    .collect::<Vec<_>>(),
+            )
+        })
+        .flatten()
+        .collect()
+}
+
+/// `user@host` as a quoted grantee for GRANT hints.
+fn grantee(current_user: &str) -> String {
+    match current_user.rsplit_once('@') {
+        Some((user, host)) => format!("'{user}'@'{host}'"),
+        None => format!("'{current_user}'"),
+    }
+}
+
+impl ServerInfo {
+    /// Statements that make the session gentle on this flavor: read only, and every statement
+    /// bounded on the server side too.
+    pub(crate) fn session_setup(&self, query_timeout: Duration) -> Vec<String> {
+        let seconds = query_timeout.as_secs_f64();
+        let limit = if self.flavor.is_mariadb() {
+            format!("SET SESSION max_statement_time = {seconds:.3}")
+        } else {
+            format!(
+                "SET SESSION max_execution_time = {}",
+                query_timeout.as_millis().max(1)
+            )
+        };
+        vec![
+            "SET SESSION TRANSACTION READ ONLY".to_owned(),
+            limit,
+            // Never queue behind a metadata lock for longer than we would wait anyway.
+            format!(
+                "SET SESSION lock_wait_timeout = {}",
+                query_timeout.as_secs().max(1)
+            ),
+        ]
+    }
+
+    /// The statement that reads [`Self::session_setup`] back.
+    pub(crate) fn session_check_query(&self) -> &'static str {
+        if self.flavor.is_mariadb() {
+            crate::queries::SESSION_CHECK_MARIADB
+        } else {
+            crate::queries::SESSION_CHECK_MYSQL
+        }
+    }
+}
+
+#[cfg(test)]
+mod tests;

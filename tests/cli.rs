@@ -1,0 +1,370 @@
+//! The built binary as a user runs it: exit codes, one-line errors, JSON on stdout, `| head`.
+
+mod support;
+
+use std::io::Read;
+use std::net::TcpListener;
+use std::process::{Command as StdCommand, Stdio};
+use std::time::{Duration, Instant};
+
+use assert_cmd::Command;
+use mysql_async::prelude::Queryable;
+use predicates::prelude::*;
+
+/// The binary with option files switched off, so the machine's own my.cnf cannot interfere.
+fn mytriage() -> Command {
+    let mut cmd = Command::cargo_bin("mytriage").expect("binary built");
+    cmd.arg("--no-defaults")
+        .env_remove("MYTRIAGE_URL")
+        .env_remove("MYSQL_PWD")
+        .env_remove("MYSQL_HOST");
+    cmd
+}
+
+/// Asserts stderr is exactly one line and returns it.
+fn one_error_line(output: &std::process::Output) -> String {
+    let stderr = String::from_utf8_lossy(&output.stderr).into_owned();
+    let lines: Vec<&str> = stderr
+        .lines()
+        .filter(|l| !l.contains("[Warning]"))
+        .collect();
+    assert_eq!(lines.len(), 1, "expected one line on stderr, got: {stderr}");
+    assert!(
+        !stderr.contains("panicked") && !stderr.contains("backtrace"),
+        "{stderr}"
+    );
+    lines[0].to_owned()
+}
+
+/// Host and port of a test server's URL, for the `-h`/`-P` flags.
+fn host_port(url: &str) -> (String, u16) {
+    let parsed = url::Url::parse(url).expect("test server URL");
+    (
+        parsed.host_str().expect("host").to_owned(),
+        parsed.port().unwrap_or(3306),
+    )
+}
+
+/// A port on loopback with nothing listening.
+fn closed_port() -> u16 {
+    let listener = TcpListener::bind("127.0.0.1:0").expect("bind");
+    let port = listener.local_addr().expect("addr").port();
+    drop(listener);
+    port
+}
+
+#[test]
+fn refused_connection_exits_2_with_one_line() {
+    let port = closed_port().to_string();
+    let started = Instant::now();
+    let output = mytriage()
+        .args(["-h", "127.0.0.1", "-P", &port, "server"])
+        .output()
+        .unwrap();
+    assert_eq!(output.status.code(), Some(2));
+    assert!(
+        started.elapsed() < Duration::from_secs(5),
+        "within the default connect timeout"
+    );
+    let line = one_error_line(&output);
+    assert!(
+        line.contains(&format!("127.0.0.1:{port}"))
+            && line.contains("Check -h/--host and -P/--port"),
+        "{line}"
+    );
+    assert!(output.stdout.is_empty());
+}
+
+#[test]
+fn silent_server_hits_the_connect_timeout() {
+    // Accepts TCP (the kernel's backlog) but never sends the MySQL greeting: a hung server.
+    let listener = TcpListener::bind("127.0.0.1:0").expect("bind");
+    let port = listener.local_addr().unwrap().port().to_string();
+    let started = Instant::now();
+    let output = mytriage()
+        .args([
+            "-h",
+            "127.0.0.1",
+            "-P",
+            &port,
+            "--connect-timeout",
+            "1s",
+            "server",
+        ])
+        .output()
+        .unwrap();
+    let elapsed = started.elapsed();
+    assert_eq!(output.status.code(), Some(2));
+    assert!(
+        elapsed >= Duration::from_secs(1) && elapsed < Duration::from_secs(4),
+        "{elapsed:?}"
+    );
+    let line = one_error_line(&output);
+    assert!(line.contains("within 1s (--connect-timeout)"), "{line}");
+    drop(listener);
+}
+
+#[test]
+fn malformed_url_exits_2_without_echoing_the_password() {
+    let output = mytriage()
+        .args(["--url", "mysql://app:hunter2@db:port/x", "server"])
+        .output()
+        .unwrap();
+    assert_eq!(output.status.code(), Some(2));
+    let line = one_error_line(&output);
+    assert!(
+        line.contains("malformed URL") && !line.contains("hunter2"),
+        "{line}"
+    );
+}
+
+#[test]
+fn unknown_ssl_mode_is_a_usage_error() {
+    mytriage()
+        .args(["--ssl-mode", "SOMETIMES", "server"])
+        .assert()
+        .code(2)
+        .stderr(predicate::str::contains(
+            "possible values: DISABLED, PREFERRED, REQUIRED",
+        ));
+}
+
+#[test]
+fn bad_option_file_exits_2_naming_file_and_line() {
+    let dir = tempfile::tempdir().unwrap();
+    let file = dir.path().join("bad.cnf");
+    std::fs::write(&file, "host=db1\n").unwrap();
+    let output = Command::cargo_bin("mytriage")
+        .unwrap()
+        .args(["--defaults-file", file.to_str().unwrap(), "server"])
+        .output()
+        .unwrap();
+    assert_eq!(output.status.code(), Some(2));
+    let line = one_error_line(&output);
+    assert!(line.contains("bad.cnf:1"), "{line}");
+}
+
+#[test]
+fn help_and_version_exit_0() {
+    Command::cargo_bin("mytriage")
+        .unwrap()
+        .arg("--help")
+        .assert()
+        .code(0)
+        .stdout(predicate::str::contains("--host"));
+    Command::cargo_bin("mytriage")
+        .unwrap()
+        .arg("--version")
+        .assert()
+        .code(0);
+    Command::cargo_bin("mytriage")
+        .unwrap()
+        .arg("no-such-command")
+        .assert()
+        .code(2);
+}
+
+#[test]
+fn live_server_json_reports_flavor_and_capabilities() {
+    for server in support::servers() {
+        support::announce("server --format json", &server);
+        let output = mytriage()
+            .args(["--url", &server.url, "server", "--format", "json"])
+            .output()
+            .unwrap();
+        assert_eq!(
+            output.status.code(),
+            Some(0),
+            "{}",
+            String::from_utf8_lossy(&output.stderr)
+        );
+        let json: serde_json::Value =
+            serde_json::from_slice(&output.stdout).expect("stdout is one JSON document");
+        let rt = tokio::runtime::Builder::new_current_thread()
+            .enable_all()
+            .build()
+            .unwrap();
+        let (version, mariadb) = rt.block_on(async {
+            let mut conn = server.conn().await;
+            let version: String = conn.query_first("SELECT VERSION()").await.unwrap().unwrap();
+            let mariadb = server.is_mariadb().await;
+            let _ = conn.disconnect().await;
+            (version, mariadb)
+        });
+        assert_eq!(json["version"], version.as_str());
+        let caps = &json["capabilities"];
+        if mariadb {
+            assert!(
+                json["flavor"].as_str().unwrap().starts_with("mariadb-"),
+                "{json}"
+            );
+            assert_eq!(
+                caps["performance_schema"], false,
+                "MariaDB ships with performance_schema off"
+            );
+            assert_eq!(
+                json["sources"]["lock_waits"],
+                "information_schema.INNODB_LOCK_WAITS"
+            );
+        } else {
+            assert!(
+                json["flavor"].as_str().unwrap().starts_with("mysql-"),
+                "{json}"
+            );
+            assert_eq!(caps["data_lock_waits"], true);
+            assert_eq!(
+                json["sources"]["lock_waits"],
+                "performance_schema.data_lock_waits"
+            );
+        }
+        assert_eq!(caps["process_privilege"], true);
+        assert!(json["connection_id"].as_u64().unwrap() > 0);
+    }
+}
+
+#[test]
+fn live_session_is_read_only_bounded_and_named() {
+    for server in support::servers() {
+        support::announce("session set-up read back", &server);
+        // TLS off: mysql_async 0.37 drops connection attributes on TLS connections (see README).
+        let output = mytriage()
+            .args([
+                "--url",
+                &server.url,
+                "--ssl-mode",
+                "DISABLED",
+                "--query-timeout",
+                "3s",
+                "server",
+                "--format",
+                "json",
+            ])
+            .output()
+            .unwrap();
+        assert_eq!(
+            output.status.code(),
+            Some(0),
+            "{}",
+            String::from_utf8_lossy(&output.stderr)
+        );
+        let json: serde_json::Value = serde_json::from_slice(&output.stdout).unwrap();
+        let session = &json["session"];
+        assert_eq!(session["read_only"], true, "{json}");
+        let limit = session["statement_limit"].as_str().unwrap();
+        assert!(
+            limit == "max_execution_time=3000" || limit.starts_with("max_statement_time=3.000"),
+            "server-side limit follows --query-timeout: {limit}"
+        );
+        if json["capabilities"]["performance_schema"] == true {
+            assert_eq!(session["program_name"], "mytriage");
+        }
+    }
+}
+
+#[test]
+fn live_wrong_password_exits_2_with_one_line() {
+    for server in support::servers() {
+        support::announce("wrong password", &server);
+        let rt = tokio::runtime::Builder::new_current_thread()
+            .enable_all()
+            .build()
+            .unwrap();
+        rt.block_on(async {
+            let mut conn = server.conn().await;
+            for host in ["%", "localhost", "127.0.0.1"] {
+                conn.query_drop(format!(
+                    "CREATE USER IF NOT EXISTS 'mt_pw'@'{host}' IDENTIFIED BY 'right-pw'"
+                ))
+                .await
+                .unwrap();
+            }
+            let _ = conn.disconnect().await;
+        });
+        let (host, port) = host_port(&server.url);
+        let output = mytriage()
+            .args([
+                "-h",
+                &host,
+                "-P",
+                &port.to_string(),
+                "-u",
+                "mt_pw",
+                "-pwrong-pw",
+                "server",
+            ])
+            .output()
+            .unwrap();
+        assert_eq!(output.status.code(), Some(2));
+        let line = one_error_line(&output);
+        assert!(
+            line.contains("Access denied") && line.contains("Check -u/--user and the password"),
+            "{line}"
+        );
+        assert!(
+            String::from_utf8_lossy(&output.stderr)
+                .contains("[Warning] Using a password on the command line")
+        );
+
+        let output = mytriage()
+            .env("MYSQL_PWD", "right-pw")
+            .args([
+                "-h",
+                &host,
+                "-P",
+                &port.to_string(),
+                "-u",
+                "mt_pw",
+                "server",
+                "--format",
+                "json",
+            ])
+            .output()
+            .unwrap();
+        assert_eq!(
+            output.status.code(),
+            Some(0),
+            "{}",
+            String::from_utf8_lossy(&output.stderr)
+        );
+        let json: serde_json::Value = serde_json::from_slice(&output.stdout).unwrap();
+        assert_eq!(json["capabilities"]["process_privilege"], false);
+        assert!(
+            json["warnings"][0]
+                .as_str()
+                .unwrap()
+                .contains("GRANT PROCESS ON *.*"),
+            "{json}"
+        );
+    }
+}
+
+#[test]
+fn live_output_into_a_closed_pipe_is_not_an_error() {
+    for server in support::servers() {
+        support::announce("| head", &server);
+        let bin = assert_cmd::cargo::cargo_bin("mytriage");
+        let mut child = StdCommand::new(bin)
+            .args(["--no-defaults", "--url", &server.url, "server"])
+            .stdout(Stdio::piped())
+            .stderr(Stdio::piped())
+            .spawn()
+            .unwrap();
+        // Read one byte, then close the pipe like `head -c1` would.
+        let mut stdout = child.stdout.take().unwrap();
+        let mut first = [0u8; 1];
+        stdout.read_exact(&mut first).unwrap();
+        drop(stdout);
+        let output = child.wait_with_output().unwrap();
+        assert_eq!(
+            output.status.code(),
+            Some(0),
+            "{}",
+            String::from_utf8_lossy(&output.stderr)
+        );
+        assert!(
+            output.stderr.is_empty(),
+            "{}",
+            String::from_utf8_lossy(&output.stderr)
+        );
+    }
+}

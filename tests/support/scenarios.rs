@@ -1,0 +1,823 @@
+//! Real incident conditions, created on a live MySQL or MariaDB server.
+//!
+//! Each scenario creates its own uniquely named table in [`DB`] (so parallel test
+//! processes never collide), builds the condition with real sessions, and returns
+//! only once the server itself shows it (polled from `information_schema` for up
+//! to [`ESTABLISH_TIMEOUT`]); a scenario that silently did nothing is an error.
+//! Blocking statements run in spawned tokio tasks that own their connection.
+//!
+//! Every scenario's `cleanup()` releases what it made: idle holders are rolled
+//! back first (that is what lets the waiters finish), then the waiter tasks are
+//! awaited and their sessions closed, stragglers are killed, and the table is
+//! dropped. It tolerates sessions the test killed itself. If a scenario fails
+//! half-way it cleans up before returning the error.
+
+use std::sync::atomic::{AtomicU32, Ordering};
+use std::time::{Duration, Instant, SystemTime, UNIX_EPOCH};
+
+use anyhow::{Context, Result, anyhow, bail, ensure};
+use mysql_async::prelude::*;
+use mysql_async::{Conn, Opts, Row};
+use tokio::task::JoinHandle;
+use tokio::time::{sleep, timeout};
+
+use super::TestServer;
+
+/// Database holding every scenario table.
+pub const DB: &str = "mytriage_test";
+/// Non-root user owning the connections of [`fill_connections`].
+pub const FILLER_USER: &str = "mytriage_filler";
+/// How long a scenario may take to show up on the server before it counts as failed.
+pub const ESTABLISH_TIMEOUT: Duration = Duration::from_secs(15);
+/// Session lock timeouts (s): waiters must not give up while a test looks at them.
+const LOCK_TIMEOUT_SECS: u32 = 300;
+/// Connection slots [`fill_connections`] always leaves for tests running in parallel.
+const FREE_SLOTS: u64 = 40;
+/// Committed updates [`history_growth`] makes before it returns.
+pub const HISTORY_CHURN: u64 = 2000;
+/// The rows the waiting statements target.
+const ROW_1: u32 = 1;
+const ROW_2: u32 = 2;
+
+/// What a waiter task hands back: its connection (even if the statement failed,
+/// so cleanup can close it) and the statement's result.
+type Outcome = (Conn, std::result::Result<(), mysql_async::Error>);
+
+struct Waiter {
+    id: u64,
+    task: JoinHandle<Outcome>,
+}
+
+/// Everything a scenario created, so one cleanup path serves all scenarios.
+struct Scope {
+    server: TestServer,
+    /// Root session used for polling, named locks, KILL and DROP; never part of a scenario.
+    admin: Conn,
+    /// Idle sessions (holders, fillers); rolled back first at cleanup.
+    sessions: Vec<Conn>,
+    waiters: Vec<Waiter>,
+    /// Every scenario connection id, to find stragglers at cleanup.
+    ids: Vec<u64>,
+    tables: Vec<String>,
+}
+
+impl Scope {
+    async fn new(server: &TestServer) -> Result<Self> {
+        let (admin, _) = open(&server.opts()).await?;
+        Ok(Scope {
+            server: server.clone(),
+            admin,
+            sessions: Vec::new(),
+            waiters: Vec::new(),
+            ids: Vec::new(),
+            tables: Vec::new(),
+        })
+    }
+
+    /// Creates `DB.<kind>_<unique>` with rows `1..=rows` (`v = 0`), returning its qualified name.
+    async fn table(&mut self, kind: &str, rows: u32) -> Result<String> {
+        let table = format!("{DB}.{}", unique_name(kind));
+        let create = format!(
+            "CREATE TABLE {table} (id INT PRIMARY KEY, v INT NOT NULL DEFAULT 0) ENGINE=InnoDB"
+        );
+        let values: Vec<String> = (1..=rows).map(|i| format!("({i})")).collect();
+        self.admin
+            .query_drop(format!("CREATE DATABASE IF NOT EXISTS {DB}"))
+            .await?;
+        self.admin.query_drop(create).await?;
+        self.tables.push(table.clone());
+        let insert = format!("INSERT INTO {table} (id) VALUES {}", values.join(","));
+        self.admin.query_drop(insert).await?;
+        Ok(table)
+    }
+
+    /// Opens a scenario session and runs `stmts` on it (synchronously, nothing may block).
+    async fn prepare(&mut self, stmts: &[&str]) -> Result<(Conn, u64)> {
+        let (mut conn, id) = open(&self.server.opts()).await?;
+        self.ids.push(id);
+        for stmt in stmts {
+            conn.query_drop(*stmt)
+                .await
+                .with_context(|| format!("connection {id}: {stmt}"))?;
+        }
+        Ok((conn, id))
+    }
+
+    /// A session that runs `stmts` and then sits idle (command Sleep) until cleanup.
+    async fn hold(&mut self, stmts: &[&str]) -> Result<u64> {
+        let (conn, id) = self.prepare(stmts).await?;
+        self.sessions.push(conn);
+        Ok(id)
+    }
+
+    /// Runs `sql` on `conn` in a spawned task; it may block for as long as it likes.
+    fn spawn(&mut self, mut conn: Conn, id: u64, sql: String) {
+        let task = tokio::spawn(async move {
+            let result = conn.query_drop(sql).await;
+            (conn, result)
+        });
+        self.waiters.push(Waiter { id, task });
+    }
+
+    /// A new session that runs `setup`, then `sql` in a task (the waiting statement).
+    async fn wait_on(&mut self, setup: &[&str], sql: String) -> Result<u64> {
+        let (conn, id) = self.prepare(setup).await?;
+        self.spawn(conn, id, sql);
+        Ok(id)
+    }
+
+    /// Polls `count_sql` (a `SELECT COUNT(*)`) until it reaches `want`. Fails early
+    /// if a waiting statement ended, since then the condition can never appear.
+    async fn until(&mut self, what: &str, count_sql: &str, want: u64) -> Result<()> {
+        let start = Instant::now();
+        loop {
+            let seen: u64 = self.admin.query_first(count_sql).await?.unwrap_or(0);
+            if seen >= want {
+                return Ok(());
+            }
+            self.fail_if_a_waiter_ended(what).await?;
+            if start.elapsed() > ESTABLISH_TIMEOUT {
+                bail!(
+                    "{what}: not established within {ESTABLISH_TIMEOUT:?} (saw {seen} of {want})"
+                );
+            }
+            sleep(Duration::from_millis(50)).await;
+        }
+    }
+
+    async fn fail_if_a_waiter_ended(&mut self, what: &str) -> Result<()> {
+        let Some(pos) = self.waiters.iter().position(|w| w.task.is_finished()) else {
+            return Ok(());
+        };
+        let waiter = self.waiters.remove(pos);
+        let (conn, result) = waiter.task.await?;
+        self.sessions.push(conn);
+        bail!(
+            "{what}: the statement of connection {} ended instead of waiting: {result:?}",
+            waiter.id
+        )
+    }
+
+    /// Waits until all `ids` are in InnoDB `LOCK WAIT`.
+    async fn until_lock_wait(&mut self, what: &str, ids: &[u64]) -> Result<()> {
+        let sql = format!(
+            "SELECT COUNT(*) FROM information_schema.INNODB_TRX \
+             WHERE trx_state = 'LOCK WAIT' AND trx_mysql_thread_id IN ({})",
+            id_list(ids)
+        );
+        self.until(what, &sql, ids.len() as u64).await
+    }
+
+    /// Waits until all `ids` show `state` in the processlist.
+    async fn until_state(&mut self, what: &str, ids: &[u64], state: &str) -> Result<()> {
+        let sql = format!(
+            "SELECT COUNT(*) FROM information_schema.PROCESSLIST \
+             WHERE STATE = '{state}' AND ID IN ({})",
+            id_list(ids)
+        );
+        self.until(what, &sql, ids.len() as u64).await
+    }
+
+    /// Awaits the waiting statement of `id` and keeps its session; returns the statement's result.
+    async fn finish(&mut self, id: u64) -> Result<std::result::Result<(), mysql_async::Error>> {
+        let pos = self.waiters.iter().position(|w| w.id == id);
+        let mut waiter = self.waiters.remove(pos.context("no such waiter")?);
+        match timeout(ESTABLISH_TIMEOUT, &mut waiter.task).await {
+            Ok(joined) => {
+                let (conn, result) = joined?;
+                self.sessions.push(conn);
+                Ok(result)
+            }
+            Err(_) => {
+                self.waiters.push(waiter);
+                bail!("the statement of connection {id} still waits after {ESTABLISH_TIMEOUT:?}")
+            }
+        }
+    }
+
+    /// Takes a named lock held until cleanup, serialising scenarios whose effect is
+    /// server-wide (the latest deadlock, the connection count) across test processes.
+    async fn serialise(&mut self, name: &str) -> Result<()> {
+        let sql = format!("SELECT GET_LOCK('{DB}.{name}', 120)");
+        let got: Option<i64> = self.admin.query_first(sql).await?.flatten();
+        ensure!(
+            got == Some(1),
+            "could not get named lock {DB}.{name} within 120 s"
+        );
+        Ok(())
+    }
+
+    async fn cleanup(mut self) -> Result<()> {
+        // Holders first: their rollback is what lets the waiters finish.
+        for conn in std::mem::take(&mut self.sessions) {
+            release(conn).await;
+        }
+        for waiter in std::mem::take(&mut self.waiters) {
+            self.reap(waiter).await;
+        }
+        self.kill_stragglers().await?;
+        for table in std::mem::take(&mut self.tables) {
+            self.admin
+                .query_drop(format!("DROP TABLE IF EXISTS {table}"))
+                .await
+                .with_context(|| format!("dropping {table}"))?;
+        }
+        self.admin.disconnect().await?;
+        Ok(())
+    }
+
+    /// Awaits a waiter; one still blocked (by something outside the scenario) is killed.
+    async fn reap(&mut self, mut waiter: Waiter) {
+        let reap_timeout = Duration::from_secs(30);
+        let joined = match timeout(reap_timeout, &mut waiter.task).await {
+            Ok(joined) => joined,
+            Err(_) => {
+                let _ = self.admin.query_drop(format!("KILL {}", waiter.id)).await;
+                match timeout(reap_timeout, waiter.task).await {
+                    Ok(joined) => joined,
+                    Err(_) => return,
+                }
+            }
+        };
+        if let Ok((conn, _)) = joined {
+            release(conn).await;
+        }
+    }
+
+    /// Closing a connection is asynchronous on the server; anything of ours still
+    /// there after a grace period (say, a lost COM_QUIT) would keep the table's
+    /// metadata lock and hang DROP TABLE, so it is killed.
+    async fn kill_stragglers(&mut self) -> Result<()> {
+        let ids = std::mem::take(&mut self.ids);
+        if wait_gone(&mut self.admin, &ids, Duration::from_secs(5)).await? {
+            return Ok(());
+        }
+        for id in present(&mut self.admin, &ids).await? {
+            let _ = self.admin.query_drop(format!("KILL {id}")).await;
+        }
+        let gone = wait_gone(&mut self.admin, &ids, Duration::from_secs(10)).await?;
+        ensure!(gone, "scenario sessions still present after KILL: {ids:?}");
+        Ok(())
+    }
+}
+
+/// Runs `build` on a fresh scope and hands the scope to the constructor it returns;
+/// on failure, cleans the scope up before returning the error.
+async fn establish<T, F: FnOnce(Scope) -> T>(
+    server: &TestServer,
+    build: impl AsyncFnOnce(&mut Scope) -> Result<F>,
+) -> Result<T> {
+    let mut scope = Scope::new(server).await?;
+    match build(&mut scope).await {
+        Ok(make) => Ok(make(scope)),
+        Err(err) => {
+            if let Err(cleanup_err) = scope.cleanup().await {
+                eprintln!("cleanup after failed scenario also failed: {cleanup_err:#}");
+            }
+            Err(err.context(format!("scenario on {}", server.name)))
+        }
+    }
+}
+
+/// Opens a session with lock timeouts high enough for a test, returning it and its `CONNECTION_ID()`.
+async fn open(opts: &Opts) -> Result<(Conn, u64)> {
+    let mut conn = Conn::new(opts.clone()).await.context("connecting")?;
+    let set = format!(
+        "SET SESSION innodb_lock_wait_timeout = {LOCK_TIMEOUT_SECS}, \
+         SESSION lock_wait_timeout = {LOCK_TIMEOUT_SECS}"
+    );
+    conn.query_drop(set).await?;
+    let id: u64 = conn
+        .query_first("SELECT CONNECTION_ID()")
+        .await?
+        .context("no CONNECTION_ID()")?;
+    Ok((conn, id))
+}
+
+/// Ends a session politely; errors are expected when the test killed it.
+async fn release(mut conn: Conn) {
+    let _ = conn.query_drop("ROLLBACK").await;
+    let _ = conn.disconnect().await;
+}
+
+/// `kind_<pid>_<counter>_<micros>`: unique across threads, processes and reruns.
+fn unique_name(kind: &str) -> String {
+    static COUNTER: AtomicU32 = AtomicU32::new(0);
+    let n = COUNTER.fetch_add(1, Ordering::Relaxed);
+    let micros = SystemTime::now()
+        .duration_since(UNIX_EPOCH)
+        .map_or(0, |d| d.as_micros() % 1_000_000_000);
+    format!("{kind}_{}_{n}_{micros}", std::process::id())
+}
+
+fn id_list(ids: &[u64]) -> String {
+    let ids: Vec<String> = ids.iter().map(u64::to_string).collect();
+    if ids.is_empty() {
+        "NULL".to_string()
+    } else {
+        ids.join(",")
+    }
+}
+
+/// `UPDATE <table> SET v = v + <by> WHERE id = <row>`; `by` keeps statements of
+/// different sessions textually distinct.
+fn update(table: &str, row: u32, by: u32) -> String {
+    format!("UPDATE {table} SET v = v + {by} WHERE id = {row}")
+}
+
+/// Which of `ids` still appear in the processlist.
+pub async fn present(conn: &mut Conn, ids: &[u64]) -> Result<Vec<u64>> {
+    let sql = format!(
+        "SELECT ID FROM information_schema.PROCESSLIST WHERE ID IN ({})",
+        id_list(ids)
+    );
+    Ok(conn.query(sql).await?)
+}
+
+/// Polls until none of `ids` is in the processlist; `false` if some still are after `limit`.
+pub async fn wait_gone(conn: &mut Conn, ids: &[u64], limit: Duration) -> Result<bool> {
+    let start = Instant::now();
+    loop {
+        if present(conn, ids).await?.is_empty() {
+            return Ok(true);
+        }
+        if start.elapsed() > limit {
+            return Ok(false);
+        }
+        sleep(Duration::from_millis(50)).await;
+    }
+}
+
+/// The text of `SHOW ENGINE INNODB STATUS`.
+pub async fn innodb_status(conn: &mut Conn) -> Result<String> {
+    let row: Option<(String, String, String)> =
+        conn.query_first("SHOW ENGINE INNODB STATUS").await?;
+    Ok(row.context("SHOW ENGINE INNODB STATUS returned nothing")?.2)
+}
+
+/// The undo history list length; panics if the server reports none (see
+/// [`try_history_list_length`]).
+pub async fn history_list_length(conn: &mut Conn) -> u64 {
+    try_history_list_length(conn)
+        .await
+        .unwrap_or_else(|e| panic!("reading the history list length: {e:#}"))
+}
+
+/// The undo history list length from `INNODB_METRICS` when that counter is enabled,
+/// else from the `History list length` line of `SHOW ENGINE INNODB STATUS`.
+pub async fn try_history_list_length(conn: &mut Conn) -> Result<u64> {
+    match metrics_history_length(conn).await? {
+        Some(n) => Ok(n),
+        None => status_history_length(conn).await,
+    }
+}
+
+async fn metrics_history_length(conn: &mut Conn) -> Result<Option<u64>> {
+    let sql = "SELECT * FROM information_schema.INNODB_METRICS WHERE NAME = 'trx_rseg_history_len'";
+    let Some(row) = conn.query_first::<Row, _>(sql).await? else {
+        return Ok(None);
+    };
+    // MySQL has STATUS = 'enabled', MariaDB has ENABLED = 1; a disabled counter is stale.
+    let status = text(&row, "STATUS").or_else(|| text(&row, "ENABLED"));
+    if !matches!(status.as_deref(), Some("enabled" | "1")) {
+        return Ok(None);
+    }
+    let count = text(&row, "COUNT").context("INNODB_METRICS row without COUNT")?;
+    Ok(Some(count.parse()?))
+}
+
+async fn status_history_length(conn: &mut Conn) -> Result<u64> {
+    let status = innodb_status(conn).await?;
+    let line = status
+        .lines()
+        .find_map(|l| l.strip_prefix("History list length "))
+        .context("no 'History list length' in SHOW ENGINE INNODB STATUS")?;
+    Ok(line.trim().parse()?)
+}
+
+fn text(row: &Row, column: &str) -> Option<String> {
+    row.get_opt::<String, _>(column)?.ok()
+}
+
+/// Defines the public `cleanup` of a scenario struct holding a `scope`.
+macro_rules! cleanup_via_scope {
+    ($($name:ident),*) => {$(
+        impl $name {
+            /// Rolls back and closes every session of the scenario (unblocking any
+            /// waiters first) and drops its table.
+            pub async fn cleanup(self) -> Result<()> {
+                self.scope.cleanup().await
+            }
+        }
+    )*};
+}
+cleanup_via_scope!(
+    LockWait,
+    Chain,
+    PileUp,
+    Deadlock,
+    HistoryGrowth,
+    MetadataLockWait,
+    FillConnections
+);
+
+/// One session waits for a row lock another holds, idle, in an open transaction.
+pub struct LockWait {
+    pub holder_id: u64,
+    pub waiter_id: u64,
+    /// Qualified name, `mytriage_test.<name>`.
+    pub table: String,
+    scope: Scope,
+}
+
+/// Holder updates row 1 and idles in its transaction; the waiter's update of row 1 waits.
+pub async fn lock_wait(server: &TestServer) -> Result<LockWait> {
+    establish(server, async |s| {
+        let table = s.table("lock_wait", 2).await?;
+        let holder_id = s.hold(&["BEGIN", &update(&table, ROW_1, 1)]).await?;
+        let waiter_id = s.wait_on(&[], update(&table, ROW_1, 2)).await?;
+        s.until_lock_wait("lock_wait", &[waiter_id]).await?;
+        Ok(move |scope| LockWait {
+            holder_id,
+            waiter_id,
+            table,
+            scope,
+        })
+    })
+    .await
+}
+
+/// A blocking chain A ← B ← C: A idles in its transaction holding row 1, B holds
+/// row 2 and waits for row 1, C waits for row 2.
+pub struct Chain {
+    pub a_id: u64,
+    pub b_id: u64,
+    pub c_id: u64,
+    /// The exact SQL A ran last (before going idle); it still holds that lock.
+    pub a_last_statement: String,
+    pub table: String,
+    scope: Scope,
+}
+
+pub async fn chain(server: &TestServer) -> Result<Chain> {
+    establish(server, async |s| {
+        let table = s.table("chain", 2).await?;
+        let a_sql = update(&table, ROW_1, 1);
+        let a_id = s.hold(&["BEGIN", &a_sql]).await?;
+        let b_id = s
+            .wait_on(
+                &["BEGIN", &update(&table, ROW_2, 2)],
+                update(&table, ROW_1, 2),
+            )
+            .await?;
+        // C must queue on row 2 only after B holds it and waits, or the chain could form differently.
+        s.until_lock_wait("chain: B waits for A", &[b_id]).await?;
+        let c_id = s.wait_on(&[], update(&table, ROW_2, 3)).await?;
+        s.until_lock_wait("chain: C waits for B", &[b_id, c_id])
+            .await?;
+        Ok(move |scope| Chain {
+            a_id,
+            b_id,
+            c_id,
+            a_last_statement: a_sql,
+            table,
+            scope,
+        })
+    })
+    .await
+}
+
+/// Many sessions waiting on one row held by one idle transaction.
+pub struct PileUp {
+    pub holder_id: u64,
+    pub waiter_ids: Vec<u64>,
+    pub table: String,
+    scope: Scope,
+}
+
+/// One holder locks row 1 and idles; `n` waiters on `n` connections each try to update it.
+pub async fn pile_up(server: &TestServer, n: usize) -> Result<PileUp> {
+    establish(server, async |s| {
+        let table = s.table("pile_up", 1).await?;
+        let holder_id = s.hold(&["BEGIN", &update(&table, ROW_1, 1)]).await?;
+        let mut waiter_ids = Vec::with_capacity(n);
+        for _ in 0..n {
+            waiter_ids.push(s.wait_on(&[], update(&table, ROW_1, 2)).await?);
+        }
+        s.until_lock_wait("pile_up", &waiter_ids).await?;
+        Ok(move |scope| PileUp {
+            holder_id,
+            waiter_ids,
+            table,
+            scope,
+        })
+    })
+    .await
+}
+
+/// A real InnoDB deadlock between T1 and T2, already resolved by the server.
+///
+/// Until cleanup the scenario holds a named lock so no other process's deadlock
+/// replaces this one as `LATEST DETECTED DEADLOCK`. The survivor keeps its
+/// transaction (rows 1 and 2 locked) open until cleanup.
+pub struct Deadlock {
+    pub t1_id: u64,
+    pub t2_id: u64,
+    /// Whichever of `t1_id`/`t2_id` got error 1213 and was rolled back.
+    pub victim_id: u64,
+    /// Server error code each got from its last statement (`None`: it succeeded).
+    pub t1_error: Option<u16>,
+    pub t2_error: Option<u16>,
+    /// Everything each ran, in order; the last one is the statement that deadlocked,
+    /// which `SHOW ENGINE INNODB STATUS` prints for that transaction.
+    pub t1_statements: Vec<String>,
+    pub t2_statements: Vec<String>,
+    pub table: String,
+    scope: Scope,
+}
+
+const DEADLOCK: u16 = 1213;
+
+/// T1 locks row 1, T2 locks row 2, T1 asks for row 2 (waits), then T2 asks for row 1.
+pub async fn deadlock(server: &TestServer) -> Result<Deadlock> {
+    establish(server, async |s| {
+        s.serialise("deadlock").await?;
+        let table = s.table("deadlock", 2).await?;
+        let t1 = [
+            "BEGIN".to_string(),
+            update(&table, ROW_1, 1),
+            update(&table, ROW_2, 1),
+        ];
+        let t2 = [
+            "BEGIN".to_string(),
+            update(&table, ROW_2, 2),
+            update(&table, ROW_1, 2),
+        ];
+        let (t1_conn, t1_id) = s.prepare(&[&t1[0], &t1[1]]).await?;
+        let (t2_conn, t2_id) = s.prepare(&[&t2[0], &t2[1]]).await?;
+        s.spawn(t1_conn, t1_id, t1[2].clone());
+        // T2 closes the cycle only once T1 really waits, so the deadlock is certain.
+        s.until_lock_wait("deadlock: T1 waits for T2", &[t1_id])
+            .await?;
+        s.spawn(t2_conn, t2_id, t2[2].clone());
+        let t1_error = error_code(s.finish(t1_id).await?)?;
+        let t2_error = error_code(s.finish(t2_id).await?)?;
+        let victim_id = match (t1_error, t2_error) {
+            (Some(DEADLOCK), None) => t1_id,
+            (None, Some(DEADLOCK)) => t2_id,
+            other => bail!("deadlock: expected exactly one error {DEADLOCK}, got {other:?}"),
+        };
+        Ok(move |scope| Deadlock {
+            t1_id,
+            t2_id,
+            victim_id,
+            t1_error,
+            t2_error,
+            t1_statements: t1.to_vec(),
+            t2_statements: t2.to_vec(),
+            table,
+            scope,
+        })
+    })
+    .await
+}
+
+/// The server error code of a failed statement; other failures are real errors.
+fn error_code(result: std::result::Result<(), mysql_async::Error>) -> Result<Option<u16>> {
+    match result {
+        Ok(()) => Ok(None),
+        Err(mysql_async::Error::Server(e)) => Ok(Some(e.code)),
+        Err(e) => Err(anyhow!(e)),
+    }
+}
+
+/// A consistent-snapshot reader idles while committed updates pile up undo history.
+pub struct HistoryGrowth {
+    pub reader_id: u64,
+    pub table: String,
+    /// History list length just before the first churn (with the reader's view already open).
+    pub baseline: u64,
+    /// Committed updates made before returning ([`HISTORY_CHURN`]).
+    pub initial_churn: u64,
+    scope: Scope,
+}
+
+/// Opens the reader, churns [`HISTORY_CHURN`] updates and confirms the history list
+/// length grew by at least half that (purge of history older than the reader's
+/// view may run meanwhile and offset some growth, never the churn itself).
+pub async fn history_growth(server: &TestServer) -> Result<HistoryGrowth> {
+    establish(server, async |s| {
+        enable_history_metric(&mut s.admin).await?;
+        let table = s.table("history", 100).await?;
+        let read = format!("SELECT SUM(v) FROM {table}");
+        let reader_id = s
+            .hold(&["START TRANSACTION WITH CONSISTENT SNAPSHOT", &read])
+            .await?;
+        let baseline = settled_history_length(&mut s.admin).await?;
+        churn(&s.server, &table, HISTORY_CHURN).await?;
+        let now = try_history_list_length(&mut s.admin).await?;
+        ensure!(
+            now >= baseline + HISTORY_CHURN / 2,
+            "history_growth: history list length went from {baseline} to {now} after {HISTORY_CHURN} updates"
+        );
+        Ok(move |scope| HistoryGrowth {
+            reader_id,
+            table,
+            baseline,
+            initial_churn: HISTORY_CHURN,
+            scope,
+        })
+    })
+    .await
+}
+
+impl HistoryGrowth {
+    /// Commits `n` more single-row autocommit updates (on a connection of its own).
+    pub async fn churn(&self, n: u64) -> Result<()> {
+        churn(&self.scope.server, &self.table, n).await
+    }
+}
+
+/// `n` autocommit updates sent 100 to a round trip as multi-statements; each is its
+/// own transaction, so each adds one entry to the history list.
+async fn churn(server: &TestServer, table: &str, n: u64) -> Result<()> {
+    let mut conn = server.try_conn().await?;
+    let mut done = 0;
+    while done < n {
+        let batch: Vec<String> = (done..n.min(done + 100))
+            .map(|i| update(table, (i % 100) as u32 + 1, 1))
+            .collect();
+        conn.query_drop(batch.join(";")).await?;
+        done += batch.len() as u64;
+    }
+    conn.disconnect().await?;
+    Ok(())
+}
+
+/// Enabled by default on both flavors, but a server configured otherwise would
+/// make the counter (and the test) meaningless.
+async fn enable_history_metric(admin: &mut Conn) -> Result<()> {
+    if metrics_history_length(admin).await?.is_none() {
+        admin
+            .query_drop("SET GLOBAL innodb_monitor_enable = 'trx_rseg_history_len'")
+            .await?;
+    }
+    Ok(())
+}
+
+/// The history list length once purge stops shrinking it (it may still be
+/// removing history older than the reader's view, e.g. a previous test's churn).
+async fn settled_history_length(admin: &mut Conn) -> Result<u64> {
+    let mut last = try_history_list_length(admin).await?;
+    let mut steady = 0;
+    for _ in 0..50 {
+        sleep(Duration::from_millis(100)).await;
+        let now = try_history_list_length(admin).await?;
+        steady = if now >= last { steady + 1 } else { 0 };
+        last = now;
+        if steady >= 3 {
+            break;
+        }
+    }
+    Ok(last)
+}
+
+/// An `ALTER TABLE` stuck behind the shared metadata lock of an idle transaction.
+pub struct MetadataLockWait {
+    pub holder_id: u64,
+    pub alter_id: u64,
+    /// The exact ALTER statement that waits.
+    pub alter_statement: String,
+    pub table: String,
+    scope: Scope,
+}
+
+/// Holder reads the table in an open transaction and idles; the ALTER waits for
+/// `Waiting for table metadata lock`.
+pub async fn metadata_lock_wait(server: &TestServer) -> Result<MetadataLockWait> {
+    establish(server, async |s| {
+        let table = s.table("mdl", 2).await?;
+        let read = format!("SELECT * FROM {table}");
+        let holder_id = s.hold(&["BEGIN", &read]).await?;
+        let alter_statement = format!("ALTER TABLE {table} ADD COLUMN extra INT");
+        let alter_id = s.wait_on(&[], alter_statement.clone()).await?;
+        let state = "Waiting for table metadata lock";
+        s.until_state("metadata_lock_wait", &[alter_id], state)
+            .await?;
+        Ok(move |scope| MetadataLockWait {
+            holder_id,
+            alter_id,
+            alter_statement,
+            table,
+            scope,
+        })
+    })
+    .await
+}
+
+/// Idle connections of [`FILLER_USER`] filling the server towards `max_connections`.
+pub struct FillConnections {
+    /// Connection ids of the fillers (all user [`FILLER_USER`]).
+    pub ids: Vec<u64>,
+    pub max_connections: u64,
+    /// Server-wide `Threads_connected` once the fillers were open.
+    pub threads_connected_after: u64,
+    scope: Scope,
+}
+
+/// Opens idle [`FILLER_USER`] connections until `Threads_connected` reaches
+/// `fraction` of `@@max_connections`, but never past `max_connections - 40`.
+/// Fills are serialised across processes; global settings are left alone.
+pub async fn fill_connections(server: &TestServer, fraction: f64) -> Result<FillConnections> {
+    establish(server, async |s| {
+        s.serialise("fill_connections").await?;
+        create_filler_user(&mut s.admin).await?;
+        let max_connections: u64 = s
+            .admin
+            .query_first("SELECT @@max_connections")
+            .await?
+            .context("no @@max_connections")?;
+        let cap = max_connections.saturating_sub(FREE_SLOTS);
+        let target = ((max_connections as f64 * fraction).ceil() as u64).min(cap);
+        let threads_connected_after = fill_to(s, target).await?;
+        let ids = s.ids.clone();
+        let sql = format!(
+            "SELECT COUNT(*) FROM information_schema.PROCESSLIST WHERE USER = '{FILLER_USER}' AND ID IN ({})",
+            id_list(&ids)
+        );
+        s.until("fill_connections", &sql, ids.len() as u64).await?;
+        Ok(move |scope| FillConnections {
+            ids,
+            max_connections,
+            threads_connected_after,
+            scope,
+        })
+    })
+    .await
+}
+
+/// Opens fillers in batches until `Threads_connected >= target`; returns the final count.
+async fn fill_to(s: &mut Scope, target: u64) -> Result<u64> {
+    let start = Instant::now();
+    loop {
+        let connected = threads_connected(&mut s.admin).await?;
+        if connected >= target {
+            ensure!(
+                !s.sessions.is_empty(),
+                "fill_connections: Threads_connected is already {connected} >= target {target}"
+            );
+            return Ok(connected);
+        }
+        if start.elapsed() > ESTABLISH_TIMEOUT {
+            bail!(
+                "fill_connections: only {connected} of {target} connections after {ESTABLISH_TIMEOUT:?}"
+            );
+        }
+        open_fillers(s, (target - connected).min(32)).await?;
+    }
+}
+
+/// Opens `n` filler connections concurrently; all that opened are kept for cleanup.
+async fn open_fillers(s: &mut Scope, n: u64) -> Result<()> {
+    let opts = s.server.opts_as(FILLER_USER);
+    let tasks: Vec<_> = (0..n)
+        .map(|_| tokio::spawn(open_plain(opts.clone())))
+        .collect();
+    let mut first_err = None;
+    for task in tasks {
+        match task.await? {
+            Ok((conn, id)) => {
+                s.ids.push(id);
+                s.sessions.push(conn);
+            }
+            Err(e) => {
+                first_err.get_or_insert(e);
+            }
+        }
+    }
+    first_err.map_or(Ok(()), Err)
+}
+
+async fn open_plain(opts: Opts) -> Result<(Conn, u64)> {
+    let mut conn = Conn::new(opts).await.context("connecting as filler")?;
+    let id: Option<u64> = conn.query_first("SELECT CONNECTION_ID()").await?;
+    Ok((conn, id.context("no CONNECTION_ID()")?))
+}
+
+async fn threads_connected(conn: &mut Conn) -> Result<u64> {
+    let row: Option<(String, u64)> = conn
+        .query_first("SHOW GLOBAL STATUS LIKE 'Threads_connected'")
+        .await?;
+    Ok(row.context("no Threads_connected")?.1)
+}
+
+/// A passwordless, privilege-less user for every way a test client may arrive
+/// (TCP to 127.0.0.1 may be seen as host `localhost` or `127.0.0.1`).
+async fn create_filler_user(admin: &mut Conn) -> Result<()> {
+    let sql = format!(
+        "CREATE USER IF NOT EXISTS '{FILLER_USER}'@'localhost', \
+         '{FILLER_USER}'@'127.0.0.1', '{FILLER_USER}'@'%'"
+    );
+    admin.query_drop(sql).await?;
+    Ok(())
+}
