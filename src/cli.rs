@@ -42,6 +42,80 @@ pub enum Command {
     /// The server's flavor, version and what mytriage can read on it (capabilities, privileges).
     #[command(disable_help_flag = true)]
     Server,
+
+    /// Who is connected and what they run, each with its InnoDB transaction; flags idle-in-transaction.
+    #[command(visible_alias = "ps", disable_help_flag = true)]
+    Processlist(ProcesslistArgs),
+
+    /// The blocker tree: row-lock and metadata-lock waits, root blockers first.
+    #[command(visible_alias = "blockers", disable_help_flag = true)]
+    Locks(LocksArgs),
+
+    /// Long-running transactions, oldest first.
+    #[command(disable_help_flag = true)]
+    Trx(TrxArgs),
+}
+
+/// Filters and sorting for `processlist`. The filters are named as pt-kill's (`--match-user`, ...)
+/// because `--user` and `--host` already say where to connect.
+#[derive(Debug, Clone, Default, Args)]
+pub struct ProcesslistArgs {
+    /// Only threads of this user.
+    #[arg(long, value_name = "USER")]
+    pub match_user: Option<String>,
+    /// Only threads from this client host (without the port).
+    #[arg(long, value_name = "HOST")]
+    pub match_host: Option<String>,
+    /// Only threads using this database.
+    #[arg(long, value_name = "DB")]
+    pub match_db: Option<String>,
+    /// Only threads in this command (Query, Sleep, ...), case-insensitive.
+    #[arg(long, value_name = "COMMAND")]
+    pub match_command: Option<String>,
+    /// Only threads whose processlist TIME (or transaction age) is at least this long (e.g. 5s).
+    #[arg(long, value_parser = parse_duration)]
+    pub min_time: Option<Duration>,
+    /// Only threads whose statement matches this regular expression.
+    #[arg(long = "match", value_name = "REGEX")]
+    pub pattern: Option<String>,
+    /// Hide sleeping threads that have no open transaction.
+    #[arg(long)]
+    pub active: bool,
+    /// Sort order.
+    #[arg(long, value_enum, default_value_t = SortBy::TrxAge)]
+    pub sort: SortBy,
+    /// Show statements whole in the table (JSON always has them whole).
+    #[arg(long)]
+    pub full: bool,
+}
+
+/// Sort order for thread listings.
+#[derive(Debug, Clone, Copy, Default, PartialEq, Eq, ValueEnum)]
+pub enum SortBy {
+    /// Oldest transaction first, then longest TIME.
+    #[default]
+    TrxAge,
+    /// Longest processlist TIME first.
+    Time,
+}
+
+/// Options for `locks`.
+#[derive(Debug, Clone, Default, Args)]
+pub struct LocksArgs {
+    /// Show statements whole in the table (JSON always has them whole).
+    #[arg(long)]
+    pub full: bool,
+}
+
+/// Options for `trx`.
+#[derive(Debug, Clone, Args)]
+pub struct TrxArgs {
+    /// Only transactions at least this old.
+    #[arg(long, value_parser = parse_duration, default_value = "10s")]
+    pub min_age: Duration,
+    /// Show statements whole in the table (JSON always has them whole).
+    #[arg(long)]
+    pub full: bool,
 }
 
 /// How reports are printed.

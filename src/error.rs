@@ -21,6 +21,7 @@ pub(crate) enum Failure {
     ConnectTimeout { target: String, after: Duration },
     QueryTimeout { what: String, after: Duration },
     Privilege { what: String, message: String },
+    MissingProcess { what: String, grantee: String },
 }
 
 impl fmt::Display for Failure {
@@ -36,6 +37,10 @@ impl fmt::Display for Failure {
                 "{what} took longer than {} (--query-timeout) and was stopped; the server may be overloaded, raise --query-timeout to wait longer",
                 seconds(*after)
             ),
+            Failure::MissingProcess { what, grantee } => write!(
+                f,
+                "{what} needs the PROCESS privilege, which {grantee} lacks: without it other sessions are invisible. Fix: GRANT PROCESS ON *.* TO {grantee}"
+            ),
             Failure::Privilege { what, message } => write!(
                 f,
                 "{what}: {message}; grant what is missing, e.g. GRANT PROCESS, SELECT ON *.* TO <user>"
@@ -49,7 +54,10 @@ impl std::error::Error for Failure {}
 impl Failure {
     /// The account lacks a privilege for what was tried.
     pub(crate) fn is_privilege(&self) -> bool {
-        matches!(self, Failure::Privilege { .. })
+        matches!(
+            self,
+            Failure::Privilege { .. } | Failure::MissingProcess { .. }
+        )
     }
 }
 

@@ -28,19 +28,45 @@ pub async fn run(cli: Cli) -> Result<Exit> {
         home: connect::home_dir(),
         prompt: &connect::prompt_password,
     };
+    let plan = Plan::new(&cli.command)?;
     let resolved = connect::resolve(&inputs)?;
     for warning in &resolved.warnings {
         eprintln!("mytriage: {warning}");
     }
     let mut session = Session::open(&resolved.config).await?;
-    let outcome = dispatch(&cli, &mut session).await;
+    let outcome = dispatch(&plan, cli.format, &mut session).await;
     session.close().await;
     outcome
 }
 
-async fn dispatch(cli: &Cli, session: &mut Session) -> Result<Exit> {
-    match cli.command {
-        Command::Server => emit(&probe::server::collect(session).await?, cli.format)?,
+/// A command with its arguments validated: everything that can be wrong with the command line
+/// is found here, before anything connects.
+enum Plan {
+    Server,
+    Processlist(probe::processlist::Filter),
+    Locks(cli::LocksArgs),
+    Trx(cli::TrxArgs),
+}
+
+impl Plan {
+    fn new(command: &Command) -> Result<Plan> {
+        Ok(match command {
+            Command::Server => Plan::Server,
+            Command::Processlist(args) => Plan::Processlist(probe::processlist::Filter::new(args)?),
+            Command::Locks(args) => Plan::Locks(args.clone()),
+            Command::Trx(args) => Plan::Trx(args.clone()),
+        })
+    }
+}
+
+async fn dispatch(plan: &Plan, format: cli::Format, session: &mut Session) -> Result<Exit> {
+    match plan {
+        Plan::Server => emit(&probe::server::collect(session).await?, format)?,
+        Plan::Processlist(filter) => {
+            emit(&probe::processlist::collect(session, filter).await?, format)?
+        }
+        Plan::Locks(args) => emit(&probe::locks::collect(session, args).await?, format)?,
+        Plan::Trx(args) => emit(&probe::trx::collect(session, args).await?, format)?,
     }
     Ok(Exit::Ok)
 }

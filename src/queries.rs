@@ -16,3 +16,19 @@ pub(crate) const SESSION_CHECK_MYSQL: &str = include_str!("../queries/session_ch
 pub(crate) const SESSION_CHECK_MARIADB: &str = include_str!("../queries/session_check.mariadb.sql");
 /// Our own program_name connection attribute.
 pub(crate) const OWN_PROGRAM_NAME: &str = include_str!("../queries/own_program_name.sql");
+/// Processlist with transactions, from performance_schema.processlist.
+pub(crate) const PROCESSLIST_PS_PROCESSLIST: &str =
+    include_str!("../queries/processlist.ps_processlist.sql");
+/// Processlist with transactions, from performance_schema.threads.
+pub(crate) const PROCESSLIST_PS_THREADS: &str =
+    include_str!("../queries/processlist.ps_threads.sql");
+/// Processlist with transactions, from information_schema.PROCESSLIST.
+pub(crate) const PROCESSLIST_I_S: &str = include_str!("../queries/processlist.i_s.sql");
+/// Row-lock waits from performance_schema.data_lock_waits.
+pub(crate) const LOCK_WAITS_P_S: &str = include_str!("../queries/lock_waits.p_s.sql");
+/// Row-lock waits from information_schema.INNODB_LOCK_WAITS.
+pub(crate) const LOCK_WAITS_I_S: &str = include_str!("../queries/lock_waits.i_s.sql");
+/// Metadata-lock wait candidates from performance_schema.metadata_locks.
+pub(crate) const MDL_WAITS_P_S: &str = include_str!("../queries/mdl_waits.p_s.sql");
+/// Last statements of sessions in a transaction.
+pub(crate) const LAST_STATEMENTS_P_S: &str = include_str!("../queries/last_statements.p_s.sql");

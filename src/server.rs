@@ -363,6 +363,13 @@ pub(crate) fn global_privileges(grants: &[String]) -> Vec<String> {
         .collect()
 }
 
+impl ServerInfo {
+    /// The connected account as a quoted grantee, for GRANT hints.
+    pub(crate) fn grantee(&self) -> String {
+        grantee(&self.current_user)
+    }
+}
+
 /// `user@host` as a quoted grantee for GRANT hints.
 fn grantee(current_user: &str) -> String {
     match current_user.rsplit_once('@') {

@@ -7,6 +7,7 @@
 //! network I/O, so every mistake in the options is reported before anything connects.
 
 pub(crate) mod option_file;
+pub(crate) mod row;
 mod session;
 mod tls;
 mod url;

@@ -49,6 +49,18 @@ impl Session {
         Ok(Session { db, server })
     }
 
+    /// Fails with the exact grant to run when the account lacks PROCESS: without it the server
+    /// silently hides other sessions, and an empty table would look like all is well.
+    pub(crate) fn require_process(&self, what: &str) -> Result<()> {
+        if self.server.capabilities.process_privilege {
+            return Ok(());
+        }
+        Err(anyhow!(Failure::MissingProcess {
+            what: what.to_owned(),
+            grantee: self.server.grantee()
+        }))
+    }
+
     /// Closes the connection politely (COM_QUIT), so the server does not log an aborted client.
     pub(crate) async fn close(mut self) {
         if let Some(conn) = self.db.conn.take() {

@@ -1,4 +1,7 @@
 //! Probes: each reads one aspect of the server through the session and returns a plain report.
 //! A probe never prints.
 
+pub(crate) mod locks;
+pub(crate) mod processlist;
 pub(crate) mod server;
+pub(crate) mod trx;

@@ -5,7 +5,7 @@ use serde::Serialize;
 
 use crate::connect::Session;
 use crate::queries;
-use crate::render::{Block, Report, View, yes_no};
+use crate::render::{Block, Report, View, serde_label, yes_no};
 use crate::server::ServerInfo;
 
 /// The detection result (it ran when the session opened) and our own session, read back.
@@ -202,13 +202,5 @@ impl ServerInfo {
                 .map(|w| Block::Note(format!("warning: {w}"))),
         );
         View { blocks }
-    }
-}
-
-/// The serde name of a unit enum value, so the table shows what the JSON shows.
-fn serde_label(value: &impl serde::Serialize) -> String {
-    match serde_json::to_value(value) {
-        Ok(serde_json::Value::String(text)) => text,
-        _ => String::new(),
     }
 }

@@ -53,3 +53,41 @@ pub(crate) fn render(report: &impl Report, format: Format, out: &mut impl Write)
 pub(crate) fn yes_no(value: bool) -> String {
     if value { "yes" } else { "no" }.to_owned()
 }
+
+/// Width of a statement in a table cell unless `--full` is given.
+const STATEMENT_WIDTH: usize = 60;
+
+/// A statement for a table cell: whole with `--full`, otherwise one line cut to a readable width.
+pub(crate) fn clip(statement: &str, full: bool) -> String {
+    if full {
+        return statement.to_owned();
+    }
+    let one_line: String = statement.split_whitespace().collect::<Vec<_>>().join(" ");
+    if one_line.chars().count() <= STATEMENT_WIDTH {
+        one_line
+    } else {
+        let cut: String = one_line.chars().take(STATEMENT_WIDTH - 1).collect();
+        format!("{cut}…")
+    }
+}
+
+/// The serde name of a unit enum value, so the table shows what the JSON shows.
+pub(crate) fn serde_label(value: &impl Serialize) -> String {
+    match serde_json::to_value(value) {
+        Ok(serde_json::Value::String(text)) => text,
+        _ => String::new(),
+    }
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+
+    #[test]
+    fn clip_shortens_and_flattens() {
+        assert_eq!(clip("SELECT 1\n  FROM t", false), "SELECT 1 FROM t");
+        let long = "x".repeat(100);
+        assert_eq!(clip(&long, false).chars().count(), STATEMENT_WIDTH);
+        assert_eq!(clip(&long, true), long);
+    }
+}

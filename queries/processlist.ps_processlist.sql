@@ -1,0 +1,10 @@
+-- Threads with their InnoDB transaction (MySQL 8.0.22+): performance_schema.processlist does not
+-- take the global mutex that SHOW PROCESSLIST / information_schema.PROCESSLIST take.
+SELECT p.ID AS id, p.USER AS user, p.HOST AS host, p.DB AS db, p.COMMAND AS command,
+       p.TIME AS time_s, p.STATE AS state, p.INFO AS info,
+       t.trx_id, t.trx_state, TIMESTAMPDIFF(SECOND, t.trx_started, NOW()) AS trx_age_s,
+       t.trx_rows_locked, t.trx_rows_modified, t.trx_isolation_level,
+       TIMESTAMPDIFF(SECOND, t.trx_wait_started, NOW()) AS lock_wait_s
+FROM performance_schema.processlist p
+LEFT JOIN information_schema.INNODB_TRX t ON t.trx_mysql_thread_id = p.ID
+WHERE p.ID <> CONNECTION_ID()

@@ -1,0 +1,11 @@
+-- Threads with their InnoDB transaction, from performance_schema.threads (MySQL 5.7/8.0 before
+-- 8.0.22, MariaDB with performance_schema on): no global mutex.
+SELECT th.PROCESSLIST_ID AS id, th.PROCESSLIST_USER AS user, th.PROCESSLIST_HOST AS host,
+       th.PROCESSLIST_DB AS db, th.PROCESSLIST_COMMAND AS command, th.PROCESSLIST_TIME AS time_s,
+       th.PROCESSLIST_STATE AS state, th.PROCESSLIST_INFO AS info,
+       t.trx_id, t.trx_state, TIMESTAMPDIFF(SECOND, t.trx_started, NOW()) AS trx_age_s,
+       t.trx_rows_locked, t.trx_rows_modified, t.trx_isolation_level,
+       TIMESTAMPDIFF(SECOND, t.trx_wait_started, NOW()) AS lock_wait_s
+FROM performance_schema.threads th
+LEFT JOIN information_schema.INNODB_TRX t ON t.trx_mysql_thread_id = th.PROCESSLIST_ID
+WHERE th.PROCESSLIST_ID IS NOT NULL AND th.TYPE = 'FOREGROUND' AND th.PROCESSLIST_ID <> CONNECTION_ID()

@@ -1,0 +1,362 @@
+//! `mytriage locks`: the blocker tree. Row-lock waits and metadata-lock waits become one forest,
+//! root blockers first, each with what it ran last even when it is idle now.
+
+mod mdl;
+pub(crate) mod tree;
+
+use std::collections::HashMap;
+
+use anyhow::Result;
+use serde::Serialize;
+
+use crate::cli::LocksArgs;
+use crate::connect::Session;
+use crate::connect::row::Columns;
+use crate::probe::processlist::{self, Thread};
+use crate::queries;
+use crate::render::{Block, Report, View, clip, serde_label};
+use crate::server::LockWaitSource;
+use tree::{Edge, Forest, Node, WaitInfo, WaitKind};
+
+/// Thread states that mean "waiting for a metadata lock" on MySQL and MariaDB.
+const MDL_WAIT_STATES: &[&str] = &[
+    "Waiting for table metadata lock",
+    "Waiting for schema metadata lock",
+    "Waiting for global read lock",
+    "Waiting for backup lock",
+    "Waiting for stored function metadata lock",
+    "Waiting for stored procedure metadata lock",
+    "Waiting for trigger metadata lock",
+    "Waiting for event metadata lock",
+];
+
+/// What the tree shows about each session.
+#[derive(Debug, Clone, Serialize)]
+pub(crate) struct LockSession {
+    pub pid: u64,
+    pub user: Option<String>,
+    pub host: Option<String>,
+    pub db: Option<String>,
+    pub command: Option<String>,
+    pub state: Option<String>,
+    pub idle_in_trx: bool,
+    pub trx_id: Option<String>,
+    pub trx_state: Option<String>,
+    pub trx_age_s: Option<u64>,
+    pub trx_rows_locked: Option<u64>,
+    pub trx_rows_modified: Option<u64>,
+    /// What it runs now.
+    pub statement: Option<String>,
+    /// What it ran last, when it runs nothing now (performance_schema only).
+    pub last_statement: Option<String>,
+}
+
+/// Where the edges came from.
+#[derive(Debug, Clone, Serialize)]
+pub(crate) struct LockSources {
+    pub row_locks: LockWaitSource,
+    pub metadata_locks: &'static str,
+    pub last_statements: Option<&'static str>,
+}
+
+/// What `locks` reports.
+#[derive(Debug, Serialize)]
+pub(crate) struct LocksReport {
+    pub sources: LockSources,
+    #[serde(flatten)]
+    pub forest: Forest<LockSession>,
+    /// Caveats about this server's sources.
+    pub notes: Vec<String>,
+    #[serde(skip)]
+    full: bool,
+}
+
+/// Reads the waits and builds the tree.
+pub(crate) async fn collect(session: &mut Session, args: &LocksArgs) -> Result<LocksReport> {
+    let threads = processlist::threads(session).await?;
+    let mut edges = row_lock_edges(session).await?;
+    let mut notes = Vec::new();
+    if session.server.capabilities.mdl_instrument {
+        edges.extend(mdl_edges(session).await?);
+    } else {
+        let inferred = inferred_mdl_edges(&threads);
+        if !inferred.is_empty() {
+            notes.push(
+                "metadata-lock blockers are inferred (performance_schema's MDL instrument is off): \
+                 sessions whose open transaction began before the wait"
+                    .to_owned(),
+            );
+        }
+        edges.extend(inferred);
+    }
+    let last = processlist::last_statements(session).await?;
+    if last.is_none() && !edges.is_empty() {
+        notes.push(
+            "last statements of idle blockers need performance_schema (off on this server)"
+                .to_owned(),
+        );
+    }
+    let by_pid: HashMap<u64, &Thread> = threads.iter().map(|t| (t.pid, t)).collect();
+    let last = last.unwrap_or_default();
+    let describe = |pid: u64| describe(pid, by_pid.get(&pid).copied(), last.get(&pid));
+    let server = &session.server;
+    Ok(LocksReport {
+        sources: LockSources {
+            row_locks: server.sources.lock_waits,
+            metadata_locks: server.sources.metadata_locks,
+            last_statements: server
+                .capabilities
+                .performance_schema
+                .then_some("performance_schema.events_statements_current"),
+        },
+        forest: tree::build(&edges, &describe),
+        notes,
+        full: args.full,
+    })
+}
+
+fn describe(pid: u64, thread: Option<&Thread>, last: Option<&String>) -> LockSession {
+    let trx = thread.and_then(|t| t.trx.as_ref());
+    let statement = thread.and_then(|t| t.statement.clone());
+    LockSession {
+        pid,
+        user: thread.and_then(|t| t.user.clone()),
+        host: thread.and_then(|t| t.host.clone()),
+        db: thread.and_then(|t| t.db.clone()),
+        command: thread.and_then(|t| t.command.clone()),
+        state: thread.and_then(|t| t.state.clone()),
+        idle_in_trx: thread.is_some_and(|t| t.idle_in_trx),
+        trx_id: trx.map(|t| t.id.clone()),
+        trx_state: trx.map(|t| t.state.clone()),
+        trx_age_s: trx.map(|t| t.age_s),
+        trx_rows_locked: trx.map(|t| t.rows_locked),
+        trx_rows_modified: trx.map(|t| t.rows_modified),
+        last_statement: if statement.is_none() {
+            last.cloned()
+        } else {
+            None
+        },
+        statement,
+    }
+}
+
+async fn row_lock_edges(session: &mut Session) -> Result<Vec<Edge>> {
+    let sql = match session.server.sources.lock_waits {
+        LockWaitSource::DataLockWaits => queries::LOCK_WAITS_P_S,
+        LockWaitSource::InnodbLockWaits => queries::LOCK_WAITS_I_S,
+        LockWaitSource::None => return Ok(Vec::new()),
+    };
+    let rows: Vec<mysql_async::Row> = session.db.query("reading row-lock waits", sql).await?;
+    Ok(rows
+        .iter()
+        .filter_map(|row| {
+            let col = Columns(row);
+            Some(Edge {
+                waiter: col.u64("waiting_pid")?,
+                blocker: col.u64("blocking_pid")?,
+                wait: WaitInfo {
+                    kind: WaitKind::Row,
+                    table: col.text("locked_table").map(|t| t.replace('`', "")),
+                    index: col.text("locked_index"),
+                    lock_mode: col.text("waiting_mode"),
+                    blocking_lock_mode: col.text("blocking_mode"),
+                    wait_s: col.u64("wait_s"),
+                    inferred: false,
+                },
+            })
+        })
+        .collect())
+}
+
+async fn mdl_edges(session: &mut Session) -> Result<Vec<Edge>> {
+    let rows: Vec<mysql_async::Row> = session
+        .db
+        .query("reading metadata-lock waits", queries::MDL_WAITS_P_S)
+        .await?;
+    Ok(rows
+        .iter()
+        .filter_map(|row| {
+            let col = Columns(row);
+            let object_type = col.text("object_type").unwrap_or_default();
+            let requested = col.text("waiting_type")?;
+            let other = col.text("other_type")?;
+            let granted = col.text("other_status").is_some_and(|s| s == "GRANTED");
+            if !mdl::blocks(&object_type, &requested, &other, granted) {
+                return None;
+            }
+            Some(Edge {
+                waiter: col.u64("waiting_pid")?,
+                blocker: col.u64("other_pid")?,
+                wait: WaitInfo {
+                    kind: WaitKind::Metadata,
+                    table: col.text("object_name"),
+                    index: None,
+                    lock_mode: Some(requested),
+                    blocking_lock_mode: Some(if granted {
+                        other
+                    } else {
+                        format!("{other} (queued)")
+                    }),
+                    wait_s: col.u64("wait_s"),
+                    inferred: false,
+                },
+            })
+        })
+        .collect())
+}
+
+/// Without the MDL instrument, a waiter is known by its state; its blockers are taken to be the
+/// sessions whose open transaction began before the wait began (and which are not waiting for a
+/// metadata lock themselves). Edges are marked `inferred`.
+fn inferred_mdl_edges(threads: &[Thread]) -> Vec<Edge> {
+    let is_mdl_waiter = |t: &Thread| {
+        t.state
+            .as_deref()
+            .is_some_and(|s| MDL_WAIT_STATES.contains(&s))
+    };
+    let mut edges = Vec::new();
+    for waiter in threads.iter().filter(|t| is_mdl_waiter(t)) {
+        let waited = waiter.time_s.unwrap_or(0);
+        for holder in threads
+            .iter()
+            .filter(|t| t.pid != waiter.pid && !is_mdl_waiter(t))
+        {
+            let Some(trx) = &holder.trx else { continue };
+            if trx.age_s >= waited {
+                edges.push(Edge {
+                    waiter: waiter.pid,
+                    blocker: holder.pid,
+                    wait: WaitInfo {
+                        kind: WaitKind::Metadata,
+                        table: None,
+                        index: None,
+                        lock_mode: waiter.state.clone(),
+                        blocking_lock_mode: None,
+                        wait_s: waiter.time_s,
+                        inferred: true,
+                    },
+                });
+            }
+        }
+    }
+    edges
+}
+
+impl Report for LocksReport {
+    fn view(&self) -> View {
+        let mut rows = Vec::new();
+        for root in &self.forest.roots {
+            flatten(root, 0, self.full, &mut rows);
+        }
+        let mut blocks = Vec::new();
+        if rows.is_empty() {
+            blocks.push(Block::Note("No lock waits: nothing is blocked.".to_owned()));
+        } else {
+            let header = [
+                "pid",
+                "user@host",
+                "trx age",
+                "rows locked",
+                "waits for",
+                "waiting",
+                "holds up",
+                "statement",
+            ];
+            blocks.push(Block::Table {
+                title: None,
+                header: header.map(str::to_owned).to_vec(),
+                rows,
+            });
+            blocks.push(Block::Note(format!(
+                "{} root blocker(s), {} blocked session(s) (row locks: {}, metadata locks: {})",
+                self.forest.roots.len(),
+                self.forest.blocked_sessions,
+                serde_label(&self.sources.row_locks),
+                self.sources.metadata_locks
+            )));
+        }
+        for cycle in &self.forest.cycles {
+            let pids: Vec<String> = cycle.iter().map(u64::to_string).collect();
+            blocks.push(Block::Note(format!(
+                "CYCLE (deadlock in progress): {}",
+                pids.join(" ⇄ ")
+            )));
+        }
+        if self.forest.truncated {
+            blocks.push(Block::Note(format!(
+                "tree cut at {} nodes; use --format json",
+                tree::NODE_BUDGET
+            )));
+        }
+        blocks.extend(self.notes.iter().map(|n| Block::Note(format!("note: {n}"))));
+        View { blocks }
+    }
+}
+
+fn flatten(node: &Node<LockSession>, depth: usize, full: bool, rows: &mut Vec<Vec<String>>) {
+    let info = &node.info;
+    let indent = if depth == 0 {
+        String::new()
+    } else {
+        format!("{}└ ", "  ".repeat(depth - 1))
+    };
+    let who = format!(
+        "{}@{}",
+        info.user.as_deref().unwrap_or("?"),
+        info.host.as_deref().unwrap_or("?")
+    );
+    let age = match (info.trx_age_s, info.idle_in_trx) {
+        (Some(age), true) => format!("{age}s IDLE"),
+        (Some(age), false) => format!("{age}s"),
+        (None, _) => String::new(),
+    };
+    let waits = node
+        .waiting_for
+        .as_ref()
+        .map(describe_wait)
+        .unwrap_or_default();
+    let waiting = node
+        .waiting_for
+        .as_ref()
+        .and_then(|w| w.wait_s)
+        .map(|s| format!("{s}s"))
+        .unwrap_or_default();
+    let statement = match (&info.statement, &info.last_statement) {
+        (Some(now), _) => clip(now, full),
+        (None, Some(last)) => format!("last: {}", clip(last, full)),
+        (None, None) => String::new(),
+    };
+    rows.push(vec![
+        format!("{indent}{}", info.pid),
+        who,
+        age,
+        info.trx_rows_locked
+            .map(|r| r.to_string())
+            .unwrap_or_default(),
+        waits,
+        waiting,
+        node.waiters_total.to_string(),
+        statement,
+    ]);
+    for child in &node.waiters {
+        flatten(child, depth + 1, full, rows);
+    }
+}
+
+fn describe_wait(wait: &WaitInfo) -> String {
+    let kind = match wait.kind {
+        WaitKind::Row => "row",
+        WaitKind::Metadata if wait.inferred => "MDL?",
+        WaitKind::Metadata => "MDL",
+    };
+    let place = [wait.table.as_deref(), wait.index.as_deref()]
+        .into_iter()
+        .flatten()
+        .collect::<Vec<_>>()
+        .join(" ");
+    let mode = wait.lock_mode.as_deref().unwrap_or("");
+    format!("{kind} {place} {mode}")
+        .split_whitespace()
+        .collect::<Vec<_>>()
+        .join(" ")
+}

@@ -1,0 +1,424 @@
+//! `mytriage processlist`: every client thread with its InnoDB transaction, flagging sessions that
+//! sit idle inside an open transaction. Also the thread snapshot other probes build on.
+
+use std::collections::HashMap;
+
+use anyhow::{Context, Result};
+use regex::Regex;
+use serde::Serialize;
+
+use crate::cli::{ProcesslistArgs, SortBy};
+use crate::connect::Session;
+use crate::connect::row::Columns;
+use crate::queries;
+use crate::render::{Block, Report, View, clip};
+use crate::server::ProcesslistSource;
+
+/// One client thread and its transaction.
+#[derive(Debug, Clone, Serialize)]
+pub(crate) struct Thread {
+    pub pid: u64,
+    pub user: Option<String>,
+    pub host: Option<String>,
+    pub db: Option<String>,
+    pub command: Option<String>,
+    pub time_s: Option<u64>,
+    pub state: Option<String>,
+    /// The statement running now, whole.
+    pub statement: Option<String>,
+    /// Command Sleep with an open transaction: holding locks and a read view while doing nothing.
+    pub idle_in_trx: bool,
+    pub trx: Option<Trx>,
+}
+
+/// The InnoDB transaction of a thread.
+#[derive(Debug, Clone, Serialize)]
+pub(crate) struct Trx {
+    pub id: String,
+    /// RUNNING, LOCK WAIT, ROLLING BACK or COMMITTING.
+    pub state: String,
+    pub age_s: u64,
+    pub rows_locked: u64,
+    pub rows_modified: u64,
+    pub isolation: Option<String>,
+    /// Seconds waiting for a row lock, when in LOCK WAIT.
+    pub lock_wait_s: Option<u64>,
+}
+
+impl Thread {
+    fn from_row(row: &mysql_async::Row) -> Option<Thread> {
+        let col = Columns(row);
+        let trx = col.text("trx_id").map(|id| Trx {
+            id,
+            state: col.text("trx_state").unwrap_or_default(),
+            age_s: col.u64("trx_age_s").unwrap_or(0),
+            rows_locked: col.u64("trx_rows_locked").unwrap_or(0),
+            rows_modified: col.u64("trx_rows_modified").unwrap_or(0),
+            isolation: col.text("trx_isolation_level"),
+            lock_wait_s: col.u64("lock_wait_s"),
+        });
+        let command = col.text("command");
+        Some(Thread {
+            pid: col.u64("id")?,
+            user: col.text("user"),
+            host: col.text("host"),
+            db: col.text("db"),
+            idle_in_trx: trx.is_some() && command.as_deref() == Some("Sleep"),
+            command,
+            time_s: col.u64("time_s"),
+            state: col.text("state").filter(|s| !s.is_empty()),
+            statement: col.text("info"),
+            trx,
+        })
+    }
+
+    /// The client host without its port (`10.0.0.5:51234` → `10.0.0.5`).
+    pub(crate) fn host_name(&self) -> Option<&str> {
+        let host = self.host.as_deref()?;
+        Some(match host.rsplit_once(':') {
+            Some((name, port))
+                if port.chars().all(|c| c.is_ascii_digit()) && !name.ends_with(':') =>
+            {
+                name
+            }
+            _ => host,
+        })
+    }
+
+    /// Transaction age, or 0 without a transaction.
+    pub(crate) fn trx_age(&self) -> u64 {
+        self.trx.as_ref().map_or(0, |t| t.age_s)
+    }
+}
+
+/// All client threads but our own, each with its transaction, from the flavor's cheapest source.
+pub(crate) async fn threads(session: &mut Session) -> Result<Vec<Thread>> {
+    session.require_process("listing sessions")?;
+    let sql = match session.server.sources.processlist {
+        ProcesslistSource::PsProcesslist => queries::PROCESSLIST_PS_PROCESSLIST,
+        ProcesslistSource::PsThreads => queries::PROCESSLIST_PS_THREADS,
+        ProcesslistSource::InformationSchema => queries::PROCESSLIST_I_S,
+    };
+    let rows: Vec<mysql_async::Row> = session.db.query("reading the processlist", sql).await?;
+    let own = session.server.connection_id;
+    Ok(rows
+        .iter()
+        .filter_map(Thread::from_row)
+        .filter(|t| t.pid != own)
+        .collect())
+}
+
+/// pid → last statement of sessions in a transaction, where performance_schema has them.
+pub(crate) async fn last_statements(session: &mut Session) -> Result<Option<HashMap<u64, String>>> {
+    if !session.server.capabilities.performance_schema {
+        return Ok(None);
+    }
+    let rows = session
+        .db
+        .query_if_permitted::<(u64, String)>(
+            "reading last statements",
+            queries::LAST_STATEMENTS_P_S,
+        )
+        .await?;
+    Ok(rows.map(|rows| rows.into_iter().collect()))
+}
+
+/// What `processlist` reports.
+#[derive(Debug, Serialize)]
+pub(crate) struct ProcesslistReport {
+    pub source: ProcesslistSource,
+    /// Threads before filtering (our own excluded).
+    pub total: usize,
+    pub idle_in_trx: usize,
+    pub threads: Vec<Thread>,
+    #[serde(skip)]
+    full: bool,
+}
+
+/// The validated filters, built before any I/O so a bad regex changes nothing.
+pub(crate) struct Filter {
+    args: ProcesslistArgs,
+    pattern: Option<Regex>,
+}
+
+impl Filter {
+    pub(crate) fn new(args: &ProcesslistArgs) -> Result<Filter> {
+        let pattern = args
+            .pattern
+            .as_deref()
+            .map(|p| {
+                Regex::new(p)
+                    .with_context(|| format!("--match '{p}' is not a valid regular expression"))
+            })
+            .transpose()?;
+        Ok(Filter {
+            args: args.clone(),
+            pattern,
+        })
+    }
+
+    fn keeps(&self, thread: &Thread) -> bool {
+        let args = &self.args;
+        let same = |wanted: &Option<String>, actual: Option<&str>| {
+            wanted
+                .as_deref()
+                .is_none_or(|w| actual.is_some_and(|a| a.eq_ignore_ascii_case(w)))
+        };
+        let long_enough = args
+            .min_time
+            .is_none_or(|min| thread.time_s.unwrap_or(0).max(thread.trx_age()) >= min.as_secs());
+        let active =
+            !args.active || thread.command.as_deref() != Some("Sleep") || thread.trx.is_some();
+        let matches = self
+            .pattern
+            .as_ref()
+            .is_none_or(|re| thread.statement.as_deref().is_some_and(|s| re.is_match(s)));
+        same(&args.match_user, thread.user.as_deref())
+            && same(&args.match_host, thread.host_name())
+            && same(&args.match_db, thread.db.as_deref())
+            && same(&args.match_command, thread.command.as_deref())
+            && long_enough
+            && active
+            && matches
+    }
+
+    /// Filters and sorts a snapshot into the report.
+    pub(crate) fn apply(&self, source: ProcesslistSource, all: Vec<Thread>) -> ProcesslistReport {
+        let total = all.len();
+        let mut threads: Vec<Thread> = all.into_iter().filter(|t| self.keeps(t)).collect();
+        match self.args.sort {
+            SortBy::TrxAge => threads
+                .sort_by_key(|t| (std::cmp::Reverse(t.trx_age()), std::cmp::Reverse(t.time_s))),
+            SortBy::Time => threads
+                .sort_by_key(|t| (std::cmp::Reverse(t.time_s), std::cmp::Reverse(t.trx_age()))),
+        }
+        let idle_in_trx = threads.iter().filter(|t| t.idle_in_trx).count();
+        ProcesslistReport {
+            source,
+            total,
+            idle_in_trx,
+            threads,
+            full: self.args.full,
+        }
+    }
+}
+
+/// Reads the threads and applies the filters.
+pub(crate) async fn collect(session: &mut Session, filter: &Filter) -> Result<ProcesslistReport> {
+    let all = threads(session).await?;
+    Ok(filter.apply(session.server.sources.processlist, all))
+}
+
+impl Report for ProcesslistReport {
+    fn view(&self) -> View {
+        let header = [
+            "pid",
+            "user",
+            "host",
+            "db",
+            "command",
+            "time",
+            "state",
+            "trx age",
+            "rows locked",
+            "flag",
+            "statement",
+        ];
+        let rows = self
+            .threads
+            .iter()
+            .map(|t| {
+                let trx = t.trx.as_ref();
+                vec![
+                    t.pid.to_string(),
+                    t.user.clone().unwrap_or_default(),
+                    t.host_name().unwrap_or_default().to_owned(),
+                    t.db.clone().unwrap_or_default(),
+                    t.command.clone().unwrap_or_default(),
+                    t.time_s.map(|s| format!("{s}s")).unwrap_or_default(),
+                    t.state.clone().unwrap_or_default(),
+                    trx.map(|x| format!("{}s {}", x.age_s, x.state))
+                        .unwrap_or_default(),
+                    trx.map(|x| x.rows_locked.to_string()).unwrap_or_default(),
+                    if t.idle_in_trx {
+                        "IDLE IN TRX".to_owned()
+                    } else {
+                        String::new()
+                    },
+                    clip(t.statement.as_deref().unwrap_or(""), self.full),
+                ]
+            })
+            .collect();
+        View {
+            blocks: vec![
+                Block::Table {
+                    title: None,
+                    header: header.map(str::to_owned).to_vec(),
+                    rows,
+                },
+                Block::Note(format!(
+                    "{} of {} threads shown, {} idle in a transaction (source: {})",
+                    self.threads.len(),
+                    self.total,
+                    self.idle_in_trx,
+                    crate::render::serde_label(&self.source)
+                )),
+            ],
+        }
+    }
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+    use crate::cli::ProcesslistArgs;
+
+    fn thread(
+        pid: u64,
+        user: &str,
+        command: &str,
+        time: u64,
+        trx_age: Option<u64>,
+        statement: Option<&str>,
+    ) -> Thread {
+        Thread {
+            pid,
+            user: Some(user.into()),
+            host: Some("10.0.0.5:51234".into()),
+            db: Some("shop".into()),
+            command: Some(command.into()),
+            time_s: Some(time),
+            state: None,
+            statement: statement.map(str::to_owned),
+            idle_in_trx: command == "Sleep" && trx_age.is_some(),
+            trx: trx_age.map(|age_s| Trx {
+                id: pid.to_string(),
+                state: "RUNNING".into(),
+                age_s,
+                rows_locked: 1,
+                rows_modified: 1,
+                isolation: None,
+                lock_wait_s: None,
+            }),
+        }
+    }
+
+    fn sample() -> Vec<Thread> {
+        vec![
+            thread(1, "app", "Sleep", 3, None, None),
+            thread(2, "app", "Sleep", 2, Some(300), None),
+            thread(
+                3,
+                "batch",
+                "Query",
+                40,
+                Some(40),
+                Some("UPDATE orders SET x = 1"),
+            ),
+            thread(4, "app", "Query", 1, None, Some("SELECT * FROM items")),
+        ]
+    }
+
+    fn pids(args: ProcesslistArgs) -> Vec<u64> {
+        let report = Filter::new(&args)
+            .unwrap()
+            .apply(ProcesslistSource::InformationSchema, sample());
+        report.threads.iter().map(|t| t.pid).collect()
+    }
+
+    #[test]
+    fn default_sort_puts_the_oldest_transaction_first() {
+        assert_eq!(pids(ProcesslistArgs::default()), [2, 3, 1, 4]);
+        assert_eq!(
+            pids(ProcesslistArgs {
+                sort: SortBy::Time,
+                ..Default::default()
+            }),
+            [3, 1, 2, 4]
+        );
+    }
+
+    #[test]
+    fn active_hides_only_sleep_without_transaction() {
+        assert_eq!(
+            pids(ProcesslistArgs {
+                active: true,
+                ..Default::default()
+            }),
+            [2, 3, 4]
+        );
+    }
+
+    #[test]
+    fn min_time_counts_transaction_age_too() {
+        let args = ProcesslistArgs {
+            min_time: Some(std::time::Duration::from_secs(30)),
+            ..Default::default()
+        };
+        assert_eq!(pids(args), [2, 3]);
+    }
+
+    #[test]
+    fn filters_by_user_host_command_and_regex() {
+        assert_eq!(
+            pids(ProcesslistArgs {
+                match_user: Some("BATCH".into()),
+                ..Default::default()
+            }),
+            [3]
+        );
+        assert_eq!(
+            pids(ProcesslistArgs {
+                match_host: Some("10.0.0.5".into()),
+                ..Default::default()
+            })
+            .len(),
+            4
+        );
+        assert_eq!(
+            pids(ProcesslistArgs {
+                match_command: Some("query".into()),
+                ..Default::default()
+            }),
+            [3, 4]
+        );
+        assert_eq!(
+            pids(ProcesslistArgs {
+                pattern: Some("(?i)^update".into()),
+                ..Default::default()
+            }),
+            [3]
+        );
+    }
+
+    #[test]
+    fn bad_regex_is_an_error() {
+        let error = Filter::new(&ProcesslistArgs {
+            pattern: Some("(".into()),
+            ..Default::default()
+        })
+        .err()
+        .unwrap();
+        assert!(error.to_string().contains("--match '('"));
+    }
+
+    #[test]
+    fn idle_in_trx_is_counted() {
+        let report = Filter::new(&ProcesslistArgs::default())
+            .unwrap()
+            .apply(ProcesslistSource::PsThreads, sample());
+        assert_eq!(report.idle_in_trx, 1);
+        assert_eq!(report.total, 4);
+    }
+
+    #[test]
+    fn host_name_drops_the_port() {
+        let t = thread(1, "a", "Sleep", 0, None, None);
+        assert_eq!(t.host_name(), Some("10.0.0.5"));
+        let local = Thread {
+            host: Some("localhost".into()),
+            ..t.clone()
+        };
+        assert_eq!(local.host_name(), Some("localhost"));
+    }
+}
