@@ -32,3 +32,5 @@ pub(crate) const LOCK_WAITS_I_S: &str = include_str!("../queries/lock_waits.i_s.
 pub(crate) const MDL_WAITS_P_S: &str = include_str!("../queries/mdl_waits.p_s.sql");
 /// Last statements of sessions in a transaction.
 pub(crate) const LAST_STATEMENTS_P_S: &str = include_str!("../queries/last_statements.p_s.sql");
+/// Enabled statement consumers.
+pub(crate) const STATEMENT_CONSUMERS: &str = include_str!("../queries/statement_consumers.sql");

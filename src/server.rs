@@ -21,6 +21,9 @@ pub(crate) struct ServerFacts {
     pub current_user: String,
     /// Whether `wait/lock/metadata/sql/mdl` is enabled; unknown when performance_schema is off.
     pub mdl_instrument: Option<bool>,
+    /// Enabled performance_schema statement consumers; unknown when performance_schema is off.
+    #[serde(default)]
+    pub statement_consumers: Option<Vec<String>>,
     /// Our own `CONNECTION_ID()`, left out of every listing.
     #[serde(default)]
     pub connection_id: u64,
@@ -146,6 +149,8 @@ pub struct Capabilities {
     pub ps_processlist: bool,
     /// `performance_schema.metadata_locks` is filled: performance_schema on and the MDL instrument enabled.
     pub mdl_instrument: bool,
+    /// `events_statements_current` is kept: idle sessions' last statements are known.
+    pub statement_history: bool,
     /// `performance_schema.error_log` (MySQL 8.0.22+) exists and performance_schema is on.
     pub error_log_table: bool,
     /// The `sys` schema is installed.
@@ -314,6 +319,12 @@ fn capabilities_of(facts: &ServerFacts) -> Capabilities {
         innodb_lock_waits: facts.has_table("information_schema", "INNODB_LOCK_WAITS"),
         ps_processlist: ps && facts.has_table("performance_schema", "processlist"),
         mdl_instrument: ps && facts.mdl_instrument == Some(true),
+        statement_history: ps
+            && facts.has_table("performance_schema", "events_statements_current")
+            && facts
+                .statement_consumers
+                .as_ref()
+                .is_some_and(|c| c.iter().any(|n| n == "events_statements_current")),
         error_log_table: ps && facts.has_table("performance_schema", "error_log"),
         sys_schema: facts.has_table("sys", "sys_config"),
         process_privilege: has("PROCESS"),

@@ -224,6 +224,7 @@ async fn collect_facts(db: &mut Db) -> Result<server::ServerFacts> {
         grants,
         current_user,
         mdl_instrument: None,
+        statement_consumers: None,
         connection_id: db.own_id,
     };
     if facts.performance_schema_on() {
@@ -236,6 +237,12 @@ async fn collect_facts(db: &mut Db) -> Result<server::ServerFacts> {
                     .first()
                     .is_some_and(|e| e.eq_ignore_ascii_case("YES"))
             });
+        facts.statement_consumers = db
+            .query_if_permitted::<String>(
+                "reading statement consumers",
+                queries::STATEMENT_CONSUMERS,
+            )
+            .await?;
     }
     Ok(facts)
 }

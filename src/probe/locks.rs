@@ -245,8 +245,9 @@ fn inferred_mdl_edges(threads: &[Thread]) -> Vec<Edge> {
 impl Report for LocksReport {
     fn view(&self) -> View {
         let mut rows = Vec::new();
+        let mut shown = std::collections::HashSet::new();
         for root in &self.forest.roots {
-            flatten(root, 0, self.full, &mut rows);
+            flatten(root, 0, self.full, &mut shown, &mut rows);
         }
         let mut blocks = Vec::new();
         if rows.is_empty() {
@@ -293,8 +294,17 @@ impl Report for LocksReport {
     }
 }
 
-fn flatten(node: &Node<LockSession>, depth: usize, full: bool, rows: &mut Vec<Vec<String>>) {
+/// One table row per node, indented by depth. A session that waits for several blockers is
+/// drawn in full under the first and as a reference under the others.
+fn flatten(
+    node: &Node<LockSession>,
+    depth: usize,
+    full: bool,
+    shown: &mut std::collections::HashSet<u64>,
+    rows: &mut Vec<Vec<String>>,
+) {
     let info = &node.info;
+    let first_time = shown.insert(info.pid);
     let indent = if depth == 0 {
         String::new()
     } else {
@@ -322,6 +332,7 @@ fn flatten(node: &Node<LockSession>, depth: usize, full: bool, rows: &mut Vec<Ve
         .map(|s| format!("{s}s"))
         .unwrap_or_default();
     let statement = match (&info.statement, &info.last_statement) {
+        _ if !first_time => "(shown above)".to_owned(),
         (Some(now), _) => clip(now, full),
         (None, Some(last)) => format!("last: {}", clip(last, full)),
         (None, None) => String::new(),
@@ -338,8 +349,10 @@ fn flatten(node: &Node<LockSession>, depth: usize, full: bool, rows: &mut Vec<Ve
         node.waiters_total.to_string(),
         statement,
     ]);
-    for child in &node.waiters {
-        flatten(child, depth + 1, full, rows);
+    if first_time {
+        for child in &node.waiters {
+            flatten(child, depth + 1, full, shown, rows);
+        }
     }
 }
 

@@ -74,15 +74,7 @@ impl Thread {
 
     /// The client host without its port (`10.0.0.5:51234` → `10.0.0.5`).
     pub(crate) fn host_name(&self) -> Option<&str> {
-        let host = self.host.as_deref()?;
-        Some(match host.rsplit_once(':') {
-            Some((name, port))
-                if port.chars().all(|c| c.is_ascii_digit()) && !name.ends_with(':') =>
-            {
-                name
-            }
-            _ => host,
-        })
+        self.host.as_deref().map(crate::render::strip_port)
     }
 
     /// Transaction age, or 0 without a transaction.
@@ -110,7 +102,7 @@ pub(crate) async fn threads(session: &mut Session) -> Result<Vec<Thread>> {
 
 /// pid → last statement of sessions in a transaction, where performance_schema has them.
 pub(crate) async fn last_statements(session: &mut Session) -> Result<Option<HashMap<u64, String>>> {
-    if !session.server.capabilities.performance_schema {
+    if !session.server.capabilities.statement_history {
         return Ok(None);
     }
     let rows = session

@@ -71,6 +71,20 @@ pub(crate) fn clip(statement: &str, full: bool) -> String {
     }
 }
 
+/// `host:port` → `host`, as processlist hosts are shown in tables (IPv6 addresses are left whole).
+pub(crate) fn strip_port(host: &str) -> &str {
+    match host.rsplit_once(':') {
+        Some((name, port))
+            if !name.contains(':')
+                && !port.is_empty()
+                && port.chars().all(|c| c.is_ascii_digit()) =>
+        {
+            name
+        }
+        _ => host,
+    }
+}
+
 /// The serde name of a unit enum value, so the table shows what the JSON shows.
 pub(crate) fn serde_label(value: &impl Serialize) -> String {
     match serde_json::to_value(value) {

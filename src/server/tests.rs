@@ -81,6 +81,10 @@ fn mariadb_11_with_performance_schema() {
     // MariaDB has no performance_schema.processlist: threads is the non-blocking source.
     assert_eq!(info.sources.processlist, ProcesslistSource::PsThreads);
     assert!(caps.connection_admin, "MariaDB spells it CONNECTION ADMIN");
+    assert!(
+        !caps.statement_history,
+        "MariaDB ships with the statement consumers off"
+    );
 }
 
 #[test]
