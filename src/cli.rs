@@ -208,11 +208,11 @@ pub struct ConnectArgs {
     pub ssl_ca: Option<PathBuf>,
 
     /// Give up connecting after this long (e.g. 5s, 500ms).
-    #[arg(long, global = true, value_parser = parse_duration, help_heading = "Connection")]
+    #[arg(long, global = true, value_parser = parse_timeout, help_heading = "Connection")]
     pub connect_timeout: Option<Duration>,
 
     /// Bound every statement: the client gives up, and the server stops it, after this long.
-    #[arg(long, global = true, value_parser = parse_duration, help_heading = "Connection")]
+    #[arg(long, global = true, value_parser = parse_timeout, help_heading = "Connection")]
     pub query_timeout: Option<Duration>,
 
     /// Read only this option file.
@@ -270,6 +270,14 @@ where
     out
 }
 
+/// A timeout: a duration that is not zero.
+pub fn parse_timeout(text: &str) -> Result<Duration, String> {
+    match parse_duration(text)? {
+        zero if zero.is_zero() => Err(format!("timeout '{text}' must be more than zero")),
+        timeout => Ok(timeout),
+    }
+}
+
 /// Parses `5s`, `500ms`, `2m`, `1h` or a bare number of seconds.
 pub fn parse_duration(text: &str) -> Result<Duration, String> {
     let text = text.trim();
@@ -291,7 +299,7 @@ pub fn parse_duration(text: &str) -> Result<Duration, String> {
             ));
         }
     };
-    if !seconds.is_finite() || seconds <= 0.0 || seconds > 86_400.0 * 7.0 {
+    if !seconds.is_finite() || seconds < 0.0 || seconds > 86_400.0 * 7.0 {
         return Err(format!("duration '{text}' is out of range"));
     }
     Ok(Duration::from_secs_f64(seconds))
@@ -307,7 +315,8 @@ mod tests {
         assert_eq!(parse_duration("7"), Ok(Duration::from_secs(7)));
         assert_eq!(parse_duration("250ms"), Ok(Duration::from_millis(250)));
         assert_eq!(parse_duration("2m"), Ok(Duration::from_secs(120)));
-        assert!(parse_duration("0s").is_err());
+        assert_eq!(parse_duration("0s"), Ok(Duration::ZERO));
+        assert!(parse_timeout("0s").is_err());
         assert!(parse_duration("5 parsecs").is_err());
         assert!(parse_duration("").is_err());
         assert!(parse_duration("-1s").is_err());

@@ -92,7 +92,9 @@ pub(crate) async fn collect(session: &mut Session, args: &LocksArgs) -> Result<L
     let last = processlist::last_statements(session).await?;
     if last.is_none() && !edges.is_empty() {
         notes.push(
-            "last statements of idle blockers need performance_schema (off on this server)"
+            "last statements of idle blockers need performance_schema with the events_statements_current \
+             consumer (UPDATE performance_schema.setup_consumers SET ENABLED = 'YES' \
+             WHERE NAME = 'events_statements_current')"
                 .to_owned(),
         );
     }
@@ -106,7 +108,7 @@ pub(crate) async fn collect(session: &mut Session, args: &LocksArgs) -> Result<L
             metadata_locks: server.sources.metadata_locks,
             last_statements: server
                 .capabilities
-                .performance_schema
+                .statement_history
                 .then_some("performance_schema.events_statements_current"),
         },
         forest: tree::build(&edges, &describe),
@@ -147,11 +149,14 @@ async fn row_lock_edges(session: &mut Session) -> Result<Vec<Edge>> {
         LockWaitSource::None => return Ok(Vec::new()),
     };
     let rows: Vec<mysql_async::Row> = session.db.query("reading row-lock waits", sql).await?;
-    Ok(rows
-        .iter()
-        .filter_map(|row| {
-            let col = Columns(row);
-            Some(Edge {
+    let edges = rows.iter().filter_map(|row| {
+        let col = Columns(row);
+        let queued = col
+            .text("blocking_lock_status")
+            .is_some_and(|s| s.eq_ignore_ascii_case("WAITING"));
+        Some((
+            queued,
+            Edge {
                 waiter: col.u64("waiting_pid")?,
                 blocker: col.u64("blocking_pid")?,
                 wait: WaitInfo {
@@ -163,9 +168,26 @@ async fn row_lock_edges(session: &mut Session) -> Result<Vec<Edge>> {
                     wait_s: col.u64("wait_s"),
                     inferred: false,
                 },
-            })
-        })
-        .collect())
+            },
+        ))
+    });
+    Ok(drop_queue_edges(edges.collect()))
+}
+
+/// InnoDB reports a row-lock waiter as blocked both by the granted lock and by every request
+/// queued ahead of it on the same row. The queue is not the cause: keep a waiter's edges to
+/// granted locks, and its queue edges only when no granted blocker is visible.
+fn drop_queue_edges(edges: Vec<(bool, Edge)>) -> Vec<Edge> {
+    let has_granted: std::collections::HashSet<u64> = edges
+        .iter()
+        .filter(|(queued, _)| !queued)
+        .map(|(_, e)| e.waiter)
+        .collect();
+    edges
+        .into_iter()
+        .filter(|(queued, edge)| !queued || !has_granted.contains(&edge.waiter))
+        .map(|(_, edge)| edge)
+        .collect()
 }
 
 async fn mdl_edges(session: &mut Session) -> Result<Vec<Edge>> {

@@ -1,0 +1,316 @@
+//! The probes against real incidents on every test server: each test creates the condition with
+//! `support::scenarios`, runs the built binary, and checks what it reports.
+
+mod support;
+
+use assert_cmd::Command;
+use mysql_async::prelude::Queryable;
+use serde_json::Value;
+use support::{TestServer, scenarios};
+
+/// Runs mytriage against a server and parses its JSON; panics with stderr on failure.
+fn mytriage_json(server: &TestServer, args: &[&str]) -> Value {
+    let output = Command::cargo_bin("mytriage")
+        .expect("binary built")
+        .args(["--no-defaults", "--url", &server.url, "--format", "json"])
+        .args(args)
+        .output()
+        .expect("run mytriage");
+    assert_eq!(
+        output.status.code(),
+        Some(0),
+        "mytriage {args:?} on {}: {}",
+        server.name,
+        String::from_utf8_lossy(&output.stderr)
+    );
+    serde_json::from_slice(&output.stdout).expect("stdout is JSON")
+}
+
+/// Runs the binary off the async runtime, so scenario tasks keep running meanwhile.
+async fn run_json(server: &TestServer, args: &[&str]) -> Value {
+    let server = server.clone();
+    let args: Vec<String> = args.iter().map(|a| (*a).to_owned()).collect();
+    tokio::task::spawn_blocking(move || {
+        let refs: Vec<&str> = args.iter().map(String::as_str).collect();
+        mytriage_json(&server, &refs)
+    })
+    .await
+    .expect("mytriage task")
+}
+
+/// Every node of the lock forest, depth first.
+fn nodes(report: &Value) -> Vec<&Value> {
+    fn walk<'a>(node: &'a Value, out: &mut Vec<&'a Value>) {
+        out.push(node);
+        for child in node["waiters"].as_array().into_iter().flatten() {
+            walk(child, out);
+        }
+    }
+    let mut out = Vec::new();
+    for root in report["roots"].as_array().expect("roots array") {
+        walk(root, &mut out);
+    }
+    out
+}
+
+fn root_with_pid(report: &Value, pid: u64) -> &Value {
+    report["roots"]
+        .as_array()
+        .expect("roots")
+        .iter()
+        .find(|r| r["pid"] == pid)
+        .unwrap_or_else(|| panic!("no root {pid} in {report:#}"))
+}
+
+/// Whether the server keeps idle sessions' last statements (performance_schema consumer on).
+async fn keeps_last_statements(server: &TestServer) -> bool {
+    let info = run_json(server, &["server"]).await;
+    info["capabilities"]["statement_history"] == true
+}
+
+#[tokio::test]
+async fn chain_root_is_idle_in_trx_with_last_statement() {
+    for server in support::servers() {
+        support::announce("locks: chain A<-B<-C", &server);
+        let chain = scenarios::chain(&server).await.expect("chain scenario");
+        let report = run_json(&server, &["locks"]).await;
+        let keeps_last = keeps_last_statements(&server).await;
+        let (a_id, b_id, c_id) = (chain.a_id, chain.b_id, chain.c_id);
+        let (a_last, table) = (chain.a_last_statement.clone(), chain.table.clone());
+        chain.cleanup().await.expect("cleanup");
+
+        let root = root_with_pid(&report, a_id);
+        assert_eq!(root["idle_in_trx"], true, "{root:#}");
+        assert_eq!(root["statement"], Value::Null);
+        assert_eq!(root["waiters_total"], 2, "{root:#}");
+        let b = &root["waiters"][0];
+        assert_eq!(b["pid"], b_id);
+        assert_eq!(b["waiting_for"]["kind"], "row");
+        assert!(
+            b["waiting_for"]["table"]
+                .as_str()
+                .unwrap()
+                .ends_with(&table),
+            "{b:#}"
+        );
+        assert_eq!(b["waiters"][0]["pid"], c_id);
+        if keeps_last {
+            assert_eq!(root["last_statement"], a_last.as_str(), "{root:#}");
+        } else {
+            // MariaDB without performance_schema records no statement history at all.
+            assert_eq!(root["last_statement"], Value::Null);
+            assert!(
+                report["notes"]
+                    .to_string()
+                    .contains("events_statements_current"),
+                "{report:#}"
+            );
+        }
+    }
+}
+
+#[tokio::test]
+async fn pile_up_has_one_root_holding_fifty() {
+    for server in support::servers() {
+        support::announce("locks: pile-up of 50", &server);
+        let pile = scenarios::pile_up(&server, 50)
+            .await
+            .expect("pile-up scenario");
+        let report = run_json(&server, &["blockers"]).await;
+        let (holder_id, mut expected) = (pile.holder_id, pile.waiter_ids.clone());
+        pile.cleanup().await.expect("cleanup");
+
+        let root = root_with_pid(&report, holder_id);
+        assert_eq!(root["waiters_total"], 50, "{root:#}");
+        let mut waiters: Vec<u64> = root["waiters"]
+            .as_array()
+            .unwrap()
+            .iter()
+            .map(|w| w["pid"].as_u64().unwrap())
+            .collect();
+        waiters.sort_unstable();
+        expected.sort_unstable();
+        assert_eq!(waiters, expected);
+    }
+}
+
+#[tokio::test]
+async fn alter_waits_on_the_open_transaction() {
+    for server in support::servers() {
+        support::announce("locks: metadata-lock wait", &server);
+        let mdl = scenarios::metadata_lock_wait(&server)
+            .await
+            .expect("mdl scenario");
+        let report = run_json(&server, &["locks"]).await;
+        let (holder_id, alter_id) = (mdl.holder_id, mdl.alter_id);
+        mdl.cleanup().await.expect("cleanup");
+
+        let holder = root_with_pid(&report, holder_id);
+        let alter = holder["waiters"]
+            .as_array()
+            .unwrap()
+            .iter()
+            .find(|w| w["pid"] == alter_id)
+            .unwrap_or_else(|| panic!("ALTER {alter_id} not under holder {holder_id}: {report:#}"));
+        assert_eq!(alter["waiting_for"]["kind"], "metadata");
+        assert!(
+            alter["statement"].as_str().unwrap().contains("ALTER TABLE"),
+            "{alter:#}"
+        );
+        if report["sources"]["metadata_locks"] == "performance_schema.metadata_locks" {
+            assert_eq!(alter["waiting_for"]["lock_mode"], "EXCLUSIVE");
+            assert_eq!(alter["waiting_for"]["inferred"], false);
+        } else {
+            assert_eq!(alter["waiting_for"]["inferred"], true);
+        }
+    }
+}
+
+#[tokio::test]
+async fn processlist_flags_idle_in_trx_and_hides_itself() {
+    for server in support::servers() {
+        support::announce("processlist", &server);
+        let wait = scenarios::lock_wait(&server)
+            .await
+            .expect("lock-wait scenario");
+        let report = run_json(&server, &["processlist", "--active"]).await;
+        let trx = run_json(&server, &["trx", "--min-age", "0s"]).await;
+        let (holder_id, waiter_id) = (wait.holder_id, wait.waiter_id);
+        wait.cleanup().await.expect("cleanup");
+
+        let threads = report["threads"].as_array().unwrap();
+        let holder = threads
+            .iter()
+            .find(|t| t["pid"] == holder_id)
+            .expect("holder listed");
+        assert_eq!(holder["idle_in_trx"], true, "{holder:#}");
+        assert_eq!(holder["command"], "Sleep");
+        let waiter = threads
+            .iter()
+            .find(|t| t["pid"] == waiter_id)
+            .expect("waiter listed");
+        assert_eq!(waiter["trx"]["state"], "LOCK WAIT");
+        assert!(waiter["trx"]["lock_wait_s"].is_u64());
+        let listed = trx["transactions"].as_array().unwrap();
+        let first_pids: Vec<&Value> = listed.iter().map(|t| &t["pid"]).collect();
+        assert!(first_pids.contains(&&Value::from(holder_id)), "{trx:#}");
+        let ages: Vec<u64> = listed
+            .iter()
+            .map(|t| t["age_s"].as_u64().unwrap())
+            .collect();
+        assert!(
+            ages.windows(2).all(|w| w[0] >= w[1]),
+            "oldest first: {ages:?}"
+        );
+    }
+}
+
+#[tokio::test]
+async fn probes_without_process_privilege_say_which_grant_fixes_it() {
+    for server in support::servers() {
+        support::announce("no PROCESS privilege", &server);
+        let mut conn = server.conn().await;
+        for host in ["%", "localhost", "127.0.0.1"] {
+            conn.query_drop(format!("CREATE USER IF NOT EXISTS 'mt_noproc'@'{host}'"))
+                .await
+                .unwrap();
+        }
+        let _ = conn.disconnect().await;
+        let url = server.url.replacen("root@", "mt_noproc@", 1);
+        for probe in ["processlist", "locks", "trx"] {
+            let output = Command::cargo_bin("mytriage")
+                .unwrap()
+                .args(["--no-defaults", "--url", &url, probe])
+                .output()
+                .unwrap();
+            assert_eq!(output.status.code(), Some(2), "{probe} on {}", server.name);
+            let stderr = String::from_utf8_lossy(&output.stderr);
+            assert!(
+                stderr.contains("needs the PROCESS privilege")
+                    && stderr.contains("GRANT PROCESS ON *.* TO"),
+                "{stderr}"
+            );
+            assert!(
+                output.stdout.is_empty(),
+                "no table that looks like all is well"
+            );
+        }
+    }
+}
+
+#[tokio::test]
+async fn every_node_has_the_documented_shape() {
+    for server in support::servers() {
+        support::announce("locks JSON shape", &server);
+        let wait = scenarios::lock_wait(&server)
+            .await
+            .expect("lock-wait scenario");
+        let report = run_json(&server, &["locks"]).await;
+        wait.cleanup().await.expect("cleanup");
+        assert!(report["cycles"].is_array() && report["roots"].is_array());
+        for node in nodes(&report) {
+            for key in [
+                "pid",
+                "user",
+                "host",
+                "idle_in_trx",
+                "trx_age_s",
+                "statement",
+                "last_statement",
+                "waiters_total",
+                "waiters",
+            ] {
+                assert!(node.get(key).is_some(), "node lacks {key}: {node:#}");
+            }
+        }
+    }
+}
+
+#[tokio::test]
+async fn processlist_never_lists_its_own_connection() {
+    for server in support::servers() {
+        support::announce("processlist hides itself", &server);
+        // A user only this test uses: any thread of it in the listing is mytriage's own.
+        let mut conn = server.conn().await;
+        for host in ["%", "localhost", "127.0.0.1"] {
+            conn.query_drop(format!("CREATE USER IF NOT EXISTS 'mt_self'@'{host}'"))
+                .await
+                .unwrap();
+            conn.query_drop(format!(
+                "GRANT PROCESS, SELECT ON *.* TO 'mt_self'@'{host}'"
+            ))
+            .await
+            .unwrap();
+        }
+        // `conn` stays open: it must be listed, while mytriage's own connection must not.
+        let witness = conn.id();
+        let url = server.url.replacen("root@", "mt_self@", 1);
+        let as_self = TestServer {
+            name: server.name.clone(),
+            url,
+        };
+        for probe in [
+            &["processlist"][..],
+            &["locks"],
+            &["trx", "--min-age", "0s"],
+        ] {
+            let report = run_json(&as_self, probe).await;
+            let text = report.to_string();
+            assert!(
+                !text.contains("\"mt_self\""),
+                "{probe:?} listed its own connection: {report:#}"
+            );
+        }
+        let all = run_json(&as_self, &["processlist"]).await;
+        let _ = conn.disconnect().await;
+        let listed = all["threads"]
+            .as_array()
+            .unwrap()
+            .iter()
+            .any(|t| t["pid"] == witness);
+        assert!(
+            listed,
+            "another session ({witness}) is visible with PROCESS: {all:#}"
+        );
+    }
+}
