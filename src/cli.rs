@@ -299,7 +299,7 @@ pub fn parse_duration(text: &str) -> Result<Duration, String> {
             ));
         }
     };
-    if !seconds.is_finite() || seconds < 0.0 || seconds > 86_400.0 * 7.0 {
+    if !seconds.is_finite() || !(0.0..=86_400.0 * 7.0).contains(&seconds) {
         return Err(format!("duration '{text}' is out of range"));
     }
     Ok(Duration::from_secs_f64(seconds))
