@@ -54,6 +54,35 @@ pub enum Command {
     /// Long-running transactions, oldest first.
     #[command(disable_help_flag = true)]
     Trx(TrxArgs),
+
+    /// InnoDB history list length (purge lag) and the transaction that holds purge back.
+    #[command(visible_alias = "hll", disable_help_flag = true)]
+    History(HistoryArgs),
+
+    /// Connections against max_connections, by user, host and db.
+    #[command(visible_alias = "conns", disable_help_flag = true)]
+    Connections,
+
+    /// The latest deadlock, parsed: both sides, their locks and statements, and the victim.
+    #[command(disable_help_flag = true)]
+    Deadlocks,
+}
+
+/// Options for `history`. Exit code 1 when the length reaches `--warn`.
+#[derive(Debug, Clone, Args)]
+pub struct HistoryArgs {
+    /// Take this many samples, to measure the growth rate.
+    #[arg(long, default_value_t = 1, value_parser = clap::value_parser!(u32).range(1..=3600))]
+    pub sample: u32,
+    /// Time between samples.
+    #[arg(long, value_parser = parse_timeout, default_value = "1s")]
+    pub interval: Duration,
+    /// Warning threshold.
+    #[arg(long, default_value_t = 100_000)]
+    pub warn: u64,
+    /// Critical threshold.
+    #[arg(long, default_value_t = 1_000_000)]
+    pub crit: u64,
 }
 
 /// Filters and sorting for `processlist`. The filters are named as pt-kill's (`--match-user`, ...)

@@ -6,6 +6,7 @@
 pub mod cli;
 mod connect;
 pub mod error;
+mod innodb_status;
 mod probe;
 mod queries;
 mod render;
@@ -46,6 +47,9 @@ enum Plan {
     Processlist(probe::processlist::Filter),
     Locks(cli::LocksArgs),
     Trx(cli::TrxArgs),
+    History(cli::HistoryArgs),
+    Connections,
+    Deadlocks,
 }
 
 impl Plan {
@@ -55,6 +59,17 @@ impl Plan {
             Command::Processlist(args) => Plan::Processlist(probe::processlist::Filter::new(args)?),
             Command::Locks(args) => Plan::Locks(args.clone()),
             Command::Trx(args) => Plan::Trx(args.clone()),
+            Command::History(args) => {
+                anyhow::ensure!(
+                    args.warn <= args.crit,
+                    "--warn {} is above --crit {}",
+                    args.warn,
+                    args.crit
+                );
+                Plan::History(args.clone())
+            }
+            Command::Connections => Plan::Connections,
+            Command::Deadlocks => Plan::Deadlocks,
         })
     }
 }
@@ -67,6 +82,15 @@ async fn dispatch(plan: &Plan, format: cli::Format, session: &mut Session) -> Re
         }
         Plan::Locks(args) => emit(&probe::locks::collect(session, args).await?, format)?,
         Plan::Trx(args) => emit(&probe::trx::collect(session, args).await?, format)?,
+        Plan::History(args) => {
+            let report = probe::history::collect(session, args).await?;
+            emit(&report, format)?;
+            if report.breached() {
+                return Ok(Exit::Findings);
+            }
+        }
+        Plan::Connections => emit(&probe::connections::collect(session).await?, format)?,
+        Plan::Deadlocks => emit(&probe::deadlocks::collect(session).await?, format)?,
     }
     Ok(Exit::Ok)
 }

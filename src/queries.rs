@@ -34,3 +34,15 @@ pub(crate) const MDL_WAITS_P_S: &str = include_str!("../queries/mdl_waits.p_s.sq
 pub(crate) const LAST_STATEMENTS_P_S: &str = include_str!("../queries/last_statements.p_s.sql");
 /// Enabled statement consumers.
 pub(crate) const STATEMENT_CONSUMERS: &str = include_str!("../queries/statement_consumers.sql");
+/// SHOW ENGINE INNODB STATUS.
+pub(crate) const INNODB_STATUS: &str = include_str!("../queries/innodb_status.sql");
+/// History list length from INNODB_METRICS on MySQL and Aurora.
+pub(crate) const HISTORY_LIST_LENGTH_MYSQL: &str =
+    include_str!("../queries/history_list_length.mysql.sql");
+/// History list length from INNODB_METRICS on MariaDB.
+pub(crate) const HISTORY_LIST_LENGTH_MARIADB: &str =
+    include_str!("../queries/history_list_length.mariadb.sql");
+/// Connection status counters.
+pub(crate) const CONNECTION_STATUS: &str = include_str!("../queries/connection_status.sql");
+/// Per-account connection limits.
+pub(crate) const ACCOUNT_LIMITS: &str = include_str!("../queries/account_limits.sql");

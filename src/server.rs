@@ -211,6 +211,8 @@ pub struct ServerInfo {
     pub connection_id: u64,
     pub read_only: bool,
     pub max_connections: Option<u64>,
+    /// `innodb_print_all_deadlocks`: every deadlock goes to the error log.
+    pub print_all_deadlocks: Option<bool>,
     pub capabilities: Capabilities,
     pub sources: Sources,
     /// Things the user should know, e.g. a missing privilege.
@@ -273,6 +275,9 @@ pub(crate) fn detect(facts: &ServerFacts) -> ServerInfo {
         connection_id: facts.connection_id,
         read_only: facts.on("read_only"),
         max_connections: facts.var("max_connections").and_then(|v| v.parse().ok()),
+        print_all_deadlocks: facts
+            .var("innodb_print_all_deadlocks")
+            .map(|_| facts.on("innodb_print_all_deadlocks")),
         sources: sources_of(&capabilities),
         capabilities,
         warnings,
@@ -411,6 +416,15 @@ impl ServerInfo {
                 query_timeout.as_secs().max(1)
             ),
         ]
+    }
+
+    /// The statement that reads the history list length from INNODB_METRICS.
+    pub(crate) fn history_list_length_query(&self) -> &'static str {
+        if self.flavor.is_mariadb() {
+            crate::queries::HISTORY_LIST_LENGTH_MARIADB
+        } else {
+            crate::queries::HISTORY_LIST_LENGTH_MYSQL
+        }
     }
 
     /// The statement that reads [`Self::session_setup`] back.

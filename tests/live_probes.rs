@@ -314,3 +314,147 @@ async fn processlist_never_lists_its_own_connection() {
         );
     }
 }
+
+#[tokio::test]
+async fn deadlock_shows_both_statements_and_the_victim() {
+    for server in support::servers() {
+        support::announce("deadlocks", &server);
+        // Other tests deadlock too, and InnoDB keeps only the latest: retry until ours is latest.
+        let mut checked = false;
+        for _attempt in 0..5 {
+            let deadlock = scenarios::deadlock(&server)
+                .await
+                .expect("deadlock scenario");
+            let report = run_json(&server, &["deadlocks"]).await;
+            let (t1, t2, victim) = (deadlock.t1_id, deadlock.t2_id, deadlock.victim_id);
+            let t1_last = deadlock.t1_statements.last().cloned().unwrap();
+            let t2_last = deadlock.t2_statements.last().cloned().unwrap();
+            deadlock.cleanup().await.expect("cleanup");
+            let latest = &report["latest"];
+            let transactions = latest["transactions"]
+                .as_array()
+                .expect("a parsed deadlock");
+            let thread = |pid: u64| transactions.iter().find(|t| t["thread_id"] == pid);
+            let (Some(first), Some(second)) = (thread(t1), thread(t2)) else {
+                continue;
+            };
+            assert_eq!(first["query"], t1_last.as_str(), "{latest:#}");
+            assert_eq!(second["query"], t2_last.as_str(), "{latest:#}");
+            let victim_number = latest["victim"].as_u64().expect("victim identified");
+            let victim_trx = transactions
+                .iter()
+                .find(|t| t["number"] == victim_number)
+                .unwrap();
+            assert_eq!(victim_trx["thread_id"], victim, "{latest:#}");
+            assert!(
+                !first["holds"].as_array().unwrap().is_empty()
+                    || !second["holds"].as_array().unwrap().is_empty()
+            );
+            checked = true;
+            break;
+        }
+        assert!(
+            checked,
+            "our deadlock never was the latest one on {}",
+            server.name
+        );
+    }
+}
+
+#[tokio::test]
+async fn history_grows_behind_an_open_snapshot() {
+    for server in support::servers() {
+        support::announce("history", &server);
+        let history = scenarios::history_growth(&server)
+            .await
+            .expect("history scenario");
+        let reader = history.reader_id;
+        let before = run_json(&server, &["history"]).await;
+        history.churn(2000).await.expect("churn");
+        let after = run_json(
+            &server,
+            &["history", "--sample", "2", "--interval", "200ms"],
+        )
+        .await;
+        history.cleanup().await.expect("cleanup");
+
+        let (hll_before, hll_after) = (
+            before["history_list_length"].as_u64().unwrap(),
+            after["history_list_length"].as_u64().unwrap(),
+        );
+        assert!(
+            hll_after >= hll_before + 1000,
+            "2000 committed updates behind a snapshot: {hll_before} -> {hll_after}"
+        );
+        assert_eq!(after["samples"].as_array().unwrap().len(), 2);
+        assert!(after["growth_per_s"].is_number());
+        // The reader's snapshot is what holds purge back, unless a parallel test has an older one.
+        let oldest = &after["oldest_trx"];
+        assert!(oldest["age_s"].is_u64(), "{after:#}");
+        if oldest["pid"] == reader {
+            assert_eq!(oldest["idle_in_trx"], true);
+        }
+    }
+}
+
+#[tokio::test]
+async fn history_thresholds_set_the_exit_code() {
+    for server in support::servers() {
+        support::announce("history thresholds", &server);
+        let output = Command::cargo_bin("mytriage")
+            .unwrap()
+            .args([
+                "--no-defaults",
+                "--url",
+                &server.url,
+                "history",
+                "--warn",
+                "0",
+                "--crit",
+                "1000000000",
+            ])
+            .output()
+            .unwrap();
+        assert_eq!(
+            output.status.code(),
+            Some(1),
+            "at or above --warn is a finding"
+        );
+        assert!(String::from_utf8_lossy(&output.stdout).contains("WARN"));
+    }
+}
+
+#[tokio::test]
+async fn connections_count_the_fillers() {
+    for server in support::servers() {
+        support::announce("connections", &server);
+        let fill = scenarios::fill_connections(&server, 0.6)
+            .await
+            .expect("fill scenario");
+        let (fillers, max_connections) = (fill.ids.len() as u64, fill.max_connections);
+        let report = run_json(&server, &["connections"]).await;
+        fill.cleanup().await.expect("cleanup");
+
+        assert_eq!(report["max_connections"], max_connections);
+        let used = report["threads_connected"].as_u64().unwrap();
+        assert!(used >= fillers, "{report:#}");
+        assert!(
+            report["used_pct"].as_f64().unwrap()
+                >= 100.0 * fillers as f64 / max_connections as f64 - 0.1
+        );
+        let by_user = report["by_user"].as_array().unwrap();
+        let filler = by_user
+            .iter()
+            .find(|g| g["name"] == scenarios::FILLER_USER)
+            .expect("filler user group");
+        assert_eq!(filler["total"], fillers);
+        assert_eq!(filler["sleeping"], fillers);
+        assert!(
+            report["by_host"]
+                .as_array()
+                .unwrap()
+                .iter()
+                .all(|g| !g["name"].as_str().unwrap().contains(':'))
+        );
+    }
+}
