@@ -1,0 +1,156 @@
+//! The JSON shapes documented in README.md are the ones the binary prints: for each documented
+//! command, the keys of the README example equal the keys of a live run (top level and the first
+//! element of each listed array), on every test server, with an incident in progress.
+
+mod support;
+
+use std::collections::BTreeSet;
+
+use assert_cmd::Command;
+use serde_json::Value;
+use support::{TestServer, scenarios};
+
+/// `### \`mytriage CMD --format json\`` headings and the JSON block under each, comments removed.
+fn documented() -> Vec<(String, Value)> {
+    let readme =
+        std::fs::read_to_string(concat!(env!("CARGO_MANIFEST_DIR"), "/README.md")).unwrap();
+    let mut found = Vec::new();
+    let mut lines = readme.lines();
+    while let Some(line) = lines.next() {
+        let Some(command) = line
+            .strip_prefix("### `mytriage ")
+            .and_then(|l| l.strip_suffix(" --format json`"))
+        else {
+            continue;
+        };
+        let block: Vec<&str> = lines
+            .by_ref()
+            .skip_while(|l| !l.starts_with("```json"))
+            .skip(1)
+            .take_while(|l| !l.starts_with("```"))
+            .collect();
+        let text: String = block
+            .iter()
+            .map(|l| strip_comment(l))
+            .collect::<Vec<_>>()
+            .join("\n");
+        let json = serde_json::from_str(&text)
+            .unwrap_or_else(|e| panic!("README JSON for {command}: {e}\n{text}"));
+        found.push((command.to_owned(), json));
+    }
+    found
+}
+
+/// Removes a `// comment` that follows whitespace (never the `//` inside a URL).
+fn strip_comment(line: &str) -> &str {
+    match line.find(" //") {
+        Some(at) => &line[..at],
+        None => line,
+    }
+}
+
+fn keys(value: &Value) -> BTreeSet<String> {
+    value
+        .as_object()
+        .map(|o| o.keys().cloned().collect())
+        .unwrap_or_default()
+}
+
+/// Compares keys at the top level, of nested objects, and of the first element of every array of
+/// objects.
+fn assert_same_shape(command: &str, documented: &Value, live: &Value) {
+    assert_eq!(
+        keys(documented),
+        keys(live),
+        "top-level keys of `{command}`"
+    );
+    for (field, doc_value) in documented.as_object().into_iter().flatten() {
+        if doc_value.is_object() && live[field].is_object() {
+            assert_eq!(
+                keys(doc_value),
+                keys(&live[field]),
+                "keys of `{command}` {field}"
+            );
+        }
+        let (Some(doc_first), Some(live_first)) = (doc_value.get(0), live[field].get(0)) else {
+            continue;
+        };
+        if doc_first.is_object() && live_first.is_object() {
+            assert_eq!(
+                keys(doc_first),
+                keys(live_first),
+                "keys of `{command}` {field}[0]"
+            );
+        }
+    }
+}
+
+fn run(server: &TestServer, command: &str) -> Value {
+    let output = Command::cargo_bin("mytriage")
+        .unwrap()
+        .args(["--no-defaults", "--url", &server.url, "--format", "json"])
+        .args(command.split_whitespace())
+        .output()
+        .unwrap();
+    assert!(
+        output.status.code().is_some_and(|c| c <= 1),
+        "{}",
+        String::from_utf8_lossy(&output.stderr)
+    );
+    serde_json::from_slice(&output.stdout).expect("JSON")
+}
+
+#[test]
+fn readme_documents_every_probe() {
+    let commands: Vec<String> = documented().into_iter().map(|(c, _)| c).collect();
+    for probe in [
+        "server",
+        "processlist",
+        "locks",
+        "trx",
+        "history",
+        "connections",
+        "deadlocks",
+    ] {
+        assert!(
+            commands.iter().any(|c| c == probe),
+            "README has no JSON shape for {probe}: {commands:?}"
+        );
+    }
+}
+
+#[tokio::test]
+async fn readme_shapes_match_live_output() {
+    for server in support::servers() {
+        support::announce("README JSON shapes", &server);
+        // A lock wait, so lists have elements whose keys can be compared.
+        let wait = scenarios::lock_wait(&server)
+            .await
+            .expect("lock-wait scenario");
+        let docs = documented();
+        let live: Vec<(String, Value)> = tokio::task::spawn_blocking({
+            let server = server.clone();
+            let commands: Vec<String> = docs.iter().map(|(c, _)| c.clone()).collect();
+            move || {
+                commands
+                    .iter()
+                    .map(|c| (c.clone(), run(&server, &format!("{c} {}", extra_args(c)))))
+                    .collect()
+            }
+        })
+        .await
+        .unwrap();
+        wait.cleanup().await.expect("cleanup");
+        for ((command, documented), (_, live)) in docs.iter().zip(&live) {
+            assert_same_shape(command, documented, live);
+        }
+    }
+}
+
+/// Arguments that make a command list what the scenario created.
+fn extra_args(command: &str) -> &'static str {
+    match command {
+        "trx" => "--min-age 0s",
+        _ => "",
+    }
+}
