@@ -14,7 +14,15 @@ use anyhow::{Context, Result};
 use support::scenarios;
 
 /// The mytriage commands the demo shows, in order.
-const COMMANDS: &[&[&str]] = &[&["server"]];
+const COMMANDS: &[&[&str]] = &[
+    &["server"],
+    &["locks"],
+    &["processlist", "--active"],
+    &["trx", "--min-age", "0s"],
+    &["connections"],
+    &["history"],
+    &["deadlocks"],
+];
 
 #[tokio::main(flavor = "current_thread")]
 async fn main() -> Result<()> {
