@@ -97,6 +97,15 @@ pub fn is_broken_pipe(error: &anyhow::Error) -> bool {
 }
 
 fn hint(cause: &(dyn std::error::Error + 'static)) -> Option<&'static str> {
+    // rustls' verdicts arrive wrapped in I/O errors; their text is all there is to go by.
+    let text = cause.to_string();
+    if text.contains("invalid peer certificate") {
+        return Some(if text.contains("not valid for name") {
+            "The server's certificate does not name this host. mytriage's TLS library (mysql_async 0.37) cannot skip that check, even for VERIFY_CA: connect by a name the certificate lists, or use --ssl-mode REQUIRED"
+        } else {
+            "The server's certificate is not trusted: give its CA with --ssl-ca, or use --ssl-mode REQUIRED to encrypt without verifying"
+        });
+    }
     if let Some(io) = cause.downcast_ref::<std::io::Error>() {
         return match io.kind() {
             std::io::ErrorKind::ConnectionRefused => {

@@ -46,3 +46,5 @@ pub(crate) const HISTORY_LIST_LENGTH_MARIADB: &str =
 pub(crate) const CONNECTION_STATUS: &str = include_str!("../queries/connection_status.sql");
 /// Per-account connection limits.
 pub(crate) const ACCOUNT_LIMITS: &str = include_str!("../queries/account_limits.sql");
+/// This session's TLS cipher.
+pub(crate) const SESSION_TLS: &str = include_str!("../queries/session_tls.sql");

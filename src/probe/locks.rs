@@ -332,11 +332,12 @@ fn flatten(
     } else {
         format!("{}└ ", "  ".repeat(depth - 1))
     };
-    let who = format!(
-        "{}@{}",
-        info.user.as_deref().unwrap_or("?"),
-        info.host.as_deref().unwrap_or("?")
-    );
+    let host = info
+        .host
+        .as_deref()
+        .map(crate::render::strip_port)
+        .unwrap_or("?");
+    let who = format!("{}@{host}", info.user.as_deref().unwrap_or("?"));
     let age = match (info.trx_age_s, info.idle_in_trx) {
         (Some(age), true) => format!("{age}s IDLE"),
         (Some(age), false) => format!("{age}s"),

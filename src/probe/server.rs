@@ -24,6 +24,8 @@ pub(crate) struct SessionCheck {
     pub statement_limit: String,
     /// The `program_name` connection attribute, where performance_schema shows it.
     pub program_name: Option<String>,
+    /// The TLS cipher in use; `null` when the connection is not encrypted.
+    pub tls_cipher: Option<String>,
 }
 
 /// Reads back the session's settings; detection itself already ran in [`Session::open`].
@@ -43,12 +45,22 @@ pub(crate) async fn collect(session: &mut Session) -> Result<ServerReport> {
     } else {
         None
     };
+    let tls: Vec<(String, String)> = session
+        .db
+        .query("reading the TLS cipher", queries::SESSION_TLS)
+        .await?;
+    let tls_cipher = tls
+        .into_iter()
+        .next()
+        .map(|(_, cipher)| cipher)
+        .filter(|c| !c.is_empty());
     Ok(ServerReport {
         server,
         session: SessionCheck {
             read_only,
             statement_limit,
             program_name,
+            tls_cipher,
         },
     })
 }
@@ -73,6 +85,10 @@ impl Report for ServerReport {
                             .program_name
                             .clone()
                             .unwrap_or_else(|| "(not visible)".into()),
+                    ),
+                    (
+                        "TLS".to_owned(),
+                        session.tls_cipher.clone().unwrap_or_else(|| "no".into()),
                     ),
                 ],
             },
@@ -140,6 +156,11 @@ impl ServerInfo {
                 "MDL instrument",
                 caps.mdl_instrument,
                 "metadata-lock holders and waiters",
+            ),
+            (
+                "statement consumer",
+                caps.statement_history,
+                "last statement of idle sessions",
             ),
             (
                 "performance_schema.error_log",
