@@ -272,17 +272,7 @@ fn live_wrong_password_exits_2_with_one_line() {
             .enable_all()
             .build()
             .unwrap();
-        rt.block_on(async {
-            let mut conn = server.conn().await;
-            for host in ["%", "localhost", "127.0.0.1"] {
-                conn.query_drop(format!(
-                    "CREATE USER IF NOT EXISTS 'mt_pw'@'{host}' IDENTIFIED BY 'right-pw'"
-                ))
-                .await
-                .unwrap();
-            }
-            let _ = conn.disconnect().await;
-        });
+        rt.block_on(server.create_user("mt_pw", Some("right-pw"), None));
         let (host, port) = host_port(&server.url);
         let output = mytriage()
             .args([

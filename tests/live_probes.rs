@@ -4,38 +4,12 @@
 mod support;
 
 use assert_cmd::Command;
-use mysql_async::prelude::Queryable;
 use serde_json::Value;
 use support::{TestServer, scenarios};
 
-/// Runs mytriage against a server and parses its JSON; panics with stderr on failure.
-fn mytriage_json(server: &TestServer, args: &[&str]) -> Value {
-    let output = Command::cargo_bin("mytriage")
-        .expect("binary built")
-        .args(["--no-defaults", "--url", &server.url, "--format", "json"])
-        .args(args)
-        .output()
-        .expect("run mytriage");
-    assert_eq!(
-        output.status.code(),
-        Some(0),
-        "mytriage {args:?} on {}: {}",
-        server.name,
-        String::from_utf8_lossy(&output.stderr)
-    );
-    serde_json::from_slice(&output.stdout).expect("stdout is JSON")
-}
-
-/// Runs the binary off the async runtime, so scenario tasks keep running meanwhile.
+/// Runs mytriage against a server and parses its JSON.
 async fn run_json(server: &TestServer, args: &[&str]) -> Value {
-    let server = server.clone();
-    let args: Vec<String> = args.iter().map(|a| (*a).to_owned()).collect();
-    tokio::task::spawn_blocking(move || {
-        let refs: Vec<&str> = args.iter().map(String::as_str).collect();
-        mytriage_json(&server, &refs)
-    })
-    .await
-    .expect("mytriage task")
+    support::mytriage_json_async(&server.url, args).await
 }
 
 /// Every node of the lock forest, depth first.
@@ -209,14 +183,8 @@ async fn processlist_flags_idle_in_trx_and_hides_itself() {
 async fn probes_without_process_privilege_say_which_grant_fixes_it() {
     for server in support::servers() {
         support::announce("no PROCESS privilege", &server);
-        let mut conn = server.conn().await;
-        for host in ["%", "localhost", "127.0.0.1"] {
-            conn.query_drop(format!("CREATE USER IF NOT EXISTS 'mt_noproc'@'{host}'"))
-                .await
-                .unwrap();
-        }
-        let _ = conn.disconnect().await;
-        let url = server.url.replacen("root@", "mt_noproc@", 1);
+        server.create_user("mt_noproc", None, None).await;
+        let url = server.url_as("mt_noproc", None);
         for probe in ["processlist", "locks", "trx"] {
             let output = Command::cargo_bin("mytriage")
                 .unwrap()
@@ -271,23 +239,15 @@ async fn processlist_never_lists_its_own_connection() {
     for server in support::servers() {
         support::announce("processlist hides itself", &server);
         // A user only this test uses: any thread of it in the listing is mytriage's own.
-        let mut conn = server.conn().await;
-        for host in ["%", "localhost", "127.0.0.1"] {
-            conn.query_drop(format!("CREATE USER IF NOT EXISTS 'mt_self'@'{host}'"))
-                .await
-                .unwrap();
-            conn.query_drop(format!(
-                "GRANT PROCESS, SELECT ON *.* TO 'mt_self'@'{host}'"
-            ))
-            .await
-            .unwrap();
-        }
+        server
+            .create_user("mt_self", None, Some("PROCESS, SELECT"))
+            .await;
+        let conn = server.conn().await;
         // `conn` stays open: it must be listed, while mytriage's own connection must not.
         let witness = conn.id();
-        let url = server.url.replacen("root@", "mt_self@", 1);
         let as_self = TestServer {
             name: server.name.clone(),
-            url,
+            url: server.url_as("mt_self", None),
         };
         for probe in [
             &["processlist"][..],

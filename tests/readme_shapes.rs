@@ -6,7 +6,6 @@ mod support;
 
 use std::collections::BTreeSet;
 
-use assert_cmd::Command;
 use serde_json::Value;
 use support::{TestServer, scenarios};
 
@@ -86,18 +85,8 @@ fn assert_same_shape(command: &str, documented: &Value, live: &Value) {
 }
 
 fn run(server: &TestServer, command: &str) -> Value {
-    let output = Command::cargo_bin("mytriage")
-        .unwrap()
-        .args(["--no-defaults", "--url", &server.url, "--format", "json"])
-        .args(command.split_whitespace())
-        .output()
-        .unwrap();
-    assert!(
-        output.status.code().is_some_and(|c| c <= 1),
-        "{}",
-        String::from_utf8_lossy(&output.stderr)
-    );
-    serde_json::from_slice(&output.stdout).expect("JSON")
+    let args: Vec<&str> = command.split_whitespace().collect();
+    support::mytriage_json(&server.url, &args)
 }
 
 #[test]

@@ -102,3 +102,65 @@ fn parse_server(entry: &str) -> TestServer {
 pub fn announce(test: &str, server: &TestServer) {
     eprintln!("live: {test} on {}", server.name);
 }
+
+impl TestServer {
+    /// The same server as another account, for `--url`.
+    pub fn url_as(&self, user: &str, password: Option<&str>) -> String {
+        let credentials = match password {
+            Some(password) => format!("{user}:{password}@"),
+            None => format!("{user}@"),
+        };
+        self.url.replacen("root@", &credentials, 1)
+    }
+
+    /// Creates an account for every name a loopback client may arrive as (`%`, `localhost`,
+    /// `127.0.0.1`), with an optional password and global privileges (`"PROCESS, SELECT"`).
+    pub async fn create_user(&self, user: &str, password: Option<&str>, privileges: Option<&str>) {
+        let mut conn = self.conn().await;
+        for host in ["%", "localhost", "127.0.0.1"] {
+            let identified = password
+                .map(|p| format!(" IDENTIFIED BY '{p}'"))
+                .unwrap_or_default();
+            conn.query_drop(format!(
+                "CREATE USER IF NOT EXISTS '{user}'@'{host}'{identified}"
+            ))
+            .await
+            .unwrap_or_else(|e| panic!("creating {user}@{host}: {e}"));
+            if let Some(privileges) = privileges {
+                conn.query_drop(format!("GRANT {privileges} ON *.* TO '{user}'@'{host}'"))
+                    .await
+                    .unwrap_or_else(|e| panic!("granting to {user}@{host}: {e}"));
+            }
+        }
+        let _ = conn.disconnect().await;
+    }
+}
+
+/// Runs the built `mytriage` with `--format json` against a URL and parses stdout. Exit codes 0
+/// and 1 (findings) are success; anything else panics with stderr.
+pub fn mytriage_json(url: &str, args: &[&str]) -> serde_json::Value {
+    let output = assert_cmd::Command::cargo_bin("mytriage")
+        .expect("binary built")
+        .args(["--no-defaults", "--url", url, "--format", "json"])
+        .args(args)
+        .output()
+        .expect("run mytriage");
+    assert!(
+        output.status.code().is_some_and(|code| code <= 1),
+        "mytriage {args:?}: {}",
+        String::from_utf8_lossy(&output.stderr)
+    );
+    serde_json::from_slice(&output.stdout).expect("stdout is JSON")
+}
+
+/// [`mytriage_json`] off the async runtime, so scenario tasks keep running meanwhile.
+pub async fn mytriage_json_async(url: &str, args: &[&str]) -> serde_json::Value {
+    let url = url.to_owned();
+    let args: Vec<String> = args.iter().map(|a| (*a).to_owned()).collect();
+    tokio::task::spawn_blocking(move || {
+        let refs: Vec<&str> = args.iter().map(String::as_str).collect();
+        mytriage_json(&url, &refs)
+    })
+    .await
+    .expect("mytriage task")
+}
