@@ -66,6 +66,96 @@ pub enum Command {
     /// The latest deadlock, parsed: both sides, their locks and statements, and the victim.
     #[command(disable_help_flag = true)]
     Deadlocks,
+
+    /// Kill a session safely: snapshot it to the evidence log (on disk first), confirm, re-verify
+    /// it is the same session, kill it, and record the outcome.
+    #[command(disable_help_flag = true)]
+    Kill(KillArgs),
+
+    /// List the records of the evidence log.
+    #[command(disable_help_flag = true)]
+    Evidence(EvidenceArgs),
+}
+
+/// Options for `kill`. Either one pid, or a batch selection (dry run unless `--execute`).
+#[derive(Debug, Clone, Args)]
+pub struct KillArgs {
+    /// The session (processlist id) to kill.
+    #[arg(value_name = "PID")]
+    pub pid: Option<String>,
+    /// Kill only the running statement (KILL QUERY), keep the connection.
+    #[arg(long)]
+    pub query: bool,
+    /// Why: recorded in the evidence log (asked for on a terminal when missing).
+    #[arg(long)]
+    pub reason: Option<String>,
+    /// Do not ask for confirmation.
+    #[arg(long)]
+    pub yes: bool,
+    /// Do everything (snapshot, evidence, re-verify) except the kill.
+    #[arg(long)]
+    pub dry_run: bool,
+    /// After the kill, follow the rollback until the session is gone.
+    #[arg(long)]
+    pub wait: bool,
+    /// The evidence log (default: $XDG_STATE_HOME/mytriage/evidence.jsonl).
+    #[arg(long, value_name = "PATH")]
+    pub evidence: Option<std::path::PathBuf>,
+    /// Batch: the root blockers of the lock tree.
+    #[arg(long, conflicts_with = "pid")]
+    pub blockers: bool,
+    /// Batch: sessions idle inside a transaction at least this old (e.g. 5m).
+    #[arg(long, value_parser = parse_duration, value_name = "AGE", conflicts_with = "pid")]
+    pub idle_in_trx_older_than: Option<Duration>,
+    /// Batch filters, as in `processlist`; all given filters must match (AND).
+    #[command(flatten)]
+    pub filter: KillFilter,
+    /// Batch: act. Without it a batch kill is a dry run.
+    #[arg(long)]
+    pub execute: bool,
+    /// Batch: kill at most this many sessions.
+    #[arg(long, default_value_t = 10, value_parser = clap::value_parser!(u32).range(1..=10_000))]
+    pub max: u32,
+}
+
+/// The `processlist` filters a batch kill accepts.
+#[derive(Debug, Clone, Default, Args)]
+pub struct KillFilter {
+    /// Only sessions of this user.
+    #[arg(long, value_name = "USER", conflicts_with = "pid")]
+    pub match_user: Option<String>,
+    /// Only sessions from this client host.
+    #[arg(long, value_name = "HOST", conflicts_with = "pid")]
+    pub match_host: Option<String>,
+    /// Only sessions using this database.
+    #[arg(long, value_name = "DB", conflicts_with = "pid")]
+    pub match_db: Option<String>,
+    /// Only sessions in this command (Query, Sleep, ...).
+    #[arg(long, value_name = "COMMAND", conflicts_with = "pid")]
+    pub match_command: Option<String>,
+    /// Only sessions whose statement matches this regular expression.
+    #[arg(long = "match", value_name = "REGEX", conflicts_with = "pid")]
+    pub pattern: Option<String>,
+    /// Only sessions whose TIME (or transaction age) is at least this long.
+    #[arg(long, value_parser = parse_duration, conflicts_with = "pid")]
+    pub min_time: Option<Duration>,
+}
+
+/// Options for `evidence`.
+#[derive(Debug, Clone, Args)]
+pub struct EvidenceArgs {
+    /// The evidence log (default: $XDG_STATE_HOME/mytriage/evidence.jsonl).
+    #[arg(long, value_name = "PATH")]
+    pub evidence: Option<std::path::PathBuf>,
+    /// Only records at or after this time (RFC 3339, or an age such as 2h).
+    #[arg(long)]
+    pub since: Option<String>,
+    /// Only records before this time (RFC 3339, or an age such as 30m).
+    #[arg(long)]
+    pub until: Option<String>,
+    /// Only records about this session.
+    #[arg(long)]
+    pub pid: Option<u64>,
 }
 
 /// Options for `history`. Exit code 1 when the length reaches `--warn`.

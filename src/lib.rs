@@ -6,7 +6,9 @@
 pub mod cli;
 mod connect;
 pub mod error;
+mod evidence;
 mod innodb_status;
+mod kill;
 mod probe;
 mod queries;
 mod render;
@@ -29,13 +31,23 @@ pub async fn run(cli: Cli) -> Result<Exit> {
         home: connect::home_dir(),
         prompt: &connect::prompt_password,
     };
-    let plan = Plan::new(&cli.command)?;
+    let plan = Plan::new(&cli.command, &env)?;
+    if let Plan::Evidence(path, args) = &plan {
+        // Reading the log needs no server.
+        emit(&evidence::list(path, args)?, cli.format)?;
+        return Ok(Exit::Ok);
+    }
+    // Opened before connecting: if the evidence cannot be written, nothing may be killed.
+    let mut log = match &plan {
+        Plan::Kill(kill) => Some(kill.open_evidence()?),
+        _ => None,
+    };
     let resolved = connect::resolve(&inputs)?;
     for warning in &resolved.warnings {
         eprintln!("mytriage: {warning}");
     }
     let mut session = Session::open(&resolved.config).await?;
-    let outcome = dispatch(&plan, cli.format, &mut session).await;
+    let outcome = dispatch(&plan, cli.format, &mut session, log.as_mut()).await;
     session.close().await;
     outcome
 }
@@ -50,10 +62,12 @@ enum Plan {
     History(cli::HistoryArgs),
     Connections,
     Deadlocks,
+    Kill(kill::KillPlan),
+    Evidence(std::path::PathBuf, cli::EvidenceArgs),
 }
 
 impl Plan {
-    fn new(command: &Command) -> Result<Plan> {
+    fn new(command: &Command, env: &dyn Fn(&str) -> Option<String>) -> Result<Plan> {
         Ok(match command {
             Command::Server => Plan::Server,
             Command::Processlist(args) => Plan::Processlist(probe::processlist::Filter::new(args)?),
@@ -70,11 +84,29 @@ impl Plan {
             }
             Command::Connections => Plan::Connections,
             Command::Deadlocks => Plan::Deadlocks,
+            Command::Kill(args) => {
+                Plan::Kill(kill::KillPlan::new(args, evidence::default_path(env))?)
+            }
+            Command::Evidence(args) => {
+                let path = args
+                    .evidence
+                    .clone()
+                    .or_else(|| evidence::default_path(env));
+                Plan::Evidence(
+                    path.context("no evidence log path: set --evidence, XDG_STATE_HOME or HOME")?,
+                    args.clone(),
+                )
+            }
         })
     }
 }
 
-async fn dispatch(plan: &Plan, format: cli::Format, session: &mut Session) -> Result<Exit> {
+async fn dispatch(
+    plan: &Plan,
+    format: cli::Format,
+    session: &mut Session,
+    log: Option<&mut evidence::EvidenceLog>,
+) -> Result<Exit> {
     match plan {
         Plan::Server => emit(&probe::server::collect(session).await?, format)?,
         Plan::Processlist(filter) => {
@@ -91,6 +123,13 @@ async fn dispatch(plan: &Plan, format: cli::Format, session: &mut Session) -> Re
         }
         Plan::Connections => emit(&probe::connections::collect(session).await?, format)?,
         Plan::Deadlocks => emit(&probe::deadlocks::collect(session).await?, format)?,
+        Plan::Kill(kill) => {
+            let log = log.context("the evidence log is not open")?;
+            let report = kill::run(session, kill, log).await?;
+            emit(&report, format)?;
+            return Ok(report.exit());
+        }
+        Plan::Evidence(path, args) => emit(&evidence::list(path, args)?, format)?,
     }
     Ok(Exit::Ok)
 }

@@ -48,3 +48,16 @@ pub(crate) const CONNECTION_STATUS: &str = include_str!("../queries/connection_s
 pub(crate) const ACCOUNT_LIMITS: &str = include_str!("../queries/account_limits.sql");
 /// This session's TLS cipher.
 pub(crate) const SESSION_TLS: &str = include_str!("../queries/session_tls.sql");
+/// One session's identity, for re-verification before a kill.
+pub(crate) const THREAD_IDENTITY: &str = include_str!("../queries/thread_identity.sql");
+/// Locks of one transaction, from performance_schema.data_locks.
+pub(crate) const LOCKS_HELD_P_S: &str = include_str!("../queries/locks_held.p_s.sql");
+/// Locks of one transaction, from information_schema.INNODB_LOCKS.
+pub(crate) const LOCKS_HELD_I_S: &str = include_str!("../queries/locks_held.i_s.sql");
+/// Metadata locks one session holds.
+pub(crate) const METADATA_LOCKS_HELD_P_S: &str =
+    include_str!("../queries/metadata_locks_held.p_s.sql");
+/// The RDS kill procedures this account can run.
+pub(crate) const RDS_KILL_PROCEDURES: &str = include_str!("../queries/rds_kill_procedures.sql");
+/// The server's clock.
+pub(crate) const SERVER_NOW: &str = include_str!("../queries/server_now.sql");

@@ -1,8 +1,8 @@
-//! Reading columns by name from text-protocol rows, tolerant of NULL and of the
-//! number-or-string differences between flavors.
+//! Reading columns by name from rows, tolerant of NULL and of the number-or-string differences
+//! between flavors and between the text and binary protocols.
 
-use mysql_async::Row;
 use mysql_async::prelude::FromValue;
+use mysql_async::{Row, Value};
 
 /// Column access by name for one row.
 pub(crate) struct Columns<'a>(pub &'a Row);
@@ -15,10 +15,23 @@ impl Columns<'_> {
             .flatten()
     }
 
-    /// A text column; NULL or missing is `None`.
+    /// A column as text, whatever its type (the binary protocol sends numbers as numbers);
+    /// NULL or missing is `None`.
     pub(crate) fn text(&self, name: &str) -> Option<String> {
-        self.get::<Vec<u8>>(name)
-            .map(|bytes| String::from_utf8_lossy(&bytes).into_owned())
+        let index = self
+            .0
+            .columns_ref()
+            .iter()
+            .position(|c| c.name_str() == name)?;
+        match self.0.as_ref(index)? {
+            Value::NULL => None,
+            Value::Bytes(bytes) => Some(String::from_utf8_lossy(bytes).into_owned()),
+            Value::Int(n) => Some(n.to_string()),
+            Value::UInt(n) => Some(n.to_string()),
+            Value::Float(n) => Some(n.to_string()),
+            Value::Double(n) => Some(n.to_string()),
+            other => Some(other.as_sql(true).trim_matches('\'').to_owned()),
+        }
     }
 
     /// An unsigned number; NULL, missing or negative is `None`.

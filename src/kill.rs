@@ -1,0 +1,926 @@
+//! The safe kill: snapshot the victim, append the snapshot to the evidence log and flush it to
+//! disk, confirm, re-verify in the statement just before the kill that it is still the same
+//! session, kill it (through `mysql.rds_kill` where plain KILL is not allowed), and record the
+//! outcome as a second line linked to the first. If the evidence cannot be written, nothing is
+//! killed.
+
+use std::io::{BufRead, IsTerminal, Write};
+use std::path::PathBuf;
+use std::time::Duration;
+
+use anyhow::{Context, Result, anyhow, bail};
+use serde::Serialize;
+
+use crate::cli::KillArgs;
+use crate::connect::Session;
+use crate::connect::row::Columns;
+use crate::evidence::{EvidenceLog, Header};
+use crate::probe::locks::tree::Node;
+use crate::probe::locks::{self, LockSession};
+use crate::probe::processlist::{self, Filter, Thread};
+use crate::queries;
+use crate::render::{Block, Report, View, clip};
+use crate::server::{LockWaitSource, Managed};
+
+/// Set to a file path, mytriage creates that file once the snapshot is on disk and waits, before
+/// re-verifying and killing, until the file is removed. For tests and incident drills: it makes
+/// "evidence first" observable from outside.
+pub(crate) const PAUSE_ENV: &str = "MYTRIAGE_PAUSE_BEFORE_KILL";
+
+/// Users whose threads are the server's own, never killed.
+const PROTECTED_USERS: &[&str] = &["system user", "event_scheduler", "rdsadmin"];
+/// Commands of replication and server threads, never killed.
+const PROTECTED_COMMANDS: &[&str] = &[
+    "Binlog Dump",
+    "Binlog Dump GTID",
+    "Daemon",
+    "Slave_IO",
+    "Slave_SQL",
+    "Slave_worker",
+];
+
+/// What to kill, validated before anything connects.
+pub(crate) struct KillPlan {
+    target: Target,
+    query_only: bool,
+    reason: Option<String>,
+    yes: bool,
+    dry_run: bool,
+    wait: bool,
+    evidence: PathBuf,
+}
+
+enum Target {
+    One(u64),
+    Batch {
+        blockers: bool,
+        idle_in_trx_older_than: Option<Duration>,
+        filter: Filter,
+        execute: bool,
+        max: usize,
+    },
+}
+
+impl KillPlan {
+    /// Checks the command line: a pid or a batch selection, a valid pid, a reason where no
+    /// terminal can ask for one, and an evidence path.
+    pub(crate) fn new(args: &KillArgs, default_evidence: Option<PathBuf>) -> Result<KillPlan> {
+        let batch = args.blockers || args.idle_in_trx_older_than.is_some() || has_filters(args);
+        let target = match (&args.pid, batch) {
+            (Some(pid), _) => Target::One(parse_pid(pid)?),
+            (None, true) => Target::Batch {
+                blockers: args.blockers,
+                idle_in_trx_older_than: args.idle_in_trx_older_than,
+                filter: Filter::new(&processlist_args(args))?,
+                execute: args.execute,
+                max: args.max as usize,
+            },
+            (None, false) => bail!(
+                "say what to kill: a PID, or --blockers, --idle-in-trx-older-than or --match-* filters"
+            ),
+        };
+        if args.reason.is_none() && !std::io::stdin().is_terminal() {
+            bail!(
+                "--reason is required when there is no terminal to ask for it; it goes into the evidence log"
+            );
+        }
+        let evidence = args
+            .evidence
+            .clone()
+            .or(default_evidence)
+            .context("no evidence log path: set --evidence, XDG_STATE_HOME or HOME")?;
+        Ok(KillPlan {
+            target,
+            query_only: args.query,
+            reason: args.reason.clone(),
+            yes: args.yes,
+            dry_run: args.dry_run,
+            wait: args.wait,
+            evidence,
+        })
+    }
+
+    /// Opens the evidence log before connecting: a log that cannot even be opened stops here.
+    pub(crate) fn open_evidence(&self) -> Result<EvidenceLog> {
+        EvidenceLog::open(&self.evidence)
+    }
+}
+
+fn has_filters(args: &KillArgs) -> bool {
+    let f = &args.filter;
+    f.match_user.is_some()
+        || f.match_host.is_some()
+        || f.match_db.is_some()
+        || f.match_command.is_some()
+        || f.pattern.is_some()
+        || f.min_time.is_some()
+}
+
+fn processlist_args(args: &KillArgs) -> crate::cli::ProcesslistArgs {
+    let f = &args.filter;
+    crate::cli::ProcesslistArgs {
+        match_user: f.match_user.clone(),
+        match_host: f.match_host.clone(),
+        match_db: f.match_db.clone(),
+        match_command: f.match_command.clone(),
+        min_time: f.min_time,
+        pattern: f.pattern.clone(),
+        ..Default::default()
+    }
+}
+
+/// A processlist id: a positive whole number that fits the server's id type.
+pub(crate) fn parse_pid(text: &str) -> Result<u64> {
+    match text.trim().parse::<u64>() {
+        Ok(pid) if pid > 0 && pid <= i64::MAX as u64 => Ok(pid),
+        _ => bail!(
+            "'{text}' is not a processlist id (a whole number from 1 to {})",
+            i64::MAX
+        ),
+    }
+}
+
+/// Who ran mytriage.
+#[derive(Debug, Clone, Serialize)]
+pub(crate) struct Operator {
+    pub os_user: Option<String>,
+    pub host: Option<String>,
+}
+
+impl Operator {
+    fn current() -> Operator {
+        let host = std::fs::read_to_string("/proc/sys/kernel/hostname")
+            .or_else(|_| std::fs::read_to_string("/etc/hostname"))
+            .ok()
+            .map(|h| h.trim().to_owned())
+            .filter(|h| !h.is_empty());
+        let os_user = std::env::var("USER")
+            .or_else(|_| std::env::var("LOGNAME"))
+            .ok()
+            .or_else(login_from_passwd);
+        Operator { os_user, host }
+    }
+}
+
+/// The name of this process's user, from /etc/passwd, when the environment does not say.
+fn login_from_passwd() -> Option<String> {
+    let status = std::fs::read_to_string("/proc/self/status").ok()?;
+    let uid = status
+        .lines()
+        .find_map(|l| l.strip_prefix("Uid:"))?
+        .split_whitespace()
+        .next()?
+        .to_owned();
+    let passwd = std::fs::read_to_string("/etc/passwd").ok()?;
+    passwd.lines().find_map(|line| {
+        let mut fields = line.split(':');
+        let name = fields.next()?;
+        (fields.nth(1)? == uid).then(|| name.to_owned())
+    })
+}
+
+/// The server as it was when the snapshot was taken.
+#[derive(Debug, Clone, Serialize)]
+pub(crate) struct ServerStamp {
+    pub flavor: crate::server::Flavor,
+    pub version: String,
+    pub hostname: Option<String>,
+    /// The server's clock.
+    pub time: String,
+}
+
+/// A summary of locks of one kind.
+#[derive(Debug, Clone, Serialize)]
+pub(crate) struct HeldLock {
+    pub table: Option<String>,
+    pub index: Option<String>,
+    pub lock_type: Option<String>,
+    pub lock_mode: Option<String>,
+    /// GRANTED or WAITING.
+    pub status: Option<String>,
+    pub count: u64,
+}
+
+/// A metadata lock held.
+#[derive(Debug, Clone, Serialize)]
+pub(crate) struct HeldMetadataLock {
+    pub object_type: Option<String>,
+    pub object: Option<String>,
+    pub lock_type: Option<String>,
+    pub duration: Option<String>,
+}
+
+/// The sessions a victim holds up.
+#[derive(Debug, Clone, Default, Serialize)]
+pub(crate) struct BlastRadius {
+    /// Distinct sessions waiting on it, directly or not.
+    pub waiters_total: usize,
+    pub waiter_pids: Vec<u64>,
+}
+
+/// The `kill.snapshot` record: everything known about the victim before the kill.
+#[derive(Debug, Clone, Serialize)]
+pub(crate) struct Snapshot {
+    #[serde(flatten)]
+    pub header: Header,
+    pub pid: u64,
+    pub query_only: bool,
+    pub reason: String,
+    pub dry_run: bool,
+    pub operator: Operator,
+    pub server: ServerStamp,
+    pub thread: Thread,
+    /// `trx_started` of its transaction, part of its identity.
+    pub trx_started: Option<String>,
+    pub last_statement: Option<String>,
+    /// Row and table locks (MySQL 8.0+: all of them; 5.7/MariaDB: those involved in waits).
+    pub locks: Vec<HeldLock>,
+    pub metadata_locks: Vec<HeldMetadataLock>,
+    pub blocks: BlastRadius,
+}
+
+/// What the session looked like after the kill.
+#[derive(Debug, Clone, Serialize)]
+pub(crate) struct After {
+    /// `gone`, `rolling back`, `killed` or `running`.
+    pub state: String,
+    pub command: Option<String>,
+    pub trx_state: Option<String>,
+    /// Rows still to undo while rolling back.
+    pub rows_left: Option<u64>,
+}
+
+/// The `kill.outcome` record, linked to its snapshot.
+#[derive(Debug, Clone, Serialize)]
+pub(crate) struct Outcome {
+    #[serde(flatten)]
+    pub header: Header,
+    pub snapshot_id: String,
+    pub pid: u64,
+    /// `killed`, `dry-run`, `changed` (re-verify refused), `not-confirmed` or `failed`.
+    pub result: String,
+    /// `KILL`, `KILL QUERY`, `mysql.rds_kill` or `mysql.rds_kill_query`.
+    pub method: Option<String>,
+    pub error: Option<String>,
+    /// What differed from the snapshot at re-verify.
+    pub changed: Vec<String>,
+    pub after: Option<After>,
+}
+
+/// What `kill` reports: one line per victim.
+#[derive(Debug, Serialize)]
+pub(crate) struct KillReport {
+    pub evidence: PathBuf,
+    pub dry_run: bool,
+    pub victims: Vec<Victim>,
+}
+
+/// One victim's snapshot summary and outcome.
+#[derive(Debug, Serialize)]
+pub(crate) struct Victim {
+    pub snapshot: Snapshot,
+    pub outcome: Outcome,
+}
+
+impl KillReport {
+    /// 0 when every victim went as asked, 1 when one changed or was not confirmed, 2 when a
+    /// kill failed.
+    pub(crate) fn exit(&self) -> crate::Exit {
+        let results = self.victims.iter().map(|v| v.outcome.result.as_str());
+        if results.clone().any(|r| r == "failed") {
+            crate::Exit::Error
+        } else if results
+            .clone()
+            .any(|r| r == "changed" || r == "not-confirmed")
+        {
+            crate::Exit::Findings
+        } else {
+            crate::Exit::Ok
+        }
+    }
+}
+
+/// Runs the plan: select victims, then snapshot, record, confirm, verify, kill and record each.
+pub(crate) async fn run(
+    session: &mut Session,
+    plan: &KillPlan,
+    log: &mut EvidenceLog,
+) -> Result<KillReport> {
+    session.require_process("kill")?;
+    let threads = processlist::threads(session).await?;
+    let forest = locks::collect(session, &crate::cli::LocksArgs::default())
+        .await?
+        .forest;
+    let pids = select(plan, session, &threads, &forest.roots)?;
+    let batch_dry_run = matches!(plan.target, Target::Batch { execute: false, .. });
+    let dry_run = plan.dry_run || batch_dry_run;
+    let reason = match &plan.reason {
+        Some(reason) => reason.clone(),
+        None => ask("Reason for the kill (goes into the evidence log): ")?,
+    };
+    let mut victims = Vec::new();
+    for pid in pids {
+        let snapshot = snapshot(
+            session,
+            plan,
+            pid,
+            &threads,
+            &forest.roots,
+            &reason,
+            dry_run,
+        )
+        .await?;
+        log.append(&snapshot)
+            .context("the snapshot could not be written, so nothing was killed")?;
+        let mut outcome = act(session, plan, &snapshot, dry_run).await?;
+        outcome.header = Header::new("kill.outcome"); // stamped when written, after the kill
+        log.append(&outcome)
+            .context("the outcome could not be written to the evidence log")?;
+        victims.push(Victim { snapshot, outcome });
+    }
+    Ok(KillReport {
+        evidence: log.path().to_owned(),
+        dry_run,
+        victims,
+    })
+}
+
+/// The victims' pids: the one asked for (refusing protected threads), or the batch selection.
+fn select(
+    plan: &KillPlan,
+    session: &Session,
+    threads: &[Thread],
+    roots: &[Node<LockSession>],
+) -> Result<Vec<u64>> {
+    let own = session.server.connection_id;
+    match &plan.target {
+        Target::One(pid) => {
+            if *pid == own {
+                bail!(Refusal(format!("{pid} is mytriage's own connection")));
+            }
+            let thread = threads.iter().find(|t| t.pid == *pid).ok_or_else(|| {
+                anyhow!(Refusal(format!("there is no session {pid} on this server")))
+            })?;
+            if let Some(why) = protected(thread) {
+                bail!(Refusal(format!(
+                    "session {pid} is {why}; mytriage never kills it"
+                )));
+            }
+            Ok(vec![*pid])
+        }
+        Target::Batch {
+            blockers,
+            idle_in_trx_older_than,
+            filter,
+            max,
+            ..
+        } => {
+            let root_pids: Vec<u64> = roots.iter().map(|r| r.info.pid).collect();
+            let report = filter.apply(session.server.sources.processlist, threads.to_vec());
+            let mut chosen: Vec<u64> = report
+                .threads
+                .iter()
+                .filter(|t| t.pid != own && protected(t).is_none())
+                .filter(|t| !blockers || root_pids.contains(&t.pid))
+                .filter(|t| {
+                    idle_in_trx_older_than
+                        .is_none_or(|age| t.idle_in_trx && t.trx_age() >= age.as_secs())
+                })
+                .map(|t| t.pid)
+                .collect();
+            if *blockers {
+                // Biggest blast radius first, as the tree orders them.
+                chosen.sort_by_key(|pid| root_pids.iter().position(|r| r == pid));
+            }
+            chosen.truncate(*max);
+            Ok(chosen)
+        }
+    }
+}
+
+/// Why a thread must never be killed, if it must not.
+pub(crate) fn protected(thread: &Thread) -> Option<String> {
+    if let Some(user) = thread
+        .user
+        .as_deref()
+        .filter(|u| PROTECTED_USERS.contains(u))
+    {
+        return Some(format!("a server thread (user '{user}')"));
+    }
+    if let Some(command) = thread
+        .command
+        .as_deref()
+        .filter(|c| PROTECTED_COMMANDS.contains(c))
+    {
+        return Some(format!(
+            "a replication or server thread (command '{command}')"
+        ));
+    }
+    None
+}
+
+/// A refusal to kill: the user asked for something mytriage never does.
+#[derive(Debug)]
+pub(crate) struct Refusal(pub String);
+
+impl std::fmt::Display for Refusal {
+    fn fmt(&self, f: &mut std::fmt::Formatter<'_>) -> std::fmt::Result {
+        write!(f, "refusing to kill: {}", self.0)
+    }
+}
+
+impl std::error::Error for Refusal {}
+
+async fn snapshot(
+    session: &mut Session,
+    plan: &KillPlan,
+    pid: u64,
+    threads: &[Thread],
+    roots: &[Node<LockSession>],
+    reason: &str,
+    dry_run: bool,
+) -> Result<Snapshot> {
+    let thread = threads
+        .iter()
+        .find(|t| t.pid == pid)
+        .cloned()
+        .context("the session ended")?;
+    let identity = identity(session, pid).await?;
+    let last_statement = if thread.statement.is_none() {
+        processlist::last_statements(session)
+            .await?
+            .and_then(|mut m| m.remove(&pid))
+    } else {
+        None
+    };
+    let locks = match &thread.trx {
+        Some(trx) => held_locks(session, &trx.id).await?,
+        None => Vec::new(),
+    };
+    let metadata_locks = held_metadata_locks(session, pid).await?;
+    let now: Vec<String> = session
+        .db
+        .query("reading the server clock", queries::SERVER_NOW)
+        .await?;
+    let server = &session.server;
+    Ok(Snapshot {
+        header: Header::new("kill.snapshot"),
+        pid,
+        query_only: plan.query_only,
+        reason: reason.to_owned(),
+        dry_run,
+        operator: Operator::current(),
+        server: ServerStamp {
+            flavor: server.flavor,
+            version: server.version.clone(),
+            hostname: server.hostname.clone(),
+            time: now.into_iter().next().unwrap_or_default(),
+        },
+        trx_started: identity.and_then(|i| i.trx_started),
+        last_statement,
+        locks,
+        metadata_locks,
+        blocks: blast_radius(roots, pid),
+        thread,
+    })
+}
+
+fn blast_radius(roots: &[Node<LockSession>], pid: u64) -> BlastRadius {
+    fn find(nodes: &[Node<LockSession>], pid: u64) -> Option<&Node<LockSession>> {
+        nodes.iter().find_map(|n| {
+            if n.info.pid == pid {
+                Some(n)
+            } else {
+                find(&n.waiters, pid)
+            }
+        })
+    }
+    fn collect(node: &Node<LockSession>, out: &mut Vec<u64>) {
+        for waiter in &node.waiters {
+            if !out.contains(&waiter.info.pid) {
+                out.push(waiter.info.pid);
+            }
+            collect(waiter, out);
+        }
+    }
+    let Some(node) = find(roots, pid) else {
+        return BlastRadius::default();
+    };
+    let mut waiter_pids = Vec::new();
+    collect(node, &mut waiter_pids);
+    waiter_pids.sort_unstable();
+    BlastRadius {
+        waiters_total: node.waiters_total,
+        waiter_pids,
+    }
+}
+
+async fn held_locks(session: &mut Session, trx_id: &str) -> Result<Vec<HeldLock>> {
+    let rows: Vec<mysql_async::Row> = match session.server.sources.lock_waits {
+        LockWaitSource::DataLockWaits => {
+            session
+                .db
+                .exec(
+                    "reading the victim's locks",
+                    queries::LOCKS_HELD_P_S,
+                    (trx_id,),
+                )
+                .await?
+        }
+        LockWaitSource::InnodbLockWaits => {
+            session
+                .db
+                .exec(
+                    "reading the victim's locks",
+                    queries::LOCKS_HELD_I_S,
+                    (trx_id, trx_id),
+                )
+                .await?
+        }
+        LockWaitSource::None => Vec::new(),
+    };
+    Ok(rows
+        .iter()
+        .map(|row| {
+            let col = Columns(row);
+            HeldLock {
+                table: col.text("locked_table").map(|t| t.replace('`', "")),
+                index: col.text("locked_index"),
+                lock_type: col.text("lock_type"),
+                lock_mode: col.text("lock_mode"),
+                status: col.text("lock_status"),
+                count: col.u64("locks").unwrap_or(0),
+            }
+        })
+        .collect())
+}
+
+async fn held_metadata_locks(session: &mut Session, pid: u64) -> Result<Vec<HeldMetadataLock>> {
+    if !session.server.capabilities.mdl_instrument {
+        return Ok(Vec::new());
+    }
+    let rows: Vec<mysql_async::Row> = session
+        .db
+        .exec(
+            "reading the victim's metadata locks",
+            queries::METADATA_LOCKS_HELD_P_S,
+            (pid,),
+        )
+        .await?;
+    Ok(rows
+        .iter()
+        .map(|row| {
+            let col = Columns(row);
+            HeldMetadataLock {
+                object_type: col.text("object_type"),
+                object: col.text("object_name"),
+                lock_type: col.text("lock_type"),
+                duration: col.text("lock_duration"),
+            }
+        })
+        .collect())
+}
+
+/// A session's identity as the server sees it now.
+#[derive(Debug, Clone, PartialEq)]
+pub(crate) struct Identity {
+    pub user: Option<String>,
+    pub host: Option<String>,
+    pub command: Option<String>,
+    pub statement: Option<String>,
+    pub trx_id: Option<String>,
+    pub trx_started: Option<String>,
+    pub trx_state: Option<String>,
+    pub trx_rows_modified: Option<u64>,
+}
+
+async fn identity(session: &mut Session, pid: u64) -> Result<Option<Identity>> {
+    let rows: Vec<mysql_async::Row> = session
+        .db
+        .exec("re-reading the session", queries::THREAD_IDENTITY, (pid,))
+        .await?;
+    Ok(rows.first().map(|row| {
+        let col = Columns(row);
+        Identity {
+            user: col.text("user"),
+            host: col.text("host"),
+            command: col.text("command"),
+            statement: col.text("info"),
+            trx_id: col.text("trx_id"),
+            trx_started: col.text("trx_started"),
+            trx_state: col.text("trx_state"),
+            trx_rows_modified: col.u64("trx_rows_modified"),
+        }
+    }))
+}
+
+/// What differs between the snapshot and the session now; empty means "the same session".
+pub(crate) fn changes(snapshot: &Snapshot, now: Option<&Identity>) -> Vec<String> {
+    let Some(now) = now else {
+        return vec!["the session has ended".to_owned()];
+    };
+    let thread = &snapshot.thread;
+    let mut changed = Vec::new();
+    let mut differ = |what: &str, before: Option<&str>, after: Option<&str>| {
+        if before != after {
+            changed.push(format!(
+                "{what}: {} → {}",
+                before.unwrap_or("none"),
+                after.unwrap_or("none")
+            ));
+        }
+    };
+    differ("user", thread.user.as_deref(), now.user.as_deref());
+    differ("host", thread.host.as_deref(), now.host.as_deref());
+    match &thread.trx {
+        Some(trx) => {
+            differ("transaction", Some(trx.id.as_str()), now.trx_id.as_deref());
+            differ(
+                "transaction start",
+                snapshot.trx_started.as_deref(),
+                now.trx_started.as_deref(),
+            );
+        }
+        None => {
+            differ("transaction", None, now.trx_id.as_deref());
+            differ(
+                "statement",
+                thread.statement.as_deref(),
+                now.statement.as_deref(),
+            );
+        }
+    }
+    changed
+}
+
+/// Confirm, re-verify, kill, and look at the session afterwards.
+async fn act(
+    session: &mut Session,
+    plan: &KillPlan,
+    snapshot: &Snapshot,
+    dry_run: bool,
+) -> Result<Outcome> {
+    let mut outcome = Outcome {
+        header: Header::new("kill.outcome"),
+        snapshot_id: snapshot.header.id.clone(),
+        pid: snapshot.pid,
+        result: String::new(),
+        method: None,
+        error: None,
+        changed: Vec::new(),
+        after: None,
+    };
+    describe_victim(snapshot);
+    if !dry_run && !confirmed(plan, snapshot.pid)? {
+        outcome.result = "not-confirmed".to_owned();
+        return Ok(outcome);
+    }
+    pause_for_drill().await?;
+    let now = identity(session, snapshot.pid).await?;
+    outcome.changed = changes(snapshot, now.as_ref());
+    if !outcome.changed.is_empty() {
+        outcome.result = "changed".to_owned();
+        return Ok(outcome);
+    }
+    if dry_run {
+        outcome.result = "dry-run".to_owned();
+        return Ok(outcome);
+    }
+    match kill(session, snapshot.pid, plan.query_only).await {
+        Ok(method) => {
+            outcome.result = "killed".to_owned();
+            outcome.method = Some(method);
+            outcome.after = Some(after(session, snapshot.pid, plan.wait).await?);
+        }
+        Err(error) => {
+            outcome.result = "failed".to_owned();
+            outcome.error = Some(crate::error::one_line(&error));
+        }
+    }
+    Ok(outcome)
+}
+
+/// Sends the kill: plain KILL, or the RDS procedures on RDS/Aurora or when KILL is not allowed.
+async fn kill(session: &mut Session, pid: u64, query_only: bool) -> Result<String> {
+    let (plain, procedure) = if query_only {
+        ("KILL QUERY", "mysql.rds_kill_query")
+    } else {
+        ("KILL", "mysql.rds_kill")
+    };
+    let managed = matches!(session.server.managed, Some(Managed::Rds | Managed::Aurora));
+    if !managed {
+        // The pid is a validated number, so formatting it into the statement is safe.
+        match session
+            .db
+            .run("killing the session", &format!("{plain} {pid}"))
+            .await
+        {
+            Ok(()) => return Ok(plain.to_owned()),
+            Err(error) if !is_kill_denied(&error) => return Err(error),
+            Err(error) => {
+                let available: Vec<String> = session
+                    .db
+                    .query("looking for mysql.rds_kill", queries::RDS_KILL_PROCEDURES)
+                    .await?;
+                if !available
+                    .iter()
+                    .any(|name| procedure.ends_with(name.as_str()))
+                {
+                    return Err(error.context(
+                        "this account may not kill other users' sessions: it needs CONNECTION_ADMIN (or SUPER)",
+                    ));
+                }
+            }
+        }
+    }
+    session
+        .db
+        .run("killing the session", &format!("CALL {procedure}({pid})"))
+        .await?;
+    Ok(procedure.to_owned())
+}
+
+fn is_kill_denied(error: &anyhow::Error) -> bool {
+    let denied_codes = [1095, 1227];
+    error.chain().any(|cause| {
+        matches!(cause.downcast_ref::<mysql_async::Error>(), Some(mysql_async::Error::Server(s)) if denied_codes.contains(&s.code))
+    }) || error.downcast_ref::<crate::error::Failure>().is_some_and(crate::error::Failure::is_privilege)
+}
+
+/// The session after the kill; with `--wait`, once it is gone or done rolling back.
+async fn after(session: &mut Session, pid: u64, wait: bool) -> Result<After> {
+    let mut waited = Duration::ZERO;
+    loop {
+        // KILL returns at once; the session notices it at its next check.
+        tokio::time::sleep(Duration::from_millis(200)).await;
+        waited += Duration::from_millis(200);
+        let now = identity(session, pid).await?;
+        let after = match &now {
+            None => After {
+                state: "gone".to_owned(),
+                command: None,
+                trx_state: None,
+                rows_left: None,
+            },
+            Some(id) => After {
+                state: match (id.trx_state.as_deref(), id.command.as_deref()) {
+                    (Some("ROLLING BACK"), _) => "rolling back",
+                    (_, Some("Killed")) => "killed",
+                    _ => "running",
+                }
+                .to_owned(),
+                command: id.command.clone(),
+                trx_state: id.trx_state.clone(),
+                rows_left: id.trx_rows_modified,
+            },
+        };
+        let settling = after.state != "gone" && waited < Duration::from_secs(2);
+        let rolling = wait && matches!(after.state.as_str(), "rolling back" | "killed");
+        if !(settling || rolling) {
+            return Ok(after);
+        }
+        if rolling && waited.as_secs() % 5 == 0 {
+            eprintln!(
+                "mytriage: session {pid} is {} ({} rows left)",
+                after.state,
+                after.rows_left.unwrap_or(0)
+            );
+        }
+    }
+}
+
+fn describe_victim(snapshot: &Snapshot) {
+    let thread = &snapshot.thread;
+    let trx = thread
+        .trx
+        .as_ref()
+        .map(|t| {
+            format!(
+                "transaction {} open {}s, {} rows to roll back",
+                t.id, t.age_s, t.rows_modified
+            )
+        })
+        .unwrap_or_else(|| "no transaction".to_owned());
+    let statement = thread
+        .statement
+        .as_deref()
+        .or(snapshot.last_statement.as_deref())
+        .unwrap_or("");
+    eprintln!(
+        "mytriage: session {} {}@{} ({}); {trx}; blocks {} session(s); {}",
+        snapshot.pid,
+        thread.user.as_deref().unwrap_or("?"),
+        thread.host.as_deref().unwrap_or("?"),
+        thread.command.as_deref().unwrap_or("?"),
+        snapshot.blocks.waiters_total,
+        clip(statement, false)
+    );
+}
+
+fn confirmed(plan: &KillPlan, pid: u64) -> Result<bool> {
+    if plan.yes {
+        return Ok(true);
+    }
+    if !std::io::stdin().is_terminal() {
+        eprintln!(
+            "mytriage: not killing {pid}: no terminal to confirm on; pass --yes to kill without asking"
+        );
+        return Ok(false);
+    }
+    let answer = ask(&format!("Kill session {pid}? [y/N] "))?;
+    Ok(matches!(answer.trim(), "y" | "Y" | "yes" | "YES"))
+}
+
+fn ask(prompt: &str) -> Result<String> {
+    eprint!("{prompt}");
+    std::io::stderr().flush().ok();
+    let mut line = String::new();
+    std::io::stdin()
+        .lock()
+        .read_line(&mut line)
+        .context("reading the answer")?;
+    Ok(line.trim().to_owned())
+}
+
+/// The drill hook ([`PAUSE_ENV`]): announce the pause with a file, wait for its removal.
+async fn pause_for_drill() -> Result<()> {
+    let Some(path) = std::env::var_os(PAUSE_ENV).map(PathBuf::from) else {
+        return Ok(());
+    };
+    std::fs::write(&path, b"paused before the kill\n")
+        .with_context(|| format!("{PAUSE_ENV}: writing {}", path.display()))?;
+    while path.exists() {
+        tokio::time::sleep(Duration::from_millis(50)).await;
+    }
+    Ok(())
+}
+
+impl Report for KillReport {
+    fn view(&self) -> View {
+        let header = [
+            "pid",
+            "user@host",
+            "trx",
+            "blocks",
+            "result",
+            "method",
+            "after",
+            "changed / error",
+        ];
+        let rows = self
+            .victims
+            .iter()
+            .map(|v| {
+                let thread = &v.snapshot.thread;
+                let after = v.outcome.after.as_ref().map(|a| match a.rows_left {
+                    Some(rows) if a.state != "gone" => format!("{} ({rows} rows left)", a.state),
+                    _ => a.state.clone(),
+                });
+                vec![
+                    v.snapshot.pid.to_string(),
+                    format!(
+                        "{}@{}",
+                        thread.user.as_deref().unwrap_or("?"),
+                        thread.host.as_deref().unwrap_or("?")
+                    ),
+                    thread
+                        .trx
+                        .as_ref()
+                        .map(|t| format!("{}s", t.age_s))
+                        .unwrap_or_default(),
+                    v.snapshot.blocks.waiters_total.to_string(),
+                    v.outcome.result.clone(),
+                    v.outcome.method.clone().unwrap_or_default(),
+                    after.unwrap_or_default(),
+                    v.outcome
+                        .error
+                        .clone()
+                        .unwrap_or_else(|| v.outcome.changed.join("; ")),
+                ]
+            })
+            .collect();
+        let mut blocks = vec![Block::Table {
+            title: None,
+            header: header.map(str::to_owned).to_vec(),
+            rows,
+        }];
+        if self.victims.is_empty() {
+            blocks = vec![Block::Note(
+                "No session matched: nothing to kill.".to_owned(),
+            )];
+        }
+        if self.dry_run {
+            blocks.push(Block::Note(
+                "dry run: nothing was killed (batch kills need --execute)".to_owned(),
+            ));
+        }
+        blocks.push(Block::Note(format!(
+            "evidence: {}",
+            self.evidence.display()
+        )));
+        View { blocks }
+    }
+}
+
+#[cfg(test)]
+mod tests;
