@@ -19,7 +19,7 @@ use crate::probe::locks::tree::Node;
 use crate::probe::locks::{self, LockSession};
 use crate::probe::processlist::{self, Filter, Thread};
 use crate::queries;
-use crate::render::{Block, Report, View, clip};
+use crate::render::{Block, Report, View, clip, strip_port};
 use crate::server::{LockWaitSource, Managed};
 
 /// Set to a file path, mytriage creates that file once the snapshot is on disk and waits, before
@@ -232,6 +232,9 @@ pub(crate) struct Snapshot {
     pub thread: Thread,
     /// `trx_started` of its transaction, part of its identity.
     pub trx_started: Option<String>,
+    /// A live marker of the session's activity (statement event id, or MariaDB's QUERY_ID); it
+    /// changes when the session runs anything.
+    pub activity: Option<u64>,
     pub last_statement: Option<String>,
     /// Row and table locks (MySQL 8.0+: all of them; 5.7/MariaDB: those involved in waits).
     pub locks: Vec<HeldLock>,
@@ -334,6 +337,14 @@ pub(crate) async fn run(
             .context("the snapshot could not be written, so nothing was killed")?;
         let mut outcome = act(session, plan, &snapshot, dry_run).await?;
         outcome.header = Header::new("kill.outcome"); // stamped when written, after the kill
+        match (outcome.result.as_str(), &outcome.error) {
+            ("changed", _) => eprintln!(
+                "mytriage: not killing {pid}: it is not the session snapshotted: {}",
+                outcome.changed.join("; ")
+            ),
+            ("failed", Some(error)) => eprintln!("mytriage: killing {pid} failed: {error}"),
+            _ => {}
+        }
         log.append(&outcome)
             .context("the outcome could not be written to the evidence log")?;
         victims.push(Victim { snapshot, outcome });
@@ -476,7 +487,8 @@ async fn snapshot(
             hostname: server.hostname.clone(),
             time: now.into_iter().next().unwrap_or_default(),
         },
-        trx_started: identity.and_then(|i| i.trx_started),
+        trx_started: identity.as_ref().and_then(|i| i.trx_started.clone()),
+        activity: identity.and_then(|i| i.activity),
         last_statement,
         locks,
         metadata_locks,
@@ -592,12 +604,14 @@ pub(crate) struct Identity {
     pub trx_started: Option<String>,
     pub trx_state: Option<String>,
     pub trx_rows_modified: Option<u64>,
+    pub activity: Option<u64>,
 }
 
 async fn identity(session: &mut Session, pid: u64) -> Result<Option<Identity>> {
+    let sql = session.server.thread_identity_query();
     let rows: Vec<mysql_async::Row> = session
         .db
-        .exec("re-reading the session", queries::THREAD_IDENTITY, (pid,))
+        .exec("re-reading the session", sql, (pid,))
         .await?;
     Ok(rows.first().map(|row| {
         let col = Columns(row);
@@ -610,6 +624,7 @@ async fn identity(session: &mut Session, pid: u64) -> Result<Option<Identity>> {
             trx_started: col.text("trx_started"),
             trx_state: col.text("trx_state"),
             trx_rows_modified: col.u64("trx_rows_modified"),
+            activity: col.u64("activity"),
         }
     }))
 }
@@ -631,7 +646,12 @@ pub(crate) fn changes(snapshot: &Snapshot, now: Option<&Identity>) -> Vec<String
         }
     };
     differ("user", thread.user.as_deref(), now.user.as_deref());
-    differ("host", thread.host.as_deref(), now.host.as_deref());
+    // Sources disagree on whether the host carries the client port; the name is what identifies.
+    differ(
+        "host",
+        thread.host.as_deref().map(strip_port),
+        now.host.as_deref().map(strip_port),
+    );
     match &thread.trx {
         Some(trx) => {
             differ("transaction", Some(trx.id.as_str()), now.trx_id.as_deref());
@@ -649,6 +669,13 @@ pub(crate) fn changes(snapshot: &Snapshot, now: Option<&Identity>) -> Vec<String
                 now.statement.as_deref(),
             );
         }
+    }
+    if let (Some(before), Some(after)) = (snapshot.activity, now.activity)
+        && before != after
+    {
+        changed.push(format!(
+            "it ran another statement since the snapshot (activity {before} → {after})"
+        ));
     }
     changed
 }

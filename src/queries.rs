@@ -48,8 +48,13 @@ pub(crate) const CONNECTION_STATUS: &str = include_str!("../queries/connection_s
 pub(crate) const ACCOUNT_LIMITS: &str = include_str!("../queries/account_limits.sql");
 /// This session's TLS cipher.
 pub(crate) const SESSION_TLS: &str = include_str!("../queries/session_tls.sql");
-/// One session's identity, for re-verification before a kill.
-pub(crate) const THREAD_IDENTITY: &str = include_str!("../queries/thread_identity.sql");
+/// One session's identity for re-verification, with performance_schema's statement event id.
+pub(crate) const THREAD_IDENTITY_P_S: &str = include_str!("../queries/thread_identity.p_s.sql");
+/// One session's identity for re-verification, with MariaDB's QUERY_ID.
+pub(crate) const THREAD_IDENTITY_MARIADB: &str =
+    include_str!("../queries/thread_identity.mariadb.sql");
+/// One session's identity for re-verification, without an activity marker.
+pub(crate) const THREAD_IDENTITY_I_S: &str = include_str!("../queries/thread_identity.i_s.sql");
 /// Locks of one transaction, from performance_schema.data_locks.
 pub(crate) const LOCKS_HELD_P_S: &str = include_str!("../queries/locks_held.p_s.sql");
 /// Locks of one transaction, from information_schema.INNODB_LOCKS.

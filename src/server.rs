@@ -427,6 +427,18 @@ impl ServerInfo {
         }
     }
 
+    /// The statement that reads one session's identity for the kill's re-verification, with the
+    /// best live activity marker this server has.
+    pub(crate) fn thread_identity_query(&self) -> &'static str {
+        if self.capabilities.statement_history {
+            crate::queries::THREAD_IDENTITY_P_S
+        } else if self.flavor.is_mariadb() {
+            crate::queries::THREAD_IDENTITY_MARIADB
+        } else {
+            crate::queries::THREAD_IDENTITY_I_S
+        }
+    }
+
     /// The statement that reads [`Self::session_setup`] back.
     pub(crate) fn session_check_query(&self) -> &'static str {
         if self.flavor.is_mariadb() {

@@ -45,6 +45,7 @@ fn snapshot(thread: Thread, trx_started: Option<&str>) -> Snapshot {
         },
         thread,
         trx_started: trx_started.map(str::to_owned),
+        activity: Some(7),
         last_statement: None,
         locks: Vec::new(),
         metadata_locks: Vec::new(),
@@ -62,6 +63,7 @@ fn identity(user: &str, trx: Option<(&str, &str)>, statement: Option<&str>) -> I
         trx_started: trx.map(|(_, started)| started.to_owned()),
         trx_state: trx.map(|_| "RUNNING".to_owned()),
         trx_rows_modified: None,
+        activity: Some(7),
     }
 }
 
@@ -149,6 +151,30 @@ fn another_user_on_the_same_id_is_a_change() {
     let snap = snapshot(thread("app", "Query", None, Some("SELECT 1")), None);
     let changed = changes(&snap, Some(&identity("intruder", None, Some("SELECT 1"))));
     assert_eq!(changed, ["user: app → intruder"]);
+}
+
+#[test]
+fn any_statement_since_the_snapshot_is_a_change() {
+    // INNODB_TRX is cached for 100 ms; the live activity marker is not.
+    let snap = snapshot(
+        thread("app", "Sleep", Some(("100", 30)), None),
+        Some("2026-11-22 02:00:00"),
+    );
+    let mut now = identity("app", Some(("100", "2026-11-22 02:00:00")), None);
+    now.activity = Some(9);
+    let changed = changes(&snap, Some(&now));
+    assert_eq!(
+        changed,
+        ["it ran another statement since the snapshot (activity 7 → 9)"]
+    );
+}
+
+#[test]
+fn the_client_port_is_not_part_of_the_identity() {
+    let snap = snapshot(thread("app", "Query", None, Some("SELECT 1")), None);
+    let mut now = identity("app", None, Some("SELECT 1"));
+    now.host = Some("10.0.0.5".into());
+    assert!(changes(&snap, Some(&now)).is_empty());
 }
 
 #[test]
