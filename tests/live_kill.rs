@@ -501,3 +501,80 @@ async fn evidence_file_is_private_and_every_line_has_the_schema() {
         drop_table(&server, &table).await;
     }
 }
+
+/// The two records documented under "Evidence log records" in README.md, comments removed.
+fn documented_records() -> Vec<Value> {
+    let readme =
+        std::fs::read_to_string(concat!(env!("CARGO_MANIFEST_DIR"), "/README.md")).unwrap();
+    let section = readme
+        .split("### Evidence log records")
+        .nth(1)
+        .expect("README documents the records");
+    let block = section
+        .split("```json")
+        .nth(1)
+        .and_then(|b| b.split("```").next())
+        .expect("a JSON block");
+    let text: String = block
+        .lines()
+        .map(|line| line.find(" //").map_or(line, |at| &line[..at]))
+        .collect::<Vec<_>>()
+        .join("\n");
+    serde_json::Deserializer::from_str(&text)
+        .into_iter::<Value>()
+        .map(|v| v.expect("README record is JSON"))
+        .collect()
+}
+
+fn keys(value: &Value) -> std::collections::BTreeSet<String> {
+    value
+        .as_object()
+        .map(|o| o.keys().cloned().collect())
+        .unwrap_or_default()
+}
+
+#[tokio::test]
+async fn evidence_records_have_the_documented_keys() {
+    let documented = documented_records();
+    assert_eq!(documented.len(), 2);
+    for server in support::servers() {
+        support::announce("evidence records match README", &server);
+        let dir = tempfile::tempdir().unwrap();
+        let evidence = dir.path().join("evidence.jsonl");
+        let (mut victim, pid, table) = idle_in_trx(&server, None).await;
+        let output = mytriage(&server.url)
+            .args([
+                "kill",
+                &pid.to_string(),
+                "--dry-run",
+                "--reason",
+                "shape check",
+            ])
+            .arg("--evidence")
+            .arg(&evidence)
+            .output()
+            .unwrap();
+        assert_eq!(
+            output.status.code(),
+            Some(0),
+            "{}",
+            String::from_utf8_lossy(&output.stderr)
+        );
+        let lines = records(&evidence);
+        for (doc, live) in documented.iter().zip(&lines) {
+            assert_eq!(keys(doc), keys(live), "record {}", live["kind"]);
+            for nested in ["operator", "server", "thread", "blocks", "after"] {
+                if live[nested].is_object() && doc[nested].is_object() {
+                    assert_eq!(
+                        keys(&doc[nested]),
+                        keys(&live[nested]),
+                        "{nested} of {}",
+                        live["kind"]
+                    );
+                }
+            }
+        }
+        victim.query_drop("ROLLBACK").await.unwrap();
+        drop_table(&server, &table).await;
+    }
+}
