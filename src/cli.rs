@@ -75,6 +75,73 @@ pub enum Command {
     /// List the records of the evidence log.
     #[command(disable_help_flag = true)]
     Evidence(EvidenceArgs),
+
+    /// One screen: is it the database, and what is wrong? Every probe once, each line with a verdict.
+    #[command(disable_help_flag = true)]
+    Status(ThresholdArgs),
+
+    /// Thresholds for alerting and CI: one summary line, Nagios exit codes (0 OK, 1 WARNING,
+    /// 2 CRITICAL, 3 UNKNOWN).
+    #[command(disable_help_flag = true)]
+    Check(CheckArgs),
+}
+
+/// Thresholds shared by `status` and `check`. Flags override `--config`, which overrides the
+/// defaults (README: "Thresholds").
+#[derive(Debug, Clone, Default, Args)]
+pub struct ThresholdArgs {
+    /// A file with a `[check]` group of `name = value` lines (the flag names without `--`).
+    #[arg(long, value_name = "FILE")]
+    pub config: Option<std::path::PathBuf>,
+    /// Longest row/metadata lock wait before WARN.
+    #[arg(long, value_parser = parse_duration)]
+    pub lock_wait_warn: Option<Duration>,
+    /// Longest lock wait before CRIT.
+    #[arg(long, value_parser = parse_duration)]
+    pub lock_wait_crit: Option<Duration>,
+    /// Blocked sessions before WARN.
+    #[arg(long)]
+    pub blocked_warn: Option<u64>,
+    /// Blocked sessions before CRIT.
+    #[arg(long)]
+    pub blocked_crit: Option<u64>,
+    /// Oldest transaction age before WARN.
+    #[arg(long, value_parser = parse_duration)]
+    pub trx_age_warn: Option<Duration>,
+    /// Oldest transaction age before CRIT.
+    #[arg(long, value_parser = parse_duration)]
+    pub trx_age_crit: Option<Duration>,
+    /// Oldest idle-in-transaction age before WARN.
+    #[arg(long, value_parser = parse_duration)]
+    pub idle_trx_warn: Option<Duration>,
+    /// Oldest idle-in-transaction age before CRIT.
+    #[arg(long, value_parser = parse_duration)]
+    pub idle_trx_crit: Option<Duration>,
+    /// History list length before WARN.
+    #[arg(long)]
+    pub hll_warn: Option<u64>,
+    /// History list length before CRIT.
+    #[arg(long)]
+    pub hll_crit: Option<u64>,
+    /// Connections used, percent of max_connections, before WARN.
+    #[arg(long)]
+    pub conn_pct_warn: Option<f64>,
+    /// Connections used, percent, before CRIT.
+    #[arg(long)]
+    pub conn_pct_crit: Option<f64>,
+    /// A deadlock younger than this is a WARN in `status`.
+    #[arg(long, value_parser = parse_duration)]
+    pub deadlock_window: Option<Duration>,
+}
+
+/// Options for `check`.
+#[derive(Debug, Clone, Default, Args)]
+pub struct CheckArgs {
+    #[command(flatten)]
+    pub thresholds: ThresholdArgs,
+    /// Remember the last deadlock seen here, so each run reports deadlocks since the last one.
+    #[arg(long, value_name = "FILE")]
+    pub state: Option<std::path::PathBuf>,
 }
 
 /// Options for `kill`. Either one pid, or a batch selection (dry run unless `--execute`).

@@ -11,8 +11,10 @@ pub enum Exit {
     Ok = 0,
     /// A finding or breached threshold, where a command defines one.
     Findings = 1,
-    /// Usage or runtime error.
+    /// Usage or runtime error (and CRITICAL for `check`).
     Error = 2,
+    /// `check` could not tell (Nagios UNKNOWN): the server could not be read.
+    Unknown = 3,
 }
 
 /// Failures with a distinct, actionable message.

@@ -311,7 +311,7 @@ pub(crate) async fn run(
 ) -> Result<KillReport> {
     session.require_process("kill")?;
     let threads = processlist::threads(session).await?;
-    let forest = locks::collect(session, &crate::cli::LocksArgs::default())
+    let forest = locks::collect_with(session, &threads, &crate::cli::LocksArgs::default())
         .await?
         .forest;
     let pids = select(plan, session, &threads, &forest.roots)?;

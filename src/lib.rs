@@ -13,6 +13,8 @@ mod probe;
 mod queries;
 mod render;
 mod server;
+mod verdict;
+mod workflow;
 
 use std::io::Write;
 
@@ -24,6 +26,18 @@ pub use error::Exit;
 
 /// Runs one command line to completion and says how the process should exit.
 pub async fn run(cli: Cli) -> Result<Exit> {
+    let is_check = matches!(cli.command, Command::Check(_));
+    match run_command(cli).await {
+        // Monitoring systems read 3 as UNKNOWN; 2 would page as CRITICAL.
+        Err(error) if is_check && !error::is_broken_pipe(&error) => {
+            println!("MYTRIAGE UNKNOWN - {}", error::one_line(&error));
+            Ok(Exit::Unknown)
+        }
+        outcome => outcome,
+    }
+}
+
+async fn run_command(cli: Cli) -> Result<Exit> {
     let env = |name: &str| std::env::var(name).ok();
     let inputs = Inputs {
         args: &cli.connect,
@@ -64,6 +78,8 @@ enum Plan {
     Deadlocks,
     Kill(kill::KillPlan),
     Evidence(std::path::PathBuf, cli::EvidenceArgs),
+    Status(workflow::thresholds::Thresholds),
+    Check(workflow::thresholds::Thresholds, Option<std::path::PathBuf>),
 }
 
 impl Plan {
@@ -84,6 +100,11 @@ impl Plan {
             }
             Command::Connections => Plan::Connections,
             Command::Deadlocks => Plan::Deadlocks,
+            Command::Status(args) => Plan::Status(workflow::thresholds::Thresholds::resolve(args)?),
+            Command::Check(args) => Plan::Check(
+                workflow::thresholds::Thresholds::resolve(&args.thresholds)?,
+                args.state.clone(),
+            ),
             Command::Kill(args) => {
                 Plan::Kill(kill::KillPlan::new(args, evidence::default_path(env))?)
             }
@@ -130,6 +151,12 @@ async fn dispatch(
             return Ok(report.exit());
         }
         Plan::Evidence(path, args) => emit(&evidence::list(path, args)?, format)?,
+        Plan::Status(limits) => emit(&workflow::status::collect(session, limits).await?, format)?,
+        Plan::Check(limits, state) => {
+            let report = workflow::check::collect(session, limits, state.as_deref()).await?;
+            emit(&report, format)?;
+            return Ok(report.exit());
+        }
     }
     Ok(Exit::Ok)
 }

@@ -426,6 +426,21 @@ async fn evidence_file_is_private_and_every_line_has_the_schema() {
             .create_user("mt_batch", None, Some("SELECT, UPDATE"))
             .await;
         let (mut victim, pid, table) = idle_in_trx(&server, Some("mt_batch")).await;
+        // Selection reads INNODB_TRX, a cache InnoDB refreshes only after 100 ms without readers:
+        // wait until the victim shows as idle in a transaction, as an operator would see it.
+        support::eventually("victim listed idle in trx", || async {
+            let report = support::mytriage_json_async(
+                &server.url,
+                &["processlist", "--match-user", "mt_batch"],
+            )
+            .await;
+            report["threads"]
+                .as_array()
+                .unwrap()
+                .iter()
+                .any(|t| t["pid"] == pid && t["idle_in_trx"] == true)
+        })
+        .await;
         // Batch: dry run by default; only --execute acts.
         let dry = mytriage(&server.url)
             .args([

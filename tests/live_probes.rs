@@ -115,8 +115,26 @@ async fn alter_waits_on_the_open_transaction() {
         let mdl = scenarios::metadata_lock_wait(&server)
             .await
             .expect("mdl scenario");
-        let report = run_json(&server, &["locks"]).await;
         let (holder_id, alter_id) = (mdl.holder_id, mdl.alter_id);
+        // Without the MDL instrument the holder is found through INNODB_TRX, a cache InnoDB
+        // refreshes only after 100 ms without readers: read again until it has caught up.
+        let mut report = Value::Null;
+        for _ in 0..40 {
+            report = run_json(&server, &["locks"]).await;
+            let roots = report["roots"].as_array().cloned().unwrap_or_default();
+            let holds_alter = |r: &Value| {
+                r["waiters"]
+                    .as_array()
+                    .is_some_and(|w| w.iter().any(|w| w["pid"] == alter_id))
+            };
+            if roots
+                .iter()
+                .any(|r| r["pid"] == holder_id && holds_alter(r))
+            {
+                break;
+            }
+            tokio::time::sleep(std::time::Duration::from_millis(250)).await;
+        }
         mdl.cleanup().await.expect("cleanup");
 
         let holder = root_with_pid(&report, holder_id);

@@ -35,6 +35,8 @@ pub(crate) struct AccountLimit {
 pub(crate) struct ConnectionsReport {
     pub threads_connected: u64,
     pub threads_running: u64,
+    /// Seconds since the server started.
+    pub uptime_s: Option<u64>,
     pub max_connections: u64,
     pub used_pct: f64,
     pub max_used_connections: Option<u64>,
@@ -52,6 +54,14 @@ pub(crate) struct ConnectionsReport {
 /// Reads the counters and groups the threads.
 pub(crate) async fn collect(session: &mut Session) -> Result<ConnectionsReport> {
     let threads = processlist::threads(session).await?;
+    collect_with(session, &threads).await
+}
+
+/// As [`collect`], on a thread snapshot already taken (by `status`, say).
+pub(crate) async fn collect_with(
+    session: &mut Session,
+    threads: &[Thread],
+) -> Result<ConnectionsReport> {
     let status: BTreeMap<String, String> = session
         .db
         .query::<(String, String)>("reading connection counters", queries::CONNECTION_STATUS)
@@ -73,6 +83,7 @@ pub(crate) async fn collect(session: &mut Session) -> Result<ConnectionsReport> 
     Ok(ConnectionsReport {
         threads_connected,
         threads_running: number("threads_running").unwrap_or(0),
+        uptime_s: number("uptime"),
         max_connections,
         used_pct: percent(threads_connected, max_connections),
         max_used_connections: number("max_used_connections"),
@@ -82,9 +93,9 @@ pub(crate) async fn collect(session: &mut Session) -> Result<ConnectionsReport> 
             .filter(|t| !t.is_empty()),
         connection_errors_max_connections: number("connection_errors_max_connections"),
         aborted_connects: number("aborted_connects"),
-        by_user: group(&threads, |t| t.user.clone()),
-        by_host: group(&threads, |t| t.host_name().map(str::to_owned)),
-        by_db: group(&threads, |t| t.db.clone()),
+        by_user: group(threads, |t| t.user.clone()),
+        by_host: group(threads, |t| t.host_name().map(str::to_owned)),
+        by_db: group(threads, |t| t.db.clone()),
         account_limits: limits.map(|rows| {
             rows.into_iter()
                 .map(|(user, host, max_user_connections)| AccountLimit {

@@ -11,28 +11,7 @@ use crate::connect::Session;
 use crate::innodb_status;
 use crate::probe::{deadlocks, processlist};
 use crate::render::{Block, Report, View, clip};
-
-/// OK, WARN or CRIT against thresholds.
-#[derive(Debug, Clone, Copy, PartialEq, Eq, PartialOrd, Ord, Serialize)]
-#[serde(rename_all = "UPPERCASE")]
-pub(crate) enum Verdict {
-    Ok,
-    Warn,
-    Crit,
-}
-
-impl Verdict {
-    /// The verdict of `value` against warn and crit thresholds.
-    pub(crate) fn of(value: u64, warn: u64, crit: u64) -> Verdict {
-        if value >= crit {
-            Verdict::Crit
-        } else if value >= warn {
-            Verdict::Warn
-        } else {
-            Verdict::Ok
-        }
-    }
-}
+use crate::verdict::Verdict;
 
 /// The transaction that holds purge back.
 #[derive(Debug, Clone, Serialize)]
@@ -71,6 +50,14 @@ pub(crate) struct HistoryReport {
 
 /// The history list length now, and where it came from.
 pub(crate) async fn history_list_length(session: &mut Session) -> Result<(u64, &'static str)> {
+    history_list_length_with(session, None).await
+}
+
+/// As [`history_list_length`], falling back to an InnoDB status text already read, if any.
+pub(crate) async fn history_list_length_with(
+    session: &mut Session,
+    innodb_status_text: Option<&str>,
+) -> Result<(u64, &'static str)> {
     let sql = session.server.history_list_length_query();
     let rows: Vec<(u64, bool)> = session
         .db
@@ -79,7 +66,10 @@ pub(crate) async fn history_list_length(session: &mut Session) -> Result<(u64, &
     if let Some((hll, true)) = rows.first() {
         return Ok((*hll, "information_schema.INNODB_METRICS"));
     }
-    let status = deadlocks::innodb_status(session).await?;
+    let status = match innodb_status_text {
+        Some(text) => text.to_owned(),
+        None => deadlocks::innodb_status(session).await?,
+    };
     let hll = innodb_status::history_list_length(&status)
         .context("no 'History list length' in SHOW ENGINE INNODB STATUS")?;
     Ok((hll, "SHOW ENGINE INNODB STATUS"))
@@ -88,6 +78,14 @@ pub(crate) async fn history_list_length(session: &mut Session) -> Result<(u64, &
 /// The oldest open transaction: its read view (or its undo) is what purge waits for.
 pub(crate) async fn oldest_trx(session: &mut Session) -> Result<Option<OldestTrx>> {
     let threads = processlist::threads(session).await?;
+    oldest_trx_with(session, threads).await
+}
+
+/// As [`oldest_trx`], on a thread snapshot already taken.
+pub(crate) async fn oldest_trx_with(
+    session: &mut Session,
+    threads: Vec<processlist::Thread>,
+) -> Result<Option<OldestTrx>> {
     let Some(oldest) = threads
         .into_iter()
         .filter(|t| t.trx.is_some())
@@ -167,12 +165,12 @@ impl Report for HistoryReport {
             (
                 "History list length".to_owned(),
                 format!(
-                    "{} {:?} (warn {}, crit {})",
-                    self.history_list_length, self.verdict, self.warn, self.crit
-                )
-                .replace("Ok", "OK")
-                .replace("Warn", "WARN")
-                .replace("Crit", "CRIT"),
+                    "{} {} (warn {}, crit {})",
+                    self.history_list_length,
+                    self.verdict.label(),
+                    self.warn,
+                    self.crit
+                ),
             ),
             ("Source".to_owned(), self.source.to_owned()),
         ];
@@ -221,13 +219,6 @@ impl Report for HistoryReport {
 #[cfg(test)]
 mod tests {
     use super::*;
-
-    #[test]
-    fn verdicts() {
-        assert_eq!(Verdict::of(99_999, 100_000, 1_000_000), Verdict::Ok);
-        assert_eq!(Verdict::of(100_000, 100_000, 1_000_000), Verdict::Warn);
-        assert_eq!(Verdict::of(2_000_000, 100_000, 1_000_000), Verdict::Crit);
-    }
 
     #[test]
     fn growth_rate() {

@@ -74,12 +74,21 @@ pub(crate) struct LocksReport {
 /// Reads the waits and builds the tree.
 pub(crate) async fn collect(session: &mut Session, args: &LocksArgs) -> Result<LocksReport> {
     let threads = processlist::threads(session).await?;
+    collect_with(session, &threads, args).await
+}
+
+/// As [`collect`], on a thread snapshot already taken (by `status` or `kill`).
+pub(crate) async fn collect_with(
+    session: &mut Session,
+    threads: &[Thread],
+    args: &LocksArgs,
+) -> Result<LocksReport> {
     let mut edges = row_lock_edges(session).await?;
     let mut notes = Vec::new();
     if session.server.capabilities.mdl_instrument {
         edges.extend(mdl_edges(session).await?);
     } else {
-        let inferred = inferred_mdl_edges(&threads);
+        let inferred = inferred_mdl_edges(threads);
         if !inferred.is_empty() {
             notes.push(
                 "metadata-lock blockers are inferred (performance_schema's MDL instrument is off): \
@@ -99,6 +108,14 @@ pub(crate) async fn collect(session: &mut Session, args: &LocksArgs) -> Result<L
         );
     }
     let by_pid: HashMap<u64, &Thread> = threads.iter().map(|t| (t.pid, t)).collect();
+    // INNODB_LOCK_WAITS and INNODB_TRX are served from a cache up to 100 ms old (and older while
+    // someone keeps reading them). A wait whose waiter has disconnected is over; so is one whose
+    // blocker has, since its locks went with it. Blocker 0 stays: a transaction no session owns
+    // (XA PREPARED, recovered after a crash) really does hold locks.
+    edges.retain(|edge| {
+        by_pid.contains_key(&edge.waiter)
+            && (edge.blocker == 0 || by_pid.contains_key(&edge.blocker))
+    });
     let last = last.unwrap_or_default();
     let describe = |pid: u64| describe(pid, by_pid.get(&pid).copied(), last.get(&pid));
     let server = &session.server;

@@ -164,3 +164,21 @@ pub async fn mytriage_json_async(url: &str, args: &[&str]) -> serde_json::Value 
     .await
     .expect("mytriage task")
 }
+
+/// Polls `condition` every 250 ms for up to 10 s; panics with `what` if it never holds. For
+/// facts read through InnoDB's information_schema cache (refreshed only after 100 ms without
+/// readers, which parallel tests can delay).
+pub async fn eventually<F, Fut>(what: &str, mut condition: F)
+where
+    F: FnMut() -> Fut,
+    Fut: std::future::Future<Output = bool>,
+{
+    let started = std::time::Instant::now();
+    while !condition().await {
+        assert!(
+            started.elapsed() < std::time::Duration::from_secs(10),
+            "never happened: {what}"
+        );
+        tokio::time::sleep(std::time::Duration::from_millis(250)).await;
+    }
+}

@@ -1,0 +1,71 @@
+//! OK / WARN / CRIT: the verdict of a measurement against its thresholds.
+
+use serde::Serialize;
+
+/// OK, WARN or CRIT against thresholds.
+#[derive(Debug, Clone, Copy, Default, PartialEq, Eq, PartialOrd, Ord, Serialize)]
+#[serde(rename_all = "UPPERCASE")]
+pub(crate) enum Verdict {
+    #[default]
+    Ok,
+    Warn,
+    Crit,
+}
+
+impl Verdict {
+    /// The verdict of `value` against warn and crit thresholds.
+    pub(crate) fn of(value: u64, warn: u64, crit: u64) -> Verdict {
+        if value >= crit {
+            Verdict::Crit
+        } else if value >= warn {
+            Verdict::Warn
+        } else {
+            Verdict::Ok
+        }
+    }
+}
+
+impl Verdict {
+    /// The verdict of a float measurement (percentages).
+    pub(crate) fn of_f64(value: f64, warn: f64, crit: f64) -> Verdict {
+        if value >= crit {
+            Verdict::Crit
+        } else if value >= warn {
+            Verdict::Warn
+        } else {
+            Verdict::Ok
+        }
+    }
+
+    /// As printed: OK, WARN, CRIT.
+    pub(crate) fn label(self) -> &'static str {
+        match self {
+            Verdict::Ok => "OK",
+            Verdict::Warn => "WARN",
+            Verdict::Crit => "CRIT",
+        }
+    }
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+
+    #[test]
+    fn verdicts() {
+        assert_eq!(Verdict::of(99_999, 100_000, 1_000_000), Verdict::Ok);
+        assert_eq!(Verdict::of(100_000, 100_000, 1_000_000), Verdict::Warn);
+        assert_eq!(Verdict::of(2_000_000, 100_000, 1_000_000), Verdict::Crit);
+    }
+
+    #[test]
+    fn worst_is_the_maximum() {
+        assert_eq!(
+            [Verdict::Ok, Verdict::Crit, Verdict::Warn]
+                .into_iter()
+                .max(),
+            Some(Verdict::Crit)
+        );
+        assert_eq!(Verdict::of_f64(95.0, 80.0, 95.0), Verdict::Crit);
+    }
+}

@@ -1,0 +1,7 @@
+//! Workflows compose the probes: they take one snapshot of the server and judge it, and never
+//! query on their own.
+
+pub(crate) mod check;
+pub(crate) mod status;
+pub(crate) mod thresholds;
+pub(crate) mod triage;

@@ -1,0 +1,111 @@
+//! `mytriage status`: one screen that answers "is it the database, and what is wrong?".
+
+use std::io::IsTerminal;
+
+use anyhow::Result;
+use serde::Serialize;
+
+use crate::connect::Session;
+use crate::render::{Block, Report, View};
+use crate::verdict::Verdict;
+use crate::workflow::thresholds::{self, Finding, Thresholds};
+use crate::workflow::triage::{self, Triage};
+
+/// What `status` reports: the verdicts, the thresholds used, and the snapshot they judged.
+#[derive(Debug, Serialize)]
+pub(crate) struct StatusReport {
+    pub verdict: Verdict,
+    pub findings: Vec<Finding>,
+    pub thresholds: Thresholds,
+    pub triage: Triage,
+    #[serde(skip)]
+    color: bool,
+}
+
+/// Takes the snapshot and judges it.
+pub(crate) async fn collect(session: &mut Session, limits: &Thresholds) -> Result<StatusReport> {
+    let triage = triage::collect(session).await?;
+    let findings = thresholds::evaluate(&triage, limits, triage.deadlock_age_s());
+    Ok(StatusReport {
+        verdict: thresholds::worst(&findings),
+        findings,
+        thresholds: limits.clone(),
+        triage,
+        color: std::io::stdout().is_terminal() && std::env::var_os("NO_COLOR").is_none(),
+    })
+}
+
+/// A verdict, coloured on a terminal (ANSI), plain when piped.
+pub(crate) fn paint(verdict: Verdict, color: bool) -> String {
+    let label = verdict.label();
+    match (color, verdict) {
+        (false, _) => label.to_owned(),
+        (true, Verdict::Ok) => format!("\x1b[32m{label}\x1b[0m"),
+        (true, Verdict::Warn) => format!("\x1b[33m{label}\x1b[0m"),
+        (true, Verdict::Crit) => format!("\x1b[1;31m{label}\x1b[0m"),
+    }
+}
+
+impl Report for StatusReport {
+    fn view(&self) -> View {
+        let server = &self.triage.server;
+        let uptime = self
+            .triage
+            .connections
+            .uptime_s
+            .map(human_duration)
+            .unwrap_or_else(|| "?".into());
+        let mut fields = vec![(
+            "Server".to_owned(),
+            format!(
+                "{} {} on {}, up {uptime}",
+                server.flavor_name,
+                server.version,
+                server.hostname.as_deref().unwrap_or("?")
+            ),
+        )];
+        fields.extend(self.findings.iter().map(|f| {
+            (
+                format!("{:<5} {}", paint(f.verdict, self.color), f.check),
+                f.summary.clone(),
+            )
+        }));
+        let mut blocks = vec![Block::Fields {
+            title: None,
+            fields,
+        }];
+        blocks.push(Block::Note(format!(
+            "Overall: {}",
+            paint(self.verdict, self.color)
+        )));
+        View { blocks }
+    }
+}
+
+fn human_duration(seconds: u64) -> String {
+    match seconds {
+        0..60 => format!("{seconds}s"),
+        60..3600 => format!("{}m", seconds / 60),
+        3600..86_400 => format!("{}h{}m", seconds / 3600, seconds % 3600 / 60),
+        _ => format!("{}d{}h", seconds / 86_400, seconds % 86_400 / 3600),
+    }
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+
+    #[test]
+    fn durations_read_at_a_glance() {
+        assert_eq!(human_duration(42), "42s");
+        assert_eq!(human_duration(600), "10m");
+        assert_eq!(human_duration(3_900), "1h5m");
+        assert_eq!(human_duration(90_000), "1d1h");
+    }
+
+    #[test]
+    fn verdicts_are_plain_when_piped() {
+        assert_eq!(paint(Verdict::Crit, false), "CRIT");
+        assert!(paint(Verdict::Crit, true).contains("\x1b[1;31mCRIT"));
+    }
+}

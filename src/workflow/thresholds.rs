@@ -1,0 +1,359 @@
+//! Thresholds and the findings they turn a [`Triage`] into. Pure: tested without a server.
+
+use std::time::Duration;
+
+use anyhow::{Context, Result};
+use serde::Serialize;
+
+use crate::cli::ThresholdArgs;
+use crate::connect::option_file::{self, Defaults};
+use crate::probe::locks::LockSession;
+use crate::probe::locks::tree::Node;
+use crate::render::{clip, strip_port};
+use crate::verdict::Verdict;
+use crate::workflow::triage::Triage;
+
+/// Resolved thresholds: flags, then the `[check]` group of `--config`, then these defaults.
+#[derive(Debug, Clone, PartialEq, Serialize)]
+pub(crate) struct Thresholds {
+    pub lock_wait_warn_s: u64,
+    pub lock_wait_crit_s: u64,
+    pub blocked_warn: u64,
+    pub blocked_crit: u64,
+    pub trx_age_warn_s: u64,
+    pub trx_age_crit_s: u64,
+    pub idle_trx_warn_s: u64,
+    pub idle_trx_crit_s: u64,
+    pub hll_warn: u64,
+    pub hll_crit: u64,
+    pub conn_pct_warn: f64,
+    pub conn_pct_crit: f64,
+    pub deadlock_window_s: u64,
+}
+
+impl Default for Thresholds {
+    fn default() -> Thresholds {
+        Thresholds {
+            lock_wait_warn_s: 10,
+            lock_wait_crit_s: 60,
+            blocked_warn: 1,
+            blocked_crit: 10,
+            trx_age_warn_s: 60,
+            trx_age_crit_s: 600,
+            idle_trx_warn_s: 30,
+            idle_trx_crit_s: 300,
+            hll_warn: 100_000,
+            hll_crit: 1_000_000,
+            conn_pct_warn: 80.0,
+            conn_pct_crit: 95.0,
+            deadlock_window_s: 600,
+        }
+    }
+}
+
+impl Thresholds {
+    /// Resolves the thresholds before anything connects; a bad config file or value is an error.
+    pub(crate) fn resolve(args: &ThresholdArgs) -> Result<Thresholds> {
+        let file = match &args.config {
+            Some(path) => Some(option_file::load(
+                &Defaults::Only(path.clone()),
+                None,
+                &["check"],
+            )?),
+            None => None,
+        };
+        let from_file = |key: &str| -> Option<(String, String)> {
+            let value = file.as_ref()?.get(key)?;
+            Some((
+                format!("{}:{}: {key}", value.file.display(), value.line),
+                value.value.clone().unwrap_or_default(),
+            ))
+        };
+        let seconds = |flag: Option<Duration>, key: &str, default: u64| -> Result<u64> {
+            match (flag, from_file(key)) {
+                (Some(d), _) => Ok(d.as_secs()),
+                (None, Some((at, text))) => crate::cli::parse_duration(&text)
+                    .map(|d| d.as_secs())
+                    .map_err(anyhow::Error::msg)
+                    .with_context(|| at),
+                (None, None) => Ok(default),
+            }
+        };
+        let number = |flag: Option<u64>, key: &str, default: u64| -> Result<u64> {
+            match (flag, from_file(key)) {
+                (Some(n), _) => Ok(n),
+                (None, Some((at, text))) => text
+                    .trim()
+                    .parse()
+                    .with_context(|| format!("{at}: '{text}' is not a number")),
+                (None, None) => Ok(default),
+            }
+        };
+        let percent = |flag: Option<f64>, key: &str, default: f64| -> Result<f64> {
+            match (flag, from_file(key)) {
+                (Some(n), _) => Ok(n),
+                (None, Some((at, text))) => text
+                    .trim()
+                    .parse()
+                    .with_context(|| format!("{at}: '{text}' is not a number")),
+                (None, None) => Ok(default),
+            }
+        };
+        let d = Thresholds::default();
+        let t = Thresholds {
+            lock_wait_warn_s: seconds(args.lock_wait_warn, "lock-wait-warn", d.lock_wait_warn_s)?,
+            lock_wait_crit_s: seconds(args.lock_wait_crit, "lock-wait-crit", d.lock_wait_crit_s)?,
+            blocked_warn: number(args.blocked_warn, "blocked-warn", d.blocked_warn)?,
+            blocked_crit: number(args.blocked_crit, "blocked-crit", d.blocked_crit)?,
+            trx_age_warn_s: seconds(args.trx_age_warn, "trx-age-warn", d.trx_age_warn_s)?,
+            trx_age_crit_s: seconds(args.trx_age_crit, "trx-age-crit", d.trx_age_crit_s)?,
+            idle_trx_warn_s: seconds(args.idle_trx_warn, "idle-trx-warn", d.idle_trx_warn_s)?,
+            idle_trx_crit_s: seconds(args.idle_trx_crit, "idle-trx-crit", d.idle_trx_crit_s)?,
+            hll_warn: number(args.hll_warn, "hll-warn", d.hll_warn)?,
+            hll_crit: number(args.hll_crit, "hll-crit", d.hll_crit)?,
+            conn_pct_warn: percent(args.conn_pct_warn, "conn-pct-warn", d.conn_pct_warn)?,
+            conn_pct_crit: percent(args.conn_pct_crit, "conn-pct-crit", d.conn_pct_crit)?,
+            deadlock_window_s: seconds(
+                args.deadlock_window,
+                "deadlock-window",
+                d.deadlock_window_s,
+            )?,
+        };
+        t.validate()?;
+        Ok(t)
+    }
+
+    fn validate(&self) -> Result<()> {
+        let pairs = [
+            ("lock-wait", self.lock_wait_warn_s, self.lock_wait_crit_s),
+            ("blocked", self.blocked_warn, self.blocked_crit),
+            ("trx-age", self.trx_age_warn_s, self.trx_age_crit_s),
+            ("idle-trx", self.idle_trx_warn_s, self.idle_trx_crit_s),
+            ("hll", self.hll_warn, self.hll_crit),
+        ];
+        for (name, warn, crit) in pairs {
+            anyhow::ensure!(
+                warn <= crit,
+                "--{name}-warn ({warn}) is above --{name}-crit ({crit})"
+            );
+        }
+        anyhow::ensure!(
+            self.conn_pct_warn <= self.conn_pct_crit,
+            "--conn-pct-warn ({}) is above --conn-pct-crit ({})",
+            self.conn_pct_warn,
+            self.conn_pct_crit
+        );
+        Ok(())
+    }
+}
+
+/// One judged line of `status` and `check`.
+#[derive(Debug, Clone, Serialize, PartialEq)]
+pub(crate) struct Finding {
+    /// connections, threads_running, blockers, oldest_trx, idle_in_trx, history, deadlock.
+    pub check: &'static str,
+    pub verdict: Verdict,
+    /// The number judged (percent, sessions, seconds, length).
+    pub value: f64,
+    /// One sentence, naming pids and statements where there are some.
+    pub summary: String,
+}
+
+/// Judges a snapshot. `now` is the server's time as seconds since the epoch (for deadlock age).
+pub(crate) fn evaluate(
+    triage: &Triage,
+    t: &Thresholds,
+    deadlock_age_s: Option<u64>,
+) -> Vec<Finding> {
+    vec![
+        connections(triage, t),
+        Finding {
+            check: "threads_running",
+            verdict: Verdict::Ok,
+            value: triage.connections.threads_running as f64,
+            summary: format!("{} running", triage.connections.threads_running),
+        },
+        blockers(triage, t),
+        trx_age(
+            "oldest_trx",
+            triage.oldest_trx.as_ref(),
+            t.trx_age_warn_s,
+            t.trx_age_crit_s,
+            0,
+        ),
+        trx_age(
+            "idle_in_trx",
+            triage.oldest_idle_in_trx.as_ref(),
+            t.idle_trx_warn_s,
+            t.idle_trx_crit_s,
+            triage.idle_in_trx,
+        ),
+        Finding {
+            check: "history",
+            verdict: Verdict::of(triage.history_list_length, t.hll_warn, t.hll_crit),
+            value: triage.history_list_length as f64,
+            summary: format!("history list length {}", triage.history_list_length),
+        },
+        deadlock(triage, t, deadlock_age_s),
+    ]
+}
+
+fn connections(triage: &Triage, t: &Thresholds) -> Finding {
+    let c = &triage.connections;
+    let top: Vec<String> = c
+        .by_user
+        .iter()
+        .take(3)
+        .map(|g| format!("{} {}", g.name, g.total))
+        .collect();
+    Finding {
+        check: "connections",
+        verdict: Verdict::of_f64(c.used_pct, t.conn_pct_warn, t.conn_pct_crit),
+        value: c.used_pct,
+        summary: format!(
+            "{} of {} ({}%); top accounts: {}",
+            c.threads_connected,
+            c.max_connections,
+            c.used_pct,
+            top.join(", ")
+        ),
+    }
+}
+
+fn max_wait(nodes: &[Node<LockSession>]) -> u64 {
+    nodes
+        .iter()
+        .map(|n| {
+            n.waiting_for
+                .as_ref()
+                .and_then(|w| w.wait_s)
+                .unwrap_or(0)
+                .max(max_wait(&n.waiters))
+        })
+        .max()
+        .unwrap_or(0)
+}
+
+/// CRIT when a root blocker sits idle in its transaction while others wait (it will not finish
+/// by itself), or past the CRIT thresholds; WARN past the WARN thresholds.
+fn blockers(triage: &Triage, t: &Thresholds) -> Finding {
+    let forest = &triage.locks.forest;
+    let blocked = forest.blocked_sessions as u64;
+    let longest = max_wait(&forest.roots);
+    let idle_root = forest
+        .roots
+        .iter()
+        .any(|r| r.info.idle_in_trx && r.waiters_total > 0);
+    let verdict = if idle_root || blocked >= t.blocked_crit || longest >= t.lock_wait_crit_s {
+        Verdict::Crit
+    } else if blocked >= t.blocked_warn.max(1) || longest >= t.lock_wait_warn_s && blocked > 0 {
+        Verdict::Warn
+    } else {
+        Verdict::Ok
+    };
+    let summary = match forest.roots.first() {
+        None => "no lock waits".to_owned(),
+        Some(root) => {
+            let info = &root.info;
+            let what = match (&info.statement, &info.last_statement) {
+                (Some(now), _) => clip(now, false),
+                (None, Some(last)) => format!("last: {}", clip(last, false)),
+                (None, None) => "statement unknown".to_owned(),
+            };
+            let idle = if info.idle_in_trx {
+                ", idle in transaction"
+            } else {
+                ""
+            };
+            format!(
+                "{blocked} blocked (longest wait {longest}s); root {} {}@{}{idle} holds up {}: {what}",
+                info.pid,
+                info.user.as_deref().unwrap_or("?"),
+                info.host.as_deref().map(strip_port).unwrap_or("?"),
+                root.waiters_total
+            )
+        }
+    };
+    Finding {
+        check: "blockers",
+        verdict,
+        value: blocked as f64,
+        summary,
+    }
+}
+
+fn trx_age(
+    check: &'static str,
+    trx: Option<&crate::probe::history::OldestTrx>,
+    warn: u64,
+    crit: u64,
+    count: usize,
+) -> Finding {
+    let Some(trx) = trx else {
+        return Finding {
+            check,
+            verdict: Verdict::Ok,
+            value: 0.0,
+            summary: "none".to_owned(),
+        };
+    };
+    let what = match (&trx.statement, &trx.last_statement) {
+        (Some(now), _) => clip(now, false),
+        (None, Some(last)) => format!("last: {}", clip(last, false)),
+        (None, None) => String::new(),
+    };
+    let count = if count > 1 {
+        format!("{count} sessions; oldest ")
+    } else {
+        String::new()
+    };
+    Finding {
+        check,
+        verdict: Verdict::of(trx.age_s, warn, crit),
+        value: trx.age_s as f64,
+        summary: format!(
+            "{count}pid {} {}@{} open {}s {what}",
+            trx.pid,
+            trx.user.as_deref().unwrap_or("?"),
+            trx.host.as_deref().map(strip_port).unwrap_or("?"),
+            trx.age_s
+        )
+        .trim_end()
+        .to_owned(),
+    }
+}
+
+fn deadlock(triage: &Triage, t: &Thresholds, age_s: Option<u64>) -> Finding {
+    match (&triage.latest_deadlock, age_s) {
+        (None, _) => Finding {
+            check: "deadlock",
+            verdict: Verdict::Ok,
+            value: 0.0,
+            summary: "none since start-up".to_owned(),
+        },
+        (Some(deadlock), age) => {
+            let recent = age.is_some_and(|a| a < t.deadlock_window_s);
+            let when = deadlock
+                .detected_at
+                .clone()
+                .unwrap_or_else(|| "unknown time".to_owned());
+            let threads: Vec<String> = deadlock
+                .transactions
+                .iter()
+                .filter_map(|x| x.thread_id)
+                .map(|id| id.to_string())
+                .collect();
+            Finding {
+                check: "deadlock",
+                verdict: if recent { Verdict::Warn } else { Verdict::Ok },
+                value: if recent { 1.0 } else { 0.0 },
+                summary: format!("latest at {when} between threads {}", threads.join(", ")),
+            }
+        }
+    }
+}
+
+/// The worst verdict of a set of findings.
+pub(crate) fn worst(findings: &[Finding]) -> Verdict {
+    findings.iter().map(|f| f.verdict).max().unwrap_or_default()
+}
