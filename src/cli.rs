@@ -65,7 +65,7 @@ pub enum Command {
 
     /// The latest deadlock, parsed: both sides, their locks and statements, and the victim.
     #[command(disable_help_flag = true)]
-    Deadlocks,
+    Deadlocks(DeadlocksArgs),
 
     /// Kill a session safely: snapshot it to the evidence log (on disk first), confirm, re-verify
     /// it is the same session, kill it, and record the outcome.
@@ -84,6 +84,94 @@ pub enum Command {
     /// 2 CRITICAL, 3 UNKNOWN).
     #[command(disable_help_flag = true)]
     Check(CheckArgs),
+
+    /// Bracket an incident in the evidence log: `start`, `note`, `end`.
+    #[command(disable_help_flag = true)]
+    Incident(IncidentArgs),
+
+    /// The incident document (Symptom / Cause / Response / Prevention) from the evidence log, in Markdown.
+    #[command(disable_help_flag = true)]
+    Report(ReportArgs),
+}
+
+/// Options for `deadlocks`.
+#[derive(Debug, Clone, Default, Args)]
+pub struct DeadlocksArgs {
+    /// Keep polling and append each new deadlock, once, to the evidence log.
+    #[arg(long, conflicts_with = "history")]
+    pub watch: bool,
+    /// With --watch: time between polls.
+    #[arg(long, value_parser = parse_timeout, default_value = "1s")]
+    pub interval: Duration,
+    /// With --watch: stop after this long (default: until Ctrl-C).
+    #[arg(long, value_parser = parse_timeout)]
+    pub duration: Option<Duration>,
+    /// List the deadlocks recorded in the evidence log instead of asking the server.
+    #[arg(long)]
+    pub history: bool,
+    /// The evidence log (default: $XDG_STATE_HOME/mytriage/evidence.jsonl).
+    #[arg(long, value_name = "PATH")]
+    pub evidence: Option<std::path::PathBuf>,
+}
+
+/// Options for `incident`.
+#[derive(Debug, Clone, Args)]
+pub struct IncidentArgs {
+    #[command(subcommand)]
+    pub action: IncidentAction,
+    /// The evidence log (default: $XDG_STATE_HOME/mytriage/evidence.jsonl).
+    #[arg(long, value_name = "PATH", global = true)]
+    pub evidence: Option<std::path::PathBuf>,
+}
+
+/// What to record about the incident.
+#[derive(Debug, Clone, Subcommand)]
+pub enum IncidentAction {
+    /// Open an incident.
+    #[command(disable_help_flag = true)]
+    Start {
+        /// A short title, e.g. "checkout API slow".
+        #[arg(long)]
+        title: Option<String>,
+    },
+    /// Add a timestamped note to the open incident.
+    #[command(disable_help_flag = true)]
+    Note {
+        /// The note.
+        text: String,
+    },
+    /// Close the open incident.
+    #[command(disable_help_flag = true)]
+    End,
+}
+
+/// Options for `report`.
+#[derive(Debug, Clone, Args)]
+pub struct ReportArgs {
+    /// The evidence log (default: $XDG_STATE_HOME/mytriage/evidence.jsonl).
+    #[arg(long, value_name = "PATH")]
+    pub evidence: Option<std::path::PathBuf>,
+    /// The incident to report (its id); default: the latest one.
+    #[arg(long)]
+    pub incident: Option<String>,
+    /// Report this time range instead (RFC 3339, or an age such as 2h).
+    #[arg(long, conflicts_with = "incident")]
+    pub since: Option<String>,
+    /// End of the time range.
+    #[arg(long, conflicts_with = "incident")]
+    pub until: Option<String>,
+    /// Language: ko or en (default: ko when LANG says Korean, else en).
+    #[arg(long, value_enum)]
+    pub lang: Option<Lang>,
+}
+
+/// Report languages.
+#[derive(Debug, Clone, Copy, PartialEq, Eq, ValueEnum)]
+pub enum Lang {
+    /// 한국어
+    Ko,
+    /// English
+    En,
 }
 
 /// Thresholds shared by `status` and `check`. Flags override `--config`, which overrides the

@@ -100,9 +100,9 @@ impl KillPlan {
         })
     }
 
-    /// Opens the evidence log before connecting: a log that cannot even be opened stops here.
-    pub(crate) fn open_evidence(&self) -> Result<EvidenceLog> {
-        EvidenceLog::open(&self.evidence)
+    /// The evidence log, opened before connecting: a log that cannot even be opened stops here.
+    pub(crate) fn evidence_path(&self) -> &std::path::Path {
+        &self.evidence
     }
 }
 

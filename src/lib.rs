@@ -17,6 +17,7 @@ mod verdict;
 mod workflow;
 
 use std::io::Write;
+use std::path::PathBuf;
 
 use anyhow::{Context, Result};
 
@@ -39,29 +40,29 @@ pub async fn run(cli: Cli) -> Result<Exit> {
 
 async fn run_command(cli: Cli) -> Result<Exit> {
     let env = |name: &str| std::env::var(name).ok();
+    let plan = Plan::new(&cli.command, &env)?;
+    let online = match plan {
+        // Reading and writing the evidence log needs no server.
+        Plan::Offline(offline) => return run_offline(&offline, cli.format),
+        Plan::Online(online) => online,
+    };
+    // Opened before connecting: if the evidence cannot be written, nothing may be killed.
+    let mut log = online
+        .evidence_path()
+        .map(evidence::EvidenceLog::open)
+        .transpose()?;
     let inputs = Inputs {
         args: &cli.connect,
         env: &env,
         home: connect::home_dir(),
         prompt: &connect::prompt_password,
     };
-    let plan = Plan::new(&cli.command, &env)?;
-    if let Plan::Evidence(path, args) = &plan {
-        // Reading the log needs no server.
-        emit(&evidence::list(path, args)?, cli.format)?;
-        return Ok(Exit::Ok);
-    }
-    // Opened before connecting: if the evidence cannot be written, nothing may be killed.
-    let mut log = match &plan {
-        Plan::Kill(kill) => Some(kill.open_evidence()?),
-        _ => None,
-    };
     let resolved = connect::resolve(&inputs)?;
     for warning in &resolved.warnings {
         eprintln!("mytriage: {warning}");
     }
     let mut session = Session::open(&resolved.config).await?;
-    let outcome = dispatch(&plan, cli.format, &mut session, log.as_mut()).await;
+    let outcome = dispatch(&online, cli.format, &mut session, log.as_mut()).await;
     session.close().await;
     outcome
 }
@@ -69,6 +70,20 @@ async fn run_command(cli: Cli) -> Result<Exit> {
 /// A command with its arguments validated: everything that can be wrong with the command line
 /// is found here, before anything connects.
 enum Plan {
+    Offline(Offline),
+    Online(Online),
+}
+
+/// Commands that only read or write the evidence log.
+enum Offline {
+    Evidence(PathBuf, cli::EvidenceArgs),
+    DeadlockHistory(PathBuf),
+    Incident(PathBuf, cli::IncidentAction),
+    Report(PathBuf, cli::ReportArgs),
+}
+
+/// Commands that need the server.
+enum Online {
     Server,
     Processlist(probe::processlist::Filter),
     Locks(cli::LocksArgs),
@@ -76,19 +91,37 @@ enum Plan {
     History(cli::HistoryArgs),
     Connections,
     Deadlocks,
+    DeadlockWatch(cli::DeadlocksArgs, PathBuf),
     Kill(kill::KillPlan),
-    Evidence(std::path::PathBuf, cli::EvidenceArgs),
     Status(workflow::thresholds::Thresholds),
-    Check(workflow::thresholds::Thresholds, Option<std::path::PathBuf>),
+    Check(workflow::thresholds::Thresholds, Option<PathBuf>),
+}
+
+impl Online {
+    /// The evidence log a command appends to, opened before connecting.
+    fn evidence_path(&self) -> Option<&std::path::Path> {
+        match self {
+            Online::Kill(kill) => Some(kill.evidence_path()),
+            Online::DeadlockWatch(_, path) => Some(path),
+            _ => None,
+        }
+    }
 }
 
 impl Plan {
     fn new(command: &Command, env: &dyn Fn(&str) -> Option<String>) -> Result<Plan> {
+        let log = |flag: &Option<PathBuf>| -> Result<PathBuf> {
+            flag.clone()
+                .or_else(|| evidence::default_path(env))
+                .context("no evidence log path: set --evidence, XDG_STATE_HOME or HOME")
+        };
         Ok(match command {
-            Command::Server => Plan::Server,
-            Command::Processlist(args) => Plan::Processlist(probe::processlist::Filter::new(args)?),
-            Command::Locks(args) => Plan::Locks(args.clone()),
-            Command::Trx(args) => Plan::Trx(args.clone()),
+            Command::Server => Plan::Online(Online::Server),
+            Command::Processlist(args) => {
+                Plan::Online(Online::Processlist(probe::processlist::Filter::new(args)?))
+            }
+            Command::Locks(args) => Plan::Online(Online::Locks(args.clone())),
+            Command::Trx(args) => Plan::Online(Online::Trx(args.clone())),
             Command::History(args) => {
                 anyhow::ensure!(
                     args.warn <= args.crit,
@@ -96,63 +129,96 @@ impl Plan {
                     args.warn,
                     args.crit
                 );
-                Plan::History(args.clone())
+                Plan::Online(Online::History(args.clone()))
             }
-            Command::Connections => Plan::Connections,
-            Command::Deadlocks => Plan::Deadlocks,
-            Command::Status(args) => Plan::Status(workflow::thresholds::Thresholds::resolve(args)?),
-            Command::Check(args) => Plan::Check(
+            Command::Connections => Plan::Online(Online::Connections),
+            Command::Deadlocks(args) if args.history => {
+                Plan::Offline(Offline::DeadlockHistory(log(&args.evidence)?))
+            }
+            Command::Deadlocks(args) if args.watch => {
+                Plan::Online(Online::DeadlockWatch(args.clone(), log(&args.evidence)?))
+            }
+            Command::Deadlocks(_) => Plan::Online(Online::Deadlocks),
+            Command::Status(args) => Plan::Online(Online::Status(
+                workflow::thresholds::Thresholds::resolve(args)?,
+            )),
+            Command::Check(args) => Plan::Online(Online::Check(
                 workflow::thresholds::Thresholds::resolve(&args.thresholds)?,
                 args.state.clone(),
-            ),
-            Command::Kill(args) => {
-                Plan::Kill(kill::KillPlan::new(args, evidence::default_path(env))?)
-            }
+            )),
+            Command::Kill(args) => Plan::Online(Online::Kill(kill::KillPlan::new(
+                args,
+                evidence::default_path(env),
+            )?)),
             Command::Evidence(args) => {
-                let path = args
-                    .evidence
-                    .clone()
-                    .or_else(|| evidence::default_path(env));
-                Plan::Evidence(
-                    path.context("no evidence log path: set --evidence, XDG_STATE_HOME or HOME")?,
-                    args.clone(),
-                )
+                Plan::Offline(Offline::Evidence(log(&args.evidence)?, args.clone()))
+            }
+            Command::Incident(args) => {
+                Plan::Offline(Offline::Incident(log(&args.evidence)?, args.action.clone()))
+            }
+            Command::Report(args) => {
+                Plan::Offline(Offline::Report(log(&args.evidence)?, args.clone()))
             }
         })
     }
 }
 
+fn run_offline(plan: &Offline, format: cli::Format) -> Result<Exit> {
+    match plan {
+        Offline::Evidence(path, args) => emit(&evidence::list(path, args)?, format)?,
+        Offline::DeadlockHistory(path) => emit(&probe::deadlocks::history(path)?, format)?,
+        Offline::Incident(path, action) => {
+            emit(&workflow::incident::record(path, action)?, format)?
+        }
+        Offline::Report(path, args) => {
+            let report = workflow::report::build(path, args)?;
+            let mut out = std::io::stdout().lock();
+            out.write_all(report.as_bytes())
+                .and_then(|()| out.flush())
+                .context("writing the report")?;
+        }
+    }
+    Ok(Exit::Ok)
+}
+
 async fn dispatch(
-    plan: &Plan,
+    plan: &Online,
     format: cli::Format,
     session: &mut Session,
     log: Option<&mut evidence::EvidenceLog>,
 ) -> Result<Exit> {
     match plan {
-        Plan::Server => emit(&probe::server::collect(session).await?, format)?,
-        Plan::Processlist(filter) => {
+        Online::Server => emit(&probe::server::collect(session).await?, format)?,
+        Online::Processlist(filter) => {
             emit(&probe::processlist::collect(session, filter).await?, format)?
         }
-        Plan::Locks(args) => emit(&probe::locks::collect(session, args).await?, format)?,
-        Plan::Trx(args) => emit(&probe::trx::collect(session, args).await?, format)?,
-        Plan::History(args) => {
+        Online::Locks(args) => emit(&probe::locks::collect(session, args).await?, format)?,
+        Online::Trx(args) => emit(&probe::trx::collect(session, args).await?, format)?,
+        Online::History(args) => {
             let report = probe::history::collect(session, args).await?;
             emit(&report, format)?;
             if report.breached() {
                 return Ok(Exit::Findings);
             }
         }
-        Plan::Connections => emit(&probe::connections::collect(session).await?, format)?,
-        Plan::Deadlocks => emit(&probe::deadlocks::collect(session).await?, format)?,
-        Plan::Kill(kill) => {
+        Online::Connections => emit(&probe::connections::collect(session).await?, format)?,
+        Online::Deadlocks => emit(&probe::deadlocks::collect(session).await?, format)?,
+        Online::DeadlockWatch(args, _) => {
+            let log = log.context("the evidence log is not open")?;
+            let recorded = probe::deadlocks::watch(session, args, log, format).await?;
+            eprintln!(
+                "mytriage: {recorded} new deadlock(s) recorded in {}",
+                log.path().display()
+            );
+        }
+        Online::Kill(kill) => {
             let log = log.context("the evidence log is not open")?;
             let report = kill::run(session, kill, log).await?;
             emit(&report, format)?;
             return Ok(report.exit());
         }
-        Plan::Evidence(path, args) => emit(&evidence::list(path, args)?, format)?,
-        Plan::Status(limits) => emit(&workflow::status::collect(session, limits).await?, format)?,
-        Plan::Check(limits, state) => {
+        Online::Status(limits) => emit(&workflow::status::collect(session, limits).await?, format)?,
+        Online::Check(limits, state) => {
             let report = workflow::check::collect(session, limits, state.as_deref()).await?;
             emit(&report, format)?;
             return Ok(report.exit());

@@ -142,3 +142,175 @@ fn victim_text(deadlock: &Deadlock) -> String {
         (None, None) => "unknown".to_owned(),
     }
 }
+
+/// A deadlock's identity: when, and which transactions. Two deadlocks in the same second differ
+/// by their transactions.
+pub(crate) fn key(deadlock: &Deadlock) -> String {
+    let mut trx: Vec<String> = deadlock
+        .transactions
+        .iter()
+        .filter_map(|t| t.trx_id)
+        .map(|id| id.to_string())
+        .collect();
+    trx.sort();
+    format!(
+        "{} {}",
+        deadlock.detected_at.as_deref().unwrap_or("?"),
+        trx.join(",")
+    )
+}
+
+/// The `deadlock` evidence record.
+#[derive(Debug, Serialize)]
+pub(crate) struct DeadlockRecord {
+    #[serde(flatten)]
+    pub header: crate::evidence::Header,
+    /// See [`key`]; used to record each deadlock once.
+    pub key: String,
+    pub server: String,
+    pub deadlock: Deadlock,
+}
+
+/// `deadlocks --watch`: polls the latest deadlock and appends each one not yet in the log. The
+/// server keeps only the latest, so a poll interval shorter than the gap between deadlocks is
+/// what catches them all. Returns how many were recorded.
+pub(crate) async fn watch(
+    session: &mut Session,
+    args: &crate::cli::DeadlocksArgs,
+    log: &mut crate::evidence::EvidenceLog,
+    format: crate::cli::Format,
+) -> Result<usize> {
+    let (records, _) = if log.path().exists() {
+        crate::evidence::read_all(log.path())?
+    } else {
+        (Vec::new(), 0)
+    };
+    let mut seen: std::collections::HashSet<String> = records
+        .iter()
+        .filter(|r| r["kind"] == "deadlock")
+        .filter_map(|r| r["key"].as_str().map(str::to_owned))
+        .collect();
+    let deadline = args.duration.map(|d| tokio::time::Instant::now() + d);
+    let mut recorded = 0;
+    loop {
+        let status = innodb_status(session).await?;
+        if let Some(deadlock) = innodb_status::parse_latest_deadlock(&status) {
+            let key = key(&deadlock);
+            if seen.insert(key.clone()) {
+                let record = DeadlockRecord {
+                    header: crate::evidence::Header::new("deadlock"),
+                    key,
+                    server: format!("{} {}", session.server.flavor_name, session.server.version),
+                    deadlock,
+                };
+                log.append(&record).context("recording a deadlock")?;
+                print_new(&record, format)?;
+                recorded += 1;
+            }
+        }
+        let pause = tokio::time::sleep(args.interval);
+        tokio::select! {
+            _ = pause => {}
+            _ = tokio::signal::ctrl_c() => return Ok(recorded),
+        }
+        if deadline.is_some_and(|d| tokio::time::Instant::now() >= d) {
+            return Ok(recorded);
+        }
+    }
+}
+
+/// One line per new deadlock: NDJSON, or a sentence.
+fn print_new(record: &DeadlockRecord, format: crate::cli::Format) -> Result<()> {
+    use std::io::Write;
+    let mut out = std::io::stdout().lock();
+    match format {
+        crate::cli::Format::Json => serde_json::to_writer(&mut out, record)?,
+        crate::cli::Format::Table => {
+            let sides: Vec<String> = record
+                .deadlock
+                .transactions
+                .iter()
+                .map(|t| {
+                    format!(
+                        "thread {} ({})",
+                        t.thread_id.unwrap_or(0),
+                        clip(t.query.as_deref().unwrap_or(""), false)
+                    )
+                })
+                .collect();
+            write!(
+                out,
+                "{} deadlock: {}; victim: {}",
+                record.deadlock.detected_at.as_deref().unwrap_or("?"),
+                sides.join(" vs "),
+                victim_text(&record.deadlock)
+            )?;
+        }
+    }
+    writeln!(out)?;
+    out.flush().context("writing a deadlock line")
+}
+
+/// `deadlocks --history`: the deadlocks recorded in the evidence log.
+#[derive(Debug, Serialize)]
+pub(crate) struct DeadlockHistory {
+    pub path: std::path::PathBuf,
+    pub deadlocks: Vec<serde_json::Value>,
+}
+
+/// Reads the recorded deadlocks; no server needed.
+pub(crate) fn history(path: &std::path::Path) -> Result<DeadlockHistory> {
+    let (records, _) = crate::evidence::read_all(path)?;
+    Ok(DeadlockHistory {
+        path: path.to_owned(),
+        deadlocks: records
+            .into_iter()
+            .filter(|r| r["kind"] == "deadlock")
+            .collect(),
+    })
+}
+
+impl Report for DeadlockHistory {
+    fn view(&self) -> View {
+        let rows = self
+            .deadlocks
+            .iter()
+            .map(|r| {
+                let d = &r["deadlock"];
+                let sides: Vec<String> = d["transactions"]
+                    .as_array()
+                    .into_iter()
+                    .flatten()
+                    .map(|t| {
+                        format!(
+                            "{}: {}",
+                            t["thread_id"],
+                            clip(t["query"].as_str().unwrap_or(""), false)
+                        )
+                    })
+                    .collect();
+                vec![
+                    d["detected_at"].as_str().unwrap_or("?").to_owned(),
+                    sides.join(" / "),
+                    d["victim"].to_string(),
+                ]
+            })
+            .collect();
+        View {
+            blocks: vec![
+                Block::Table {
+                    title: None,
+                    header: ["detected at", "transactions", "victim"]
+                        .map(str::to_owned)
+                        .to_vec(),
+                    rows,
+                },
+                Block::Note(format!(
+                    "{} deadlock(s) recorded in {}",
+                    self.deadlocks.len(),
+                    self.path.display()
+                )),
+            ],
+        }
+    }
+}

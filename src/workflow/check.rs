@@ -37,7 +37,10 @@ pub(crate) async fn collect(
     let triage = triage::collect(session).await?;
     let mut findings = thresholds::evaluate(&triage, limits, triage.deadlock_age_s());
     if let Some(path) = state {
-        let latest = triage.latest_deadlock.as_ref().map(deadlock_key);
+        let latest = triage
+            .latest_deadlock
+            .as_ref()
+            .map(crate::probe::deadlocks::key);
         let previous = read_state(path)?;
         if let Some(finding) = findings.iter_mut().find(|f| f.check == "deadlock") {
             let previous_key = previous.as_ref().and_then(|s| s.last_deadlock.clone());
@@ -82,21 +85,6 @@ pub(crate) async fn collect(
         summary,
         findings,
     })
-}
-
-/// A deadlock's identity: when, and which transactions.
-fn deadlock_key(deadlock: &crate::innodb_status::Deadlock) -> String {
-    let trx: Vec<String> = deadlock
-        .transactions
-        .iter()
-        .filter_map(|t| t.trx_id)
-        .map(|id| id.to_string())
-        .collect();
-    format!(
-        "{} {}",
-        deadlock.detected_at.as_deref().unwrap_or("?"),
-        trx.join(",")
-    )
 }
 
 /// `None` when there is no state yet: the first run sets the baseline.

@@ -2,6 +2,8 @@
 //! query on their own.
 
 pub(crate) mod check;
+pub(crate) mod incident;
+pub(crate) mod report;
 pub(crate) mod status;
 pub(crate) mod thresholds;
 pub(crate) mod triage;

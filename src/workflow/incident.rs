@@ -1,0 +1,151 @@
+//! `mytriage incident start|note|end`: bracket an incident in the evidence log, with notes.
+
+use std::path::Path;
+
+use anyhow::{Result, bail};
+use serde::Serialize;
+use serde_json::Value;
+
+use crate::cli::IncidentAction;
+use crate::evidence::{self, EvidenceLog, Header};
+use crate::render::{Block, Report, View};
+
+/// An `incident.start`, `incident.note` or `incident.end` record.
+#[derive(Debug, Serialize)]
+pub(crate) struct IncidentRecord {
+    #[serde(flatten)]
+    pub header: Header,
+    /// The id of the `incident.start` record.
+    pub incident: String,
+    pub title: Option<String>,
+    pub text: Option<String>,
+    pub operator: Option<String>,
+}
+
+/// The incident still open in the log: its start record's id and title.
+pub(crate) fn open_incident(records: &[Value]) -> Option<(String, Option<String>)> {
+    let mut open: Option<(String, Option<String>)> = None;
+    for record in records {
+        match record["kind"].as_str() {
+            Some("incident.start") => {
+                open = record["id"]
+                    .as_str()
+                    .map(|id| (id.to_owned(), record["title"].as_str().map(str::to_owned)));
+            }
+            Some("incident.end")
+                if open
+                    .as_ref()
+                    .is_some_and(|(id, _)| record["incident"] == id.as_str()) =>
+            {
+                open = None
+            }
+            _ => {}
+        }
+    }
+    open
+}
+
+/// Appends the record for `action`, after checking that it makes sense (one open incident at a time).
+pub(crate) fn record(path: &Path, action: &IncidentAction) -> Result<IncidentRecord> {
+    let records = if path.exists() {
+        evidence::read_all(path)?.0
+    } else {
+        Vec::new()
+    };
+    let open = open_incident(&records);
+    let operator = std::env::var("USER").ok();
+    let record = match (action, open) {
+        (IncidentAction::Start { .. }, Some((id, _))) => {
+            bail!("incident {id} is still open; end it first with `mytriage incident end`")
+        }
+        (IncidentAction::Start { title }, None) => {
+            let header = Header::new("incident.start");
+            IncidentRecord {
+                incident: header.id.clone(),
+                header,
+                title: title.clone(),
+                text: None,
+                operator,
+            }
+        }
+        (_, None) => {
+            bail!("no incident is open; start one with `mytriage incident start --title ...`")
+        }
+        (IncidentAction::Note { text }, Some((id, title))) => IncidentRecord {
+            header: Header::new("incident.note"),
+            incident: id,
+            title,
+            text: Some(text.clone()),
+            operator,
+        },
+        (IncidentAction::End, Some((id, title))) => IncidentRecord {
+            header: Header::new("incident.end"),
+            incident: id,
+            title,
+            text: None,
+            operator,
+        },
+    };
+    EvidenceLog::open(path)?.append(&record)?;
+    Ok(record)
+}
+
+impl Report for IncidentRecord {
+    fn view(&self) -> View {
+        let what = match self.header.kind.as_str() {
+            "incident.start" => "started",
+            "incident.note" => "noted",
+            _ => "ended",
+        };
+        View {
+            blocks: vec![Block::Note(format!(
+                "incident {} {what} at {}{}",
+                self.incident,
+                self.header.at,
+                self.text
+                    .as_deref()
+                    .map(|t| format!(": {t}"))
+                    .unwrap_or_default()
+            ))],
+        }
+    }
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+
+    #[test]
+    fn start_note_end_and_their_refusals() {
+        let dir = tempfile::tempdir().unwrap();
+        let path = dir.path().join("e.jsonl");
+        assert!(
+            record(&path, &IncidentAction::End).is_err(),
+            "nothing open yet"
+        );
+        let started = record(
+            &path,
+            &IncidentAction::Start {
+                title: Some("slow checkout".into()),
+            },
+        )
+        .unwrap();
+        assert!(
+            record(&path, &IncidentAction::Start { title: None }).is_err(),
+            "one at a time"
+        );
+        let note = record(
+            &path,
+            &IncidentAction::Note {
+                text: "paged".into(),
+            },
+        )
+        .unwrap();
+        assert_eq!(note.incident, started.header.id);
+        assert_eq!(note.title.as_deref(), Some("slow checkout"));
+        record(&path, &IncidentAction::End).unwrap();
+        let (records, _) = evidence::read_all(&path).unwrap();
+        assert_eq!(records.len(), 3);
+        assert_eq!(open_incident(&records), None);
+    }
+}

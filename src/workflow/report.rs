@@ -1,0 +1,540 @@
+//! `mytriage report`: the incident document, in Markdown, from the evidence log alone. The
+//! structure is the one on-call teams share with non-engineers: Symptom (현상), Cause (원인),
+//! Response (대응), Prevention (대책). Sentences use plain words; raw statements go to an appendix.
+
+use std::fmt::Write;
+use std::path::Path;
+
+use anyhow::{Context, Result, bail};
+use serde_json::Value;
+
+use crate::cli::{Lang, ReportArgs};
+use crate::evidence;
+
+/// The records a report covers, and what it is called.
+struct Scope {
+    title: Option<String>,
+    from: Option<String>,
+    to: Option<String>,
+    records: Vec<Value>,
+}
+
+/// Builds the report for the incident or time range the arguments name.
+pub(crate) fn build(path: &Path, args: &ReportArgs) -> Result<String> {
+    let (records, _) = evidence::read_all(path)?;
+    let scope = select(records, args)?;
+    let lang = args.lang.unwrap_or_else(default_lang);
+    Ok(render(&scope, lang, path))
+}
+
+/// Korean when the locale says so.
+fn default_lang() -> Lang {
+    let locale = ["LC_ALL", "LC_MESSAGES", "LANG"]
+        .iter()
+        .find_map(|v| std::env::var(v).ok().filter(|s| !s.is_empty()));
+    if locale.is_some_and(|l| l.starts_with("ko")) {
+        Lang::Ko
+    } else {
+        Lang::En
+    }
+}
+
+fn select(records: Vec<Value>, args: &ReportArgs) -> Result<Scope> {
+    if args.since.is_some() || args.until.is_some() {
+        let since = args
+            .since
+            .as_deref()
+            .map(evidence::parse_time)
+            .transpose()?;
+        let until = args
+            .until
+            .as_deref()
+            .map(evidence::parse_time)
+            .transpose()?;
+        let kept = records
+            .into_iter()
+            .filter(|r| {
+                let at = at(r);
+                since.is_none_or(|s| at.is_some_and(|a| a >= s))
+                    && until.is_none_or(|u| at.is_some_and(|a| a < u))
+            })
+            .collect::<Vec<_>>();
+        return Ok(Scope {
+            title: None,
+            from: kept
+                .first()
+                .and_then(|r| r["at"].as_str())
+                .map(str::to_owned),
+            to: kept
+                .last()
+                .and_then(|r| r["at"].as_str())
+                .map(str::to_owned),
+            records: kept,
+        });
+    }
+    let starts: Vec<&Value> = records
+        .iter()
+        .filter(|r| r["kind"] == "incident.start")
+        .collect();
+    let start = match &args.incident {
+        Some(id) => starts.into_iter().find(|r| r["id"] == id.as_str()).with_context(|| format!("no incident {id} in the log"))?,
+        None => match starts.last() {
+            Some(start) => start,
+            None => bail!("the log has no incident; use --since/--until, or `mytriage incident start` next time"),
+        },
+    }
+    .clone();
+    let id = start["id"].as_str().unwrap_or_default().to_owned();
+    let end = records
+        .iter()
+        .find(|r| r["kind"] == "incident.end" && r["incident"] == id.as_str())
+        .cloned();
+    let (from, to) = (at(&start), end.as_ref().and_then(at));
+    let kept = records
+        .into_iter()
+        .filter(|r| {
+            at(r).is_some_and(|a| from.is_some_and(|f| a >= f) && to.is_none_or(|t| a <= t))
+        })
+        .collect();
+    Ok(Scope {
+        title: start["title"].as_str().map(str::to_owned),
+        from: start["at"].as_str().map(str::to_owned),
+        to: end
+            .as_ref()
+            .and_then(|e| e["at"].as_str())
+            .map(str::to_owned),
+        records: kept,
+    })
+}
+
+fn at(record: &Value) -> Option<chrono::DateTime<chrono::FixedOffset>> {
+    chrono::DateTime::parse_from_rfc3339(record["at"].as_str()?).ok()
+}
+
+/// `2026-11-22T02:43:21.993Z` → `2026-11-22 02:43:21 UTC`.
+fn when(text: Option<&str>) -> String {
+    match text.and_then(|t| chrono::DateTime::parse_from_rfc3339(t).ok()) {
+        Some(t) => t
+            .with_timezone(&chrono::Utc)
+            .format("%Y-%m-%d %H:%M:%S UTC")
+            .to_string(),
+        None => "?".to_owned(),
+    }
+}
+
+fn kind<'a>(scope: &'a Scope, kind: &'a str) -> impl Iterator<Item = &'a Value> + 'a {
+    scope.records.iter().filter(move |r| r["kind"] == kind)
+}
+
+fn text(value: &Value) -> String {
+    match value {
+        Value::String(s) => s.clone(),
+        Value::Null => "?".to_owned(),
+        other => other.to_string(),
+    }
+}
+
+/// The statement a snapshot's session ran (now, or last).
+fn statement(snapshot: &Value) -> Option<&str> {
+    snapshot["thread"]["statement"]
+        .as_str()
+        .or_else(|| snapshot["last_statement"].as_str())
+}
+
+fn tables(snapshot: &Value) -> String {
+    let mut names: Vec<String> = snapshot["locks"]
+        .as_array()
+        .into_iter()
+        .flatten()
+        .filter_map(|l| l["table"].as_str().map(str::to_owned))
+        .collect();
+    names.sort();
+    names.dedup();
+    names.join(", ")
+}
+
+fn render(scope: &Scope, lang: Lang, path: &Path) -> String {
+    let ko = lang == Lang::Ko;
+    let t = |en: &str, kr: &str| if ko { kr.to_owned() } else { en.to_owned() };
+    let snapshots: Vec<&Value> = kind(scope, "kill.snapshot").collect();
+    let outcomes: Vec<&Value> = kind(scope, "kill.outcome").collect();
+    let deadlocks: Vec<&Value> = kind(scope, "deadlock").collect();
+    let notes: Vec<&Value> = kind(scope, "incident.note").collect();
+    let mut md = String::new();
+    let title = scope
+        .title
+        .clone()
+        .unwrap_or_else(|| t("database incident", "데이터베이스 장애"));
+    let _ = writeln!(md, "# {}: {title}\n", t("Incident report", "장애 보고서"));
+    let period_end = scope
+        .to
+        .as_deref()
+        .map(|e| when(Some(e)))
+        .unwrap_or_else(|| t("ongoing", "진행 중"));
+    let _ = writeln!(
+        md,
+        "- {}: {} – {period_end}",
+        t("Period", "기간"),
+        when(scope.from.as_deref())
+    );
+    let _ = writeln!(
+        md,
+        "- {}: `{}`\n",
+        t(
+            "Written by mytriage from the evidence log",
+            "mytriage가 증거 기록에서 작성"
+        ),
+        path.display()
+    );
+
+    let _ = writeln!(md, "## {}\n", t("Symptom", "현상 (Symptom)"));
+    if snapshots.is_empty() && deadlocks.is_empty() {
+        let _ = writeln!(
+            md,
+            "{}\n",
+            t(
+                "No blocking session and no deadlock were recorded.",
+                "작업을 막은 세션이나 교착 상태는 기록되지 않았습니다."
+            )
+        );
+    }
+    for s in &snapshots {
+        let waiters = s["blocks"]["waiters_total"].as_u64().unwrap_or(0);
+        let age = s["thread"]["trx"]["age_s"].as_u64();
+        let idle = s["thread"]["idle_in_trx"] == true;
+        let (pid, user, host) = (
+            text(&s["pid"]),
+            text(&s["thread"]["user"]),
+            crate::render::strip_port(&text(&s["thread"]["host"])).to_owned(),
+        );
+        let _ = write!(
+            md,
+            "- {}",
+            if ko {
+                format!(
+                    "{}: 세션 {pid}({user}, {host}에서 접속)이 다른 세션 {waiters}개를 기다리게 하고 있었습니다.",
+                    when(s["at"].as_str())
+                )
+            } else {
+                format!(
+                    "{}: session {pid} ({user} from {host}) was holding up {waiters} other session(s).",
+                    when(s["at"].as_str())
+                )
+            }
+        );
+        if let Some(age) = age {
+            let _ = write!(
+                md,
+                " {}",
+                match (ko, idle) {
+                    (true, true) => format!(
+                        "이 세션의 트랜잭션은 {age}초 동안 열려 있었고, 그동안 아무 작업도 하지 않았습니다(유휴 상태)."
+                    ),
+                    (true, false) => format!("이 세션의 트랜잭션은 {age}초 동안 열려 있었습니다."),
+                    (false, true) => format!(
+                        "Its transaction had been open for {age} seconds while it did nothing (idle)."
+                    ),
+                    (false, false) => format!("Its transaction had been open for {age} seconds."),
+                }
+            );
+        }
+        md.push('\n');
+    }
+    if !deadlocks.is_empty() {
+        let _ = writeln!(
+            md,
+            "- {}",
+            if ko {
+                format!(
+                    "교착 상태(deadlock) {}건: 두 작업이 서로 상대가 끝나기를 기다려, 데이터베이스가 그중 하나를 취소했습니다.",
+                    deadlocks.len()
+                )
+            } else {
+                format!(
+                    "{} deadlock(s): two pieces of work each waited for the other, so the database cancelled one of them.",
+                    deadlocks.len()
+                )
+            }
+        );
+    }
+
+    let _ = writeln!(md, "\n## {}\n", t("Cause", "원인 (Cause)"));
+    for (n, s) in snapshots.iter().enumerate() {
+        let (pid, rows) = (
+            text(&s["pid"]),
+            s["thread"]["trx"]["rows_locked"].as_u64().unwrap_or(0),
+        );
+        let place = tables(s);
+        let idle = s["thread"]["idle_in_trx"] == true;
+        let _ = writeln!(
+            md,
+            "- {}",
+            match (ko, idle) {
+                (true, true) => format!(
+                    "근본 원인은 세션 {pid}입니다. 데이터를 변경한 뒤({place}의 행 {rows}개를 잠금) 트랜잭션을 끝내지 않고 멈춰 있어서, 다른 작업들이 진행하지 못했습니다. 마지막으로 실행한 문장은 부록 A{}에 있습니다.",
+                    n + 1
+                ),
+                (true, false) => format!(
+                    "세션 {pid}이 {place}의 행 {rows}개를 잠근 채 실행 중이어서 다른 작업들이 기다렸습니다. 실행 중인 문장은 부록 A{}에 있습니다.",
+                    n + 1
+                ),
+                (false, true) => format!(
+                    "The root cause was session {pid}: it changed data ({rows} row(s) locked in {place}) and then stopped without finishing its transaction, so the others could not continue. Its last statement is in appendix A{}.",
+                    n + 1
+                ),
+                (false, false) => format!(
+                    "Session {pid} held {rows} row lock(s) in {place} while it ran, so the others waited. Its statement is in appendix A{}.",
+                    n + 1
+                ),
+            }
+        );
+    }
+    for d in &deadlocks {
+        let tables: Vec<String> = d["deadlock"]["transactions"]
+            .as_array()
+            .into_iter()
+            .flatten()
+            .flat_map(|x| {
+                x["holds"]
+                    .as_array()
+                    .into_iter()
+                    .flatten()
+                    .chain(x["waits_for"].as_array().into_iter().flatten())
+            })
+            .filter_map(|l| l["table"].as_str().map(str::to_owned))
+            .collect::<std::collections::BTreeSet<_>>()
+            .into_iter()
+            .collect();
+        let _ = writeln!(
+            md,
+            "- {}",
+            if ko {
+                format!(
+                    "{}의 교착 상태: 테이블 {}의 같은 행들을 서로 다른 순서로 잠갔습니다.",
+                    text(&d["deadlock"]["detected_at"]),
+                    tables.join(", ")
+                )
+            } else {
+                format!(
+                    "Deadlock at {}: transactions locked the same rows of {} in different orders.",
+                    text(&d["deadlock"]["detected_at"]),
+                    tables.join(", ")
+                )
+            }
+        );
+    }
+    if snapshots.is_empty() && deadlocks.is_empty() {
+        let _ = writeln!(
+            md,
+            "{}",
+            t(
+                "Nothing in the log points to a cause.",
+                "기록에서 원인을 가리키는 내용이 없습니다."
+            )
+        );
+    }
+
+    let _ = writeln!(md, "\n## {}\n", t("Response", "대응 (Response)"));
+    // One timeline: kills and notes in the order they happened.
+    let mut timeline: Vec<(String, String)> = Vec::new();
+    for o in &outcomes {
+        let snapshot = snapshots.iter().find(|s| s["id"] == o["snapshot_id"]);
+        let operator = snapshot.map(|s| text(&s["operator"]["os_user"])).unwrap_or_else(|| "?".into());
+        let reason = snapshot.map(|s| text(&s["reason"])).unwrap_or_default();
+        let result = outcome_text(o, ko);
+        let line = if ko {
+            format!("{}: {operator}이(가) 세션 {}을(를) 종료했습니다 (사유: \"{reason}\"). 결과: {result}", when(o["at"].as_str()), text(&o["pid"]))
+        } else {
+            format!("{}: {operator} ended session {} (reason: \"{reason}\"). Result: {result}", when(o["at"].as_str()), text(&o["pid"]))
+        };
+        timeline.push((text(&o["at"]), line));
+    }
+    for note in &notes {
+        let line = format!("{}: {} {}", when(note["at"].as_str()), t("note:", "메모:"), text(&note["text"]));
+        timeline.push((text(&note["at"]), line));
+    }
+    timeline.sort();
+    for (_, line) in &timeline {
+        let _ = writeln!(md, "- {line}");
+    }
+    if outcomes.is_empty() && notes.is_empty() {
+        let _ = writeln!(
+            md,
+            "{}",
+            t("No action was recorded.", "기록된 조치가 없습니다.")
+        );
+    }
+
+    let _ = writeln!(
+        md,
+        "\n## {}\n",
+        t("Prevention (suggestions)", "대책 (Prevention, 제안)")
+    );
+    let _ = writeln!(
+        md,
+        "{}\n",
+        t(
+            "These follow from the recorded facts; they are suggestions, not established conclusions.",
+            "아래는 기록된 사실에서 나온 제안이며, 확정된 결론이 아닙니다."
+        )
+    );
+    let idle_root = snapshots.iter().any(|s| s["thread"]["idle_in_trx"] == true);
+    let many_rows = snapshots
+        .iter()
+        .any(|s| s["thread"]["trx"]["rows_locked"].as_u64().unwrap_or(0) >= 10_000);
+    if idle_root {
+        let _ = writeln!(
+            md,
+            "- {}",
+            t(
+                "Check that the application commits or rolls back right away (connection-pool settings, error paths that skip COMMIT).",
+                "애플리케이션이 트랜잭션을 바로 커밋 또는 롤백하는지 확인하세요 (커넥션 풀 설정, COMMIT을 건너뛰는 오류 처리 경로).",
+            )
+        );
+        let _ = writeln!(
+            md,
+            "- {}",
+            t(
+                "Add an alert for sessions idle inside a transaction: `mytriage check --idle-trx-crit 300s`.",
+                "트랜잭션 안에서 멈춘 세션에 대한 알림을 추가하세요: `mytriage check --idle-trx-crit 300s`.",
+            )
+        );
+    }
+    if many_rows {
+        let _ = writeln!(
+            md,
+            "- {}",
+            t(
+                "Split large changes into smaller batches.",
+                "큰 변경은 작은 단위로 나누어 실행하세요."
+            )
+        );
+    }
+    if !deadlocks.is_empty() {
+        let _ = writeln!(
+            md,
+            "- {}",
+            t(
+                "Have the application touch rows in one consistent order, and check that the columns in its WHERE clauses are indexed.",
+                "애플리케이션이 행에 접근하는 순서를 일정하게 하고, WHERE 조건에 쓰인 열에 인덱스가 있는지 확인하세요.",
+            )
+        );
+    }
+    if !idle_root && !many_rows && deadlocks.is_empty() {
+        let _ = writeln!(
+            md,
+            "- {}",
+            t(
+                "Keep `mytriage check` in monitoring to catch a repeat early.",
+                "재발을 빨리 알 수 있도록 `mytriage check`를 모니터링에 두세요."
+            )
+        );
+    }
+
+    let _ = writeln!(
+        md,
+        "\n## {}\n",
+        t("Appendix: statements", "부록: 실행된 문장")
+    );
+    for (n, s) in snapshots.iter().enumerate() {
+        let _ = writeln!(
+            md,
+            "A{}. {} {} ({}@{})\n\n```sql\n{}\n```\n",
+            n + 1,
+            t("session", "세션"),
+            text(&s["pid"]),
+            text(&s["thread"]["user"]),
+            text(&s["thread"]["host"]),
+            statement(s).unwrap_or("-")
+        );
+    }
+    for (n, d) in deadlocks.iter().enumerate() {
+        for x in d["deadlock"]["transactions"]
+            .as_array()
+            .into_iter()
+            .flatten()
+        {
+            let _ = writeln!(
+                md,
+                "D{}. {} {}\n\n```sql\n{}\n```\n",
+                n + 1,
+                t("deadlock, thread", "교착 상태, 스레드"),
+                text(&x["thread_id"]),
+                x["query"].as_str().unwrap_or("-")
+            );
+        }
+    }
+    md
+}
+
+fn outcome_text(outcome: &Value, ko: bool) -> String {
+    let after = &outcome["after"];
+    match (outcome["result"].as_str(), after["state"].as_str()) {
+        (Some("killed"), Some("gone")) if ko => "세션이 종료되었고 잠금이 풀렸습니다.".to_owned(),
+        (Some("killed"), Some("gone")) => {
+            "the session ended and its locks were released.".to_owned()
+        }
+        (Some("killed"), _) if ko => format!(
+            "종료 요청됨, 변경 내용을 되돌리는 중({}행 남음).",
+            text(&after["rows_left"])
+        ),
+        (Some("killed"), _) => format!(
+            "kill sent; the session was undoing its changes ({} rows left).",
+            text(&after["rows_left"])
+        ),
+        (Some("changed"), _) if ko => "대상이 스냅숏 이후 바뀌어 종료하지 않았습니다.".to_owned(),
+        (Some("changed"), _) => "not ended: the session had changed since the snapshot.".to_owned(),
+        (Some("dry-run"), _) if ko => "시험 실행(종료하지 않음).".to_owned(),
+        (Some("dry-run"), _) => "dry run, nothing ended.".to_owned(),
+        (Some("not-confirmed"), _) if ko => "확인되지 않아 종료하지 않았습니다.".to_owned(),
+        (Some("not-confirmed"), _) => "not confirmed, nothing ended.".to_owned(),
+        (_, _) if ko => format!("실패: {}", text(&outcome["error"])),
+        (_, _) => format!("failed: {}", text(&outcome["error"])),
+    }
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+
+    /// A log captured live on MySQL 9.7: incident start, a note, the kill of the chain's idle root
+    /// (snapshot and outcome), incident end.
+    const FIXTURE: &str = "fixtures/evidence/incident-chain.mysql-9.7.jsonl";
+
+    fn report(lang: Lang) -> String {
+        let args = ReportArgs { evidence: None, incident: None, since: None, until: None, lang: Some(lang) };
+        build(Path::new(FIXTURE), &args).expect("report")
+    }
+
+    #[test]
+    fn korean_report() {
+        insta::assert_snapshot!(report(Lang::Ko));
+    }
+
+    #[test]
+    fn english_report() {
+        insta::assert_snapshot!(report(Lang::En));
+    }
+
+    #[test]
+    fn names_the_blocker_the_statement_the_kill_and_the_outcome() {
+        let en = report(Lang::En);
+        assert!(en.contains("session 96498"));
+        assert!(en.contains("UPDATE demo.t2 SET v=v+1 WHERE id=1"));
+        assert!(en.contains("ended session 96498 (reason: \"idle root blocker\")"));
+        assert!(en.contains("locks were released"));
+        let ko = report(Lang::Ko);
+        assert!(ko.contains("## 현상") && ko.contains("## 원인") && ko.contains("## 대응") && ko.contains("## 대책"));
+    }
+
+    #[test]
+    fn a_log_without_incidents_needs_a_time_range() {
+        let dir = tempfile::tempdir().unwrap();
+        let path = dir.path().join("e.jsonl");
+        std::fs::write(&path, "").unwrap();
+        let args = ReportArgs { evidence: None, incident: None, since: None, until: None, lang: Some(Lang::En) };
+        assert!(build(&path, &args).unwrap_err().to_string().contains("no incident"));
+        let args = ReportArgs { since: Some("1h".into()), ..args };
+        assert!(build(&path, &args).unwrap().contains("No blocking session and no deadlock were recorded."));
+    }
+}
