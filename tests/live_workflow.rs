@@ -112,3 +112,181 @@ fn thresholds_come_from_flags_then_the_config_file() {
         String::from_utf8_lossy(&output.stderr).contains("--hll-warn (5) is above --hll-crit (3)")
     );
 }
+
+#[tokio::test]
+async fn deadlock_watch_records_each_deadlock_once() {
+    for server in support::servers() {
+        support::announce("deadlocks --watch", &server);
+        let dir = tempfile::tempdir().unwrap();
+        let evidence = dir.path().join("evidence.jsonl");
+        let child = Command::new(assert_cmd::cargo::cargo_bin("mytriage"))
+            .args([
+                "--no-defaults",
+                "--url",
+                &server.url,
+                "deadlocks",
+                "--watch",
+                "--interval",
+                "200ms",
+            ])
+            .args(["--duration", "8s", "--format", "json", "--evidence"])
+            .arg(&evidence)
+            .stdout(std::process::Stdio::piped())
+            .stderr(std::process::Stdio::piped())
+            .spawn()
+            .unwrap();
+        // Let the watcher record whatever deadlock was already the latest.
+        tokio::time::sleep(std::time::Duration::from_millis(800)).await;
+        let mut ours = Vec::new();
+        for _ in 0..3 {
+            let deadlock = scenarios::deadlock(&server).await.expect("deadlock");
+            ours.push((deadlock.t1_id, deadlock.t2_id));
+            deadlock.cleanup().await.expect("cleanup");
+            tokio::time::sleep(std::time::Duration::from_millis(700)).await;
+        }
+        let output = tokio::task::spawn_blocking(move || child.wait_with_output().unwrap())
+            .await
+            .unwrap();
+        assert_eq!(
+            output.status.code(),
+            Some(0),
+            "{}",
+            String::from_utf8_lossy(&output.stderr)
+        );
+
+        let text = std::fs::read_to_string(&evidence).unwrap();
+        let records: Vec<Value> = text
+            .lines()
+            .map(|l| serde_json::from_str(l).unwrap())
+            .collect();
+        let threads_of = |r: &Value| -> Vec<u64> {
+            r["deadlock"]["transactions"]
+                .as_array()
+                .unwrap()
+                .iter()
+                .filter_map(|t| t["thread_id"].as_u64())
+                .collect()
+        };
+        for (t1, t2) in &ours {
+            let matching = records.iter().filter(|r| {
+                let threads = threads_of(r);
+                threads.contains(t1) && threads.contains(t2)
+            });
+            assert_eq!(
+                matching.count(),
+                1,
+                "deadlock of {t1} and {t2} recorded exactly once: {text}"
+            );
+        }
+        let keys: std::collections::HashSet<&str> =
+            records.iter().filter_map(|r| r["key"].as_str()).collect();
+        assert_eq!(keys.len(), records.len(), "no deadlock recorded twice");
+        // NDJSON on stdout: one line per recorded deadlock.
+        assert_eq!(
+            String::from_utf8_lossy(&output.stdout).lines().count(),
+            records.len()
+        );
+
+        let history = support::mytriage_json(
+            &server.url,
+            &[
+                "deadlocks",
+                "--history",
+                "--evidence",
+                evidence.to_str().unwrap(),
+            ],
+        );
+        assert_eq!(
+            history["deadlocks"].as_array().unwrap().len(),
+            records.len()
+        );
+    }
+}
+
+#[tokio::test]
+async fn exclusive_incident_report_end_to_end() {
+    for server in support::servers() {
+        support::announce("incident, kill, report", &server);
+        let dir = tempfile::tempdir().unwrap();
+        let evidence = dir.path().join("evidence.jsonl");
+        let log = evidence.to_str().unwrap().to_owned();
+        let offline = |args: &[&str]| {
+            let output = Command::new(assert_cmd::cargo::cargo_bin("mytriage"))
+                .args(args)
+                .args(["--evidence", &log])
+                .output()
+                .unwrap();
+            assert_eq!(
+                output.status.code(),
+                Some(0),
+                "{args:?}: {}",
+                String::from_utf8_lossy(&output.stderr)
+            );
+            String::from_utf8_lossy(&output.stdout).into_owned()
+        };
+        offline(&["incident", "start", "--title", "checkout slow"]);
+        let chain = scenarios::chain(&server).await.expect("chain");
+        let (a, a_last) = (chain.a_id, chain.a_last_statement.clone());
+        offline(&["incident", "note", "locks shows an idle root"]);
+        let killed = tokio::task::spawn_blocking({
+            let (url, log) = (server.url.clone(), log.clone());
+            move || {
+                Command::new(assert_cmd::cargo::cargo_bin("mytriage"))
+                    .args([
+                        "--no-defaults",
+                        "--url",
+                        &url,
+                        "kill",
+                        &a.to_string(),
+                        "--yes",
+                        "--reason",
+                        "idle root blocker",
+                    ])
+                    .args(["--evidence", &log])
+                    .output()
+                    .unwrap()
+            }
+        })
+        .await
+        .unwrap();
+        assert_eq!(
+            killed.status.code(),
+            Some(0),
+            "{}",
+            String::from_utf8_lossy(&killed.stderr)
+        );
+        chain.cleanup().await.expect("cleanup");
+        offline(&["incident", "end"]);
+
+        let keeps_last = support::mytriage_json(&server.url, &["server"])["capabilities"]["statement_history"]
+            == true;
+        for lang in ["ko", "en"] {
+            let report = offline(&["report", "--lang", lang]);
+            assert!(
+                report.contains(&a.to_string()),
+                "{lang} names the blocker: {report}"
+            );
+            assert!(
+                report.contains("idle root blocker"),
+                "{lang} names the reason"
+            );
+            if keeps_last {
+                assert!(
+                    report.contains(&a_last),
+                    "{lang} shows the statement: {report}"
+                );
+            }
+        }
+        let en = offline(&["report", "--lang", "en"]);
+        assert!(
+            en.contains(&format!("ended session {a}")) && en.contains("locks were released"),
+            "{en}"
+        );
+        let ko = offline(&["report", "--lang", "ko"]);
+        assert!(
+            ko.contains(&format!("세션 {a}을(를) 종료했습니다"))
+                && ko.contains("잠금이 풀렸습니다"),
+            "{ko}"
+        );
+    }
+}

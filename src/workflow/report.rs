@@ -339,18 +339,33 @@ fn render(scope: &Scope, lang: Lang, path: &Path) -> String {
     let mut timeline: Vec<(String, String)> = Vec::new();
     for o in &outcomes {
         let snapshot = snapshots.iter().find(|s| s["id"] == o["snapshot_id"]);
-        let operator = snapshot.map(|s| text(&s["operator"]["os_user"])).unwrap_or_else(|| "?".into());
+        let operator = snapshot
+            .map(|s| text(&s["operator"]["os_user"]))
+            .unwrap_or_else(|| "?".into());
         let reason = snapshot.map(|s| text(&s["reason"])).unwrap_or_default();
         let result = outcome_text(o, ko);
         let line = if ko {
-            format!("{}: {operator}이(가) 세션 {}을(를) 종료했습니다 (사유: \"{reason}\"). 결과: {result}", when(o["at"].as_str()), text(&o["pid"]))
+            format!(
+                "{}: {operator}이(가) 세션 {}을(를) 종료했습니다 (사유: \"{reason}\"). 결과: {result}",
+                when(o["at"].as_str()),
+                text(&o["pid"])
+            )
         } else {
-            format!("{}: {operator} ended session {} (reason: \"{reason}\"). Result: {result}", when(o["at"].as_str()), text(&o["pid"]))
+            format!(
+                "{}: {operator} ended session {} (reason: \"{reason}\"). Result: {result}",
+                when(o["at"].as_str()),
+                text(&o["pid"])
+            )
         };
         timeline.push((text(&o["at"]), line));
     }
     for note in &notes {
-        let line = format!("{}: {} {}", when(note["at"].as_str()), t("note:", "메모:"), text(&note["text"]));
+        let line = format!(
+            "{}: {} {}",
+            when(note["at"].as_str()),
+            t("note:", "메모:"),
+            text(&note["text"])
+        );
         timeline.push((text(&note["at"]), line));
     }
     timeline.sort();
@@ -502,7 +517,13 @@ mod tests {
     const FIXTURE: &str = "fixtures/evidence/incident-chain.mysql-9.7.jsonl";
 
     fn report(lang: Lang) -> String {
-        let args = ReportArgs { evidence: None, incident: None, since: None, until: None, lang: Some(lang) };
+        let args = ReportArgs {
+            evidence: None,
+            incident: None,
+            since: None,
+            until: None,
+            lang: Some(lang),
+        };
         build(Path::new(FIXTURE), &args).expect("report")
     }
 
@@ -524,7 +545,12 @@ mod tests {
         assert!(en.contains("ended session 96498 (reason: \"idle root blocker\")"));
         assert!(en.contains("locks were released"));
         let ko = report(Lang::Ko);
-        assert!(ko.contains("## 현상") && ko.contains("## 원인") && ko.contains("## 대응") && ko.contains("## 대책"));
+        assert!(
+            ko.contains("## 현상")
+                && ko.contains("## 원인")
+                && ko.contains("## 대응")
+                && ko.contains("## 대책")
+        );
     }
 
     #[test]
@@ -532,9 +558,27 @@ mod tests {
         let dir = tempfile::tempdir().unwrap();
         let path = dir.path().join("e.jsonl");
         std::fs::write(&path, "").unwrap();
-        let args = ReportArgs { evidence: None, incident: None, since: None, until: None, lang: Some(Lang::En) };
-        assert!(build(&path, &args).unwrap_err().to_string().contains("no incident"));
-        let args = ReportArgs { since: Some("1h".into()), ..args };
-        assert!(build(&path, &args).unwrap().contains("No blocking session and no deadlock were recorded."));
+        let args = ReportArgs {
+            evidence: None,
+            incident: None,
+            since: None,
+            until: None,
+            lang: Some(Lang::En),
+        };
+        assert!(
+            build(&path, &args)
+                .unwrap_err()
+                .to_string()
+                .contains("no incident")
+        );
+        let args = ReportArgs {
+            since: Some("1h".into()),
+            ..args
+        };
+        assert!(
+            build(&path, &args)
+                .unwrap()
+                .contains("No blocking session and no deadlock were recorded.")
+        );
     }
 }
