@@ -85,6 +85,10 @@ pub enum Command {
     #[command(disable_help_flag = true)]
     Check(CheckArgs),
 
+    /// The status screen, refreshed, with what changed over a rolling window (NDJSON with --format json).
+    #[command(disable_help_flag = true)]
+    Watch(WatchArgs),
+
     /// Bracket an incident in the evidence log: `start`, `note`, `end`.
     #[command(disable_help_flag = true)]
     Incident(IncidentArgs),
@@ -92,6 +96,25 @@ pub enum Command {
     /// The incident document (Symptom / Cause / Response / Prevention) from the evidence log, in Markdown.
     #[command(disable_help_flag = true)]
     Report(ReportArgs),
+}
+
+/// Options for `watch`.
+#[derive(Debug, Clone, Args)]
+pub struct WatchArgs {
+    /// Time between samples.
+    #[arg(long, value_parser = parse_timeout, default_value = "2s")]
+    pub interval: Duration,
+    /// How far back "what changed" looks.
+    #[arg(long, value_parser = parse_timeout, default_value = "5m")]
+    pub window: Duration,
+    /// Stop after this long (default: until Ctrl-C).
+    #[arg(long, value_parser = parse_timeout)]
+    pub duration: Option<Duration>,
+    /// Stop after this many samples.
+    #[arg(long, value_parser = clap::value_parser!(u64).range(1..))]
+    pub samples: Option<u64>,
+    #[command(flatten)]
+    pub thresholds: ThresholdArgs,
 }
 
 /// Options for `deadlocks`.

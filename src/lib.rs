@@ -41,16 +41,16 @@ pub async fn run(cli: Cli) -> Result<Exit> {
 async fn run_command(cli: Cli) -> Result<Exit> {
     let env = |name: &str| std::env::var(name).ok();
     let plan = Plan::new(&cli.command, &env)?;
-    let online = match plan {
-        // Reading and writing the evidence log needs no server.
-        Plan::Offline(offline) => return run_offline(&offline, cli.format),
-        Plan::Online(online) => online,
-    };
     // Opened before connecting: if the evidence cannot be written, nothing may be killed.
-    let mut log = online
-        .evidence_path()
-        .map(evidence::EvidenceLog::open)
-        .transpose()?;
+    let mut log = match &plan {
+        // Reading and writing the evidence log needs no server.
+        Plan::Offline(offline) => return run_offline(offline, cli.format),
+        Plan::Online(online) => online
+            .evidence_path()
+            .map(evidence::EvidenceLog::open)
+            .transpose()?,
+        Plan::Watch(..) => None,
+    };
     let inputs = Inputs {
         args: &cli.connect,
         env: &env,
@@ -62,7 +62,16 @@ async fn run_command(cli: Cli) -> Result<Exit> {
         eprintln!("mytriage: {warning}");
     }
     let mut session = Session::open(&resolved.config).await?;
-    let outcome = dispatch(&online, cli.format, &mut session, log.as_mut()).await;
+    let outcome = match &plan {
+        Plan::Online(online) => dispatch(online, cli.format, &mut session, log.as_mut()).await,
+        Plan::Watch(args, limits) => {
+            // Watch owns its session: it re-opens it when the connection is lost.
+            return workflow::watch::run(&resolved.config, session, args, limits, cli.format)
+                .await
+                .map(|()| Exit::Ok);
+        }
+        Plan::Offline(_) => Ok(Exit::Ok),
+    };
     session.close().await;
     outcome
 }
@@ -72,6 +81,8 @@ async fn run_command(cli: Cli) -> Result<Exit> {
 enum Plan {
     Offline(Offline),
     Online(Online),
+    /// `watch` owns its session: it re-opens it when the connection is lost.
+    Watch(cli::WatchArgs, workflow::thresholds::Thresholds),
 }
 
 /// Commands that only read or write the evidence log.
@@ -139,6 +150,10 @@ impl Plan {
                 Plan::Online(Online::DeadlockWatch(args.clone(), log(&args.evidence)?))
             }
             Command::Deadlocks(_) => Plan::Online(Online::Deadlocks),
+            Command::Watch(args) => Plan::Watch(
+                args.clone(),
+                workflow::thresholds::Thresholds::resolve(&args.thresholds)?,
+            ),
             Command::Status(args) => Plan::Online(Online::Status(
                 workflow::thresholds::Thresholds::resolve(args)?,
             )),

@@ -290,3 +290,67 @@ async fn exclusive_incident_report_end_to_end() {
         );
     }
 }
+
+#[tokio::test]
+async fn watch_streams_samples_and_survives_a_cut_connection() {
+    use mysql_async::prelude::Queryable;
+    use tokio::io::{AsyncBufReadExt, BufReader};
+    for server in support::servers() {
+        support::announce("watch NDJSON with a cut connection", &server);
+        server
+            .create_user("mt_watch", None, Some("PROCESS, SELECT"))
+            .await;
+        let mut child = tokio::process::Command::new(assert_cmd::cargo::cargo_bin("mytriage"))
+            .args([
+                "--no-defaults",
+                "--url",
+                &server.url_as("mt_watch", None),
+                "watch",
+                "--format",
+                "json",
+            ])
+            .args(["--interval", "300ms", "--samples", "14"])
+            .stdout(std::process::Stdio::piped())
+            .stderr(std::process::Stdio::piped())
+            .spawn()
+            .unwrap();
+        let mut lines = BufReader::new(child.stdout.take().unwrap()).lines();
+        let mut samples: Vec<Value> = Vec::new();
+        while let Some(line) = lines.next_line().await.unwrap() {
+            let sample: Value = serde_json::from_str(&line).expect("each line is one JSON sample");
+            if samples.len() == 2 {
+                // Cut mytriage's connection from the outside, as a failover or a DBA would.
+                let id = sample["connection_id"].as_u64().expect("connected");
+                let mut root = server.conn().await;
+                root.query_drop(format!("KILL {id}")).await.unwrap();
+                let _ = root.disconnect().await;
+            }
+            samples.push(sample);
+        }
+        let status = child.wait().await.unwrap();
+        assert!(status.success(), "watch ends by itself after --samples");
+        assert_eq!(samples.len(), 14);
+        let first_id = samples[0]["connection_id"].clone();
+        let failed = samples
+            .iter()
+            .position(|s| s["ok"] == false)
+            .expect("a sample shows the cut");
+        assert!(samples[failed]["error"].is_string());
+        let back = samples[failed..]
+            .iter()
+            .position(|s| s["ok"] == true)
+            .map(|i| i + failed)
+            .expect("it reconnects");
+        assert_ne!(
+            samples[back]["connection_id"], first_id,
+            "a new connection after the cut"
+        );
+        assert!(
+            samples[back]["events"]
+                .to_string()
+                .contains("connection restored"),
+            "{:#}",
+            samples[back]
+        );
+    }
+}

@@ -7,3 +7,4 @@ pub(crate) mod report;
 pub(crate) mod status;
 pub(crate) mod thresholds;
 pub(crate) mod triage;
+pub(crate) mod watch;
