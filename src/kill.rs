@@ -717,7 +717,7 @@ async fn act(
         Ok(method) => {
             outcome.result = "killed".to_owned();
             outcome.method = Some(method);
-            outcome.after = Some(after(session, snapshot.pid, plan.wait).await?);
+            outcome.after = Some(after(session, snapshot.pid, plan.wait, plan.query_only).await?);
         }
         Err(error) => {
             outcome.result = "failed".to_owned();
@@ -775,7 +775,7 @@ fn is_kill_denied(error: &anyhow::Error) -> bool {
 }
 
 /// The session after the kill; with `--wait`, once it is gone or done rolling back.
-async fn after(session: &mut Session, pid: u64, wait: bool) -> Result<After> {
+async fn after(session: &mut Session, pid: u64, wait: bool, query_only: bool) -> Result<After> {
     let mut waited = Duration::ZERO;
     loop {
         // KILL returns at once; the session notices it at its next check.
@@ -801,7 +801,8 @@ async fn after(session: &mut Session, pid: u64, wait: bool) -> Result<After> {
                 rows_left: id.trx_rows_modified,
             },
         };
-        let settling = after.state != "gone" && waited < Duration::from_secs(2);
+        // A killed connection goes away; after KILL QUERY the connection stays by design.
+        let settling = !query_only && after.state != "gone" && waited < Duration::from_secs(2);
         let rolling = wait && matches!(after.state.as_str(), "rolling back" | "killed");
         if !(settling || rolling) {
             return Ok(after);

@@ -593,3 +593,60 @@ async fn evidence_records_have_the_documented_keys() {
         drop_table(&server, &table).await;
     }
 }
+
+#[tokio::test]
+async fn kill_query_stops_the_statement_and_keeps_the_connection() {
+    for server in support::servers() {
+        support::announce("kill --query", &server);
+        let dir = tempfile::tempdir().unwrap();
+        let evidence = dir.path().join("evidence.jsonl");
+        let mut victim = server.conn().await;
+        let pid = u64::from(victim.id());
+        let running = tokio::spawn(async move {
+            let result: Result<Option<i64>, _> = victim.query_first("SELECT SLEEP(30)").await;
+            (victim, result)
+        });
+        support::eventually("the victim runs its statement", || async {
+            let report = support::mytriage_json_async(&server.url, &["processlist"]).await;
+            report["threads"].as_array().unwrap().iter().any(|t| {
+                t["pid"] == pid
+                    && t["statement"]
+                        .as_str()
+                        .is_some_and(|s| s.contains("SLEEP(30)"))
+            })
+        })
+        .await;
+        let output = mytriage(&server.url)
+            .args([
+                "kill",
+                &pid.to_string(),
+                "--query",
+                "--yes",
+                "--reason",
+                "runaway query",
+            ])
+            .arg("--evidence")
+            .arg(&evidence)
+            .output()
+            .unwrap();
+        assert_eq!(
+            output.status.code(),
+            Some(0),
+            "{}",
+            String::from_utf8_lossy(&output.stderr)
+        );
+        let (mut victim, result) = tokio::time::timeout(Duration::from_secs(10), running)
+            .await
+            .unwrap()
+            .unwrap();
+        // MySQL ends SLEEP() early with 1 when its query is killed; MariaDB reports an error.
+        assert!(
+            matches!(result, Ok(Some(1)) | Err(_)),
+            "the statement was interrupted: {result:?}"
+        );
+        let still: Option<i64> = victim.query_first("SELECT 1").await.unwrap();
+        assert_eq!(still, Some(1), "the connection survives KILL QUERY");
+        assert_eq!(records(&evidence)[1]["method"], "KILL QUERY");
+        let _ = victim.disconnect().await;
+    }
+}

@@ -162,9 +162,23 @@ async fn connect(config: &ConnectConfig) -> Result<Conn> {
     let preferred = matches!(config.ssl_mode, crate::cli::SslMode::Preferred);
     match connect_once(config, ssl).await {
         // PREFERRED means "TLS if the server has it": retry in the clear when it has not.
-        Err(error) if preferred && is_no_tls(&error) => connect_once(config, None).await,
+        Err(error) if preferred && is_no_tls(&error) => match connect_once(config, None).await {
+            // A full server keeps one slot for CONNECTION_ADMIN/SUPER. The TLS attempt just used
+            // it, and the server may not have released it yet: give it a moment, once.
+            Err(error) if is_server_error(&error, 1040) => {
+                tokio::time::sleep(Duration::from_millis(300)).await;
+                connect_once(config, None).await
+            }
+            other => other,
+        },
         other => other,
     }
+}
+
+fn is_server_error(error: &anyhow::Error, code: u16) -> bool {
+    error.chain().any(|cause| {
+        matches!(cause.downcast_ref::<mysql_async::Error>(), Some(mysql_async::Error::Server(s)) if s.code == code)
+    })
 }
 
 fn is_no_tls(error: &anyhow::Error) -> bool {
