@@ -16,6 +16,7 @@ use support::scenarios;
 /// The mytriage commands the demo shows, in order.
 const COMMANDS: &[&[&str]] = &[
     &["server"],
+    &["status"],
     &["locks"],
     &["processlist", "--active"],
     &["trx", "--min-age", "0s"],

@@ -40,16 +40,18 @@ pub async fn run(cli: Cli) -> Result<Exit> {
 
 async fn run_command(cli: Cli) -> Result<Exit> {
     let env = |name: &str| std::env::var(name).ok();
-    let plan = Plan::new(&cli.command, &env)?;
-    // Opened before connecting: if the evidence cannot be written, nothing may be killed.
-    let mut log = match &plan {
+    let connected = match Plan::new(&cli.command, &env)? {
         // Reading and writing the evidence log needs no server.
-        Plan::Offline(offline) => return run_offline(offline, cli.format),
-        Plan::Online(online) => online
+        Plan::Offline(offline) => return run_offline(&offline, cli.format),
+        Plan::Connected(connected) => *connected,
+    };
+    // Opened before connecting: if the evidence cannot be written, nothing may be killed.
+    let mut log = match &connected {
+        Connected::Probe(online) => online
             .evidence_path()
             .map(evidence::EvidenceLog::open)
             .transpose()?,
-        Plan::Watch(..) => None,
+        Connected::Watch(..) => None,
     };
     let inputs = Inputs {
         args: &cli.connect,
@@ -62,25 +64,32 @@ async fn run_command(cli: Cli) -> Result<Exit> {
         eprintln!("mytriage: {warning}");
     }
     let mut session = Session::open(&resolved.config).await?;
-    let outcome = match &plan {
-        Plan::Online(online) => dispatch(online, cli.format, &mut session, log.as_mut()).await,
-        Plan::Watch(args, limits) => {
-            // Watch owns its session: it re-opens it when the connection is lost.
-            return workflow::watch::run(&resolved.config, session, args, limits, cli.format)
-                .await
-                .map(|()| Exit::Ok);
+    match &connected {
+        Connected::Probe(online) => {
+            let outcome = dispatch(online, cli.format, &mut session, log.as_mut()).await;
+            session.close().await;
+            outcome
         }
-        Plan::Offline(_) => Ok(Exit::Ok),
-    };
-    session.close().await;
-    outcome
+        // Watch owns its session: it re-opens it when the connection is lost.
+        Connected::Watch(args, limits) => {
+            workflow::watch::run(&resolved.config, session, args, limits, cli.format)
+                .await
+                .map(|()| Exit::Ok)
+        }
+    }
 }
 
 /// A command with its arguments validated: everything that can be wrong with the command line
 /// is found here, before anything connects.
 enum Plan {
     Offline(Offline),
-    Online(Online),
+    Connected(Box<Connected>),
+}
+
+/// Commands that connect.
+enum Connected {
+    /// One look at the server.
+    Probe(Online),
     /// `watch` owns its session: it re-opens it when the connection is lost.
     Watch(cli::WatchArgs, workflow::thresholds::Thresholds),
 }
@@ -120,6 +129,10 @@ impl Online {
 }
 
 impl Plan {
+    fn probe(online: Online) -> Plan {
+        Plan::Connected(Box::new(Connected::Probe(online)))
+    }
+
     fn new(command: &Command, env: &dyn Fn(&str) -> Option<String>) -> Result<Plan> {
         let log = |flag: &Option<PathBuf>| -> Result<PathBuf> {
             flag.clone()
@@ -127,12 +140,12 @@ impl Plan {
                 .context("no evidence log path: set --evidence, XDG_STATE_HOME or HOME")
         };
         Ok(match command {
-            Command::Server => Plan::Online(Online::Server),
+            Command::Server => Plan::probe(Online::Server),
             Command::Processlist(args) => {
-                Plan::Online(Online::Processlist(probe::processlist::Filter::new(args)?))
+                Plan::probe(Online::Processlist(probe::processlist::Filter::new(args)?))
             }
-            Command::Locks(args) => Plan::Online(Online::Locks(args.clone())),
-            Command::Trx(args) => Plan::Online(Online::Trx(args.clone())),
+            Command::Locks(args) => Plan::probe(Online::Locks(args.clone())),
+            Command::Trx(args) => Plan::probe(Online::Trx(args.clone())),
             Command::History(args) => {
                 anyhow::ensure!(
                     args.warn <= args.crit,
@@ -140,28 +153,28 @@ impl Plan {
                     args.warn,
                     args.crit
                 );
-                Plan::Online(Online::History(args.clone()))
+                Plan::probe(Online::History(args.clone()))
             }
-            Command::Connections => Plan::Online(Online::Connections),
+            Command::Connections => Plan::probe(Online::Connections),
             Command::Deadlocks(args) if args.history => {
                 Plan::Offline(Offline::DeadlockHistory(log(&args.evidence)?))
             }
             Command::Deadlocks(args) if args.watch => {
-                Plan::Online(Online::DeadlockWatch(args.clone(), log(&args.evidence)?))
+                Plan::probe(Online::DeadlockWatch(args.clone(), log(&args.evidence)?))
             }
-            Command::Deadlocks(_) => Plan::Online(Online::Deadlocks),
-            Command::Watch(args) => Plan::Watch(
+            Command::Deadlocks(_) => Plan::probe(Online::Deadlocks),
+            Command::Watch(args) => Plan::Connected(Box::new(Connected::Watch(
                 args.clone(),
                 workflow::thresholds::Thresholds::resolve(&args.thresholds)?,
-            ),
-            Command::Status(args) => Plan::Online(Online::Status(
+            ))),
+            Command::Status(args) => Plan::probe(Online::Status(
                 workflow::thresholds::Thresholds::resolve(args)?,
             )),
-            Command::Check(args) => Plan::Online(Online::Check(
+            Command::Check(args) => Plan::probe(Online::Check(
                 workflow::thresholds::Thresholds::resolve(&args.thresholds)?,
                 args.state.clone(),
             )),
-            Command::Kill(args) => Plan::Online(Online::Kill(kill::KillPlan::new(
+            Command::Kill(args) => Plan::probe(Online::Kill(kill::KillPlan::new(
                 args,
                 evidence::default_path(env),
             )?)),

@@ -541,13 +541,6 @@ fn documented_records() -> Vec<Value> {
         .collect()
 }
 
-fn keys(value: &Value) -> std::collections::BTreeSet<String> {
-    value
-        .as_object()
-        .map(|o| o.keys().cloned().collect())
-        .unwrap_or_default()
-}
-
 #[tokio::test]
 async fn evidence_records_have_the_documented_keys() {
     let documented = documented_records();
@@ -577,12 +570,17 @@ async fn evidence_records_have_the_documented_keys() {
         );
         let lines = records(&evidence);
         for (doc, live) in documented.iter().zip(&lines) {
-            assert_eq!(keys(doc), keys(live), "record {}", live["kind"]);
+            assert_eq!(
+                support::json_keys(doc),
+                support::json_keys(live),
+                "record {}",
+                live["kind"]
+            );
             for nested in ["operator", "server", "thread", "blocks", "after"] {
                 if live[nested].is_object() && doc[nested].is_object() {
                     assert_eq!(
-                        keys(&doc[nested]),
-                        keys(&live[nested]),
+                        support::json_keys(&doc[nested]),
+                        support::json_keys(&live[nested]),
                         "{nested} of {}",
                         live["kind"]
                     );

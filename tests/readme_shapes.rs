@@ -4,8 +4,6 @@
 
 mod support;
 
-use std::collections::BTreeSet;
-
 use serde_json::Value;
 use support::{TestServer, scenarios};
 
@@ -48,26 +46,19 @@ fn strip_comment(line: &str) -> &str {
     }
 }
 
-fn keys(value: &Value) -> BTreeSet<String> {
-    value
-        .as_object()
-        .map(|o| o.keys().cloned().collect())
-        .unwrap_or_default()
-}
-
 /// Compares keys at the top level, of nested objects, and of the first element of every array of
 /// objects.
 fn assert_same_shape(command: &str, documented: &Value, live: &Value) {
     assert_eq!(
-        keys(documented),
-        keys(live),
+        support::json_keys(documented),
+        support::json_keys(live),
         "top-level keys of `{command}`"
     );
     for (field, doc_value) in documented.as_object().into_iter().flatten() {
         if doc_value.is_object() && live[field].is_object() {
             assert_eq!(
-                keys(doc_value),
-                keys(&live[field]),
+                support::json_keys(doc_value),
+                support::json_keys(&live[field]),
                 "keys of `{command}` {field}"
             );
         }
@@ -76,8 +67,8 @@ fn assert_same_shape(command: &str, documented: &Value, live: &Value) {
         };
         if doc_first.is_object() && live_first.is_object() {
             assert_eq!(
-                keys(doc_first),
-                keys(live_first),
+                support::json_keys(doc_first),
+                support::json_keys(live_first),
                 "keys of `{command}` {field}[0]"
             );
         }
