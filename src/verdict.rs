@@ -13,21 +13,8 @@ pub(crate) enum Verdict {
 }
 
 impl Verdict {
-    /// The verdict of `value` against warn and crit thresholds.
-    pub(crate) fn of(value: u64, warn: u64, crit: u64) -> Verdict {
-        if value >= crit {
-            Verdict::Crit
-        } else if value >= warn {
-            Verdict::Warn
-        } else {
-            Verdict::Ok
-        }
-    }
-}
-
-impl Verdict {
-    /// The verdict of a float measurement (percentages).
-    pub(crate) fn of_f64(value: f64, warn: f64, crit: f64) -> Verdict {
+    /// The verdict of `value` against warn and crit thresholds (counts, seconds, percentages).
+    pub(crate) fn of<T: PartialOrd>(value: T, warn: T, crit: T) -> Verdict {
         if value >= crit {
             Verdict::Crit
         } else if value >= warn {
@@ -66,6 +53,6 @@ mod tests {
                 .max(),
             Some(Verdict::Crit)
         );
-        assert_eq!(Verdict::of_f64(95.0, 80.0, 95.0), Verdict::Crit);
+        assert_eq!(Verdict::of(95.0, 80.0, 95.0), Verdict::Crit);
     }
 }

@@ -4,25 +4,10 @@ use super::*;
 use crate::probe::processlist::Trx;
 
 fn thread(user: &str, command: &str, trx: Option<(&str, u64)>, statement: Option<&str>) -> Thread {
+    let trx = trx.map(|(id, age)| Trx::sample(id, age));
     Thread {
-        pid: 42,
-        user: Some(user.into()),
-        host: Some("10.0.0.5:4000".into()),
-        db: None,
-        command: Some(command.into()),
-        time_s: Some(1),
-        state: None,
         statement: statement.map(str::to_owned),
-        idle_in_trx: false,
-        trx: trx.map(|(id, age_s)| Trx {
-            id: id.into(),
-            state: "RUNNING".into(),
-            age_s,
-            rows_locked: 1,
-            rows_modified: 1,
-            isolation: None,
-            lock_wait_s: None,
-        }),
+        ..Thread::sample(42, user, command, trx)
     }
 }
 

@@ -228,16 +228,9 @@ mod tests {
 
     fn thread(user: &str, command: &str) -> Thread {
         Thread {
-            pid: 1,
-            user: Some(user.into()),
             host: Some("10.1.1.1:4000".into()),
             db: None,
-            command: Some(command.into()),
-            time_s: None,
-            state: None,
-            statement: None,
-            idle_in_trx: false,
-            trx: None,
+            ..Thread::sample(1, user, command, None)
         }
     }
 

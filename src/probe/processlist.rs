@@ -83,6 +83,41 @@ impl Thread {
     }
 }
 
+#[cfg(test)]
+impl Thread {
+    /// A thread for unit tests: from 10.0.0.5, database shop, idle-in-trx derived as the server does.
+    pub(crate) fn sample(pid: u64, user: &str, command: &str, trx: Option<Trx>) -> Thread {
+        Thread {
+            pid,
+            user: Some(user.into()),
+            host: Some("10.0.0.5:51234".into()),
+            db: Some("shop".into()),
+            command: Some(command.into()),
+            time_s: Some(1),
+            state: None,
+            statement: None,
+            idle_in_trx: command == "Sleep" && trx.is_some(),
+            trx,
+        }
+    }
+}
+
+#[cfg(test)]
+impl Trx {
+    /// A running transaction for unit tests.
+    pub(crate) fn sample(id: &str, age_s: u64) -> Trx {
+        Trx {
+            id: id.into(),
+            state: "RUNNING".into(),
+            age_s,
+            rows_locked: 1,
+            rows_modified: 1,
+            isolation: None,
+            lock_wait_s: None,
+        }
+    }
+}
+
 /// All client threads but our own, each with its transaction, from the flavor's cheapest source.
 pub(crate) async fn threads(session: &mut Session) -> Result<Vec<Thread>> {
     session.require_process("listing sessions")?;
@@ -273,25 +308,11 @@ mod tests {
         trx_age: Option<u64>,
         statement: Option<&str>,
     ) -> Thread {
+        let trx = trx_age.map(|age| Trx::sample(&pid.to_string(), age));
         Thread {
-            pid,
-            user: Some(user.into()),
-            host: Some("10.0.0.5:51234".into()),
-            db: Some("shop".into()),
-            command: Some(command.into()),
             time_s: Some(time),
-            state: None,
             statement: statement.map(str::to_owned),
-            idle_in_trx: command == "Sleep" && trx_age.is_some(),
-            trx: trx_age.map(|age_s| Trx {
-                id: pid.to_string(),
-                state: "RUNNING".into(),
-                age_s,
-                rows_locked: 1,
-                rows_modified: 1,
-                isolation: None,
-                lock_wait_s: None,
-            }),
+            ..Thread::sample(pid, user, command, trx)
         }
     }
 

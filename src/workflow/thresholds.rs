@@ -79,26 +79,10 @@ impl Thresholds {
                 (None, None) => Ok(default),
             }
         };
-        let number = |flag: Option<u64>, key: &str, default: u64| -> Result<u64> {
-            match (flag, from_file(key)) {
-                (Some(n), _) => Ok(n),
-                (None, Some((at, text))) => text
-                    .trim()
-                    .parse()
-                    .with_context(|| format!("{at}: '{text}' is not a number")),
-                (None, None) => Ok(default),
-            }
-        };
-        let percent = |flag: Option<f64>, key: &str, default: f64| -> Result<f64> {
-            match (flag, from_file(key)) {
-                (Some(n), _) => Ok(n),
-                (None, Some((at, text))) => text
-                    .trim()
-                    .parse()
-                    .with_context(|| format!("{at}: '{text}' is not a number")),
-                (None, None) => Ok(default),
-            }
-        };
+        let number =
+            |flag: Option<u64>, key: &str, default: u64| parsed(flag, from_file(key), default);
+        let percent =
+            |flag: Option<f64>, key: &str, default: f64| parsed(flag, from_file(key), default);
         let d = Thresholds::default();
         let t = Thresholds {
             lock_wait_warn_s: seconds(args.lock_wait_warn, "lock-wait-warn", d.lock_wait_warn_s)?,
@@ -144,6 +128,22 @@ impl Thresholds {
             self.conn_pct_crit
         );
         Ok(())
+    }
+}
+
+/// A number from its flag, else from the config file (`at` names the file and line), else the default.
+fn parsed<T>(flag: Option<T>, from_file: Option<(String, String)>, default: T) -> Result<T>
+where
+    T: std::str::FromStr,
+    T::Err: std::error::Error + Send + Sync + 'static,
+{
+    match (flag, from_file) {
+        (Some(value), _) => Ok(value),
+        (None, Some((at, text))) => text
+            .trim()
+            .parse()
+            .with_context(|| format!("{at}: '{text}' is not a number")),
+        (None, None) => Ok(default),
     }
 }
 
@@ -208,7 +208,7 @@ fn connections(triage: &Triage, t: &Thresholds) -> Finding {
         .collect();
     Finding {
         check: "connections",
-        verdict: Verdict::of_f64(c.used_pct, t.conn_pct_warn, t.conn_pct_crit),
+        verdict: Verdict::of(c.used_pct, t.conn_pct_warn, t.conn_pct_crit),
         value: c.used_pct,
         summary: format!(
             "{} of {} ({}%); top accounts: {}",
