@@ -89,6 +89,10 @@ pub enum Command {
     #[command(disable_help_flag = true)]
     Watch(WatchArgs),
 
+    /// Database load over a rolling window: average active sessions by wait, SQL, account and db.
+    #[command(disable_help_flag = true)]
+    Top(TopArgs),
+
     /// Bracket an incident in the evidence log: `start`, `note`, `end`.
     #[command(disable_help_flag = true)]
     Incident(IncidentArgs),
@@ -96,6 +100,29 @@ pub enum Command {
     /// The incident document (Symptom / Cause / Response / Prevention) from the evidence log, in Markdown.
     #[command(disable_help_flag = true)]
     Report(ReportArgs),
+}
+
+/// Options for `top`.
+#[derive(Debug, Clone, Args)]
+pub struct TopArgs {
+    /// Time between samples.
+    #[arg(long, value_parser = parse_timeout, default_value = "1s")]
+    pub interval: Duration,
+    /// The rolling window the load is averaged over.
+    #[arg(long, value_parser = parse_timeout, default_value = "5m")]
+    pub window: Duration,
+    /// Sample for this long, then print one aggregate (table or one JSON object).
+    #[arg(long, value_parser = parse_timeout)]
+    pub duration: Option<Duration>,
+    /// Also write every sample (NDJSON) to this file.
+    #[arg(long, value_name = "FILE", conflicts_with = "replay")]
+    pub record: Option<std::path::PathBuf>,
+    /// Show the view of a recording instead of sampling (no server needed).
+    #[arg(long, value_name = "FILE")]
+    pub replay: Option<std::path::PathBuf>,
+    /// The server's CPU count, drawn as a reference line (the server cannot tell it).
+    #[arg(long)]
+    pub cpus: Option<u32>,
 }
 
 /// Options for `watch`.

@@ -100,6 +100,7 @@ enum Offline {
     DeadlockHistory(PathBuf),
     Incident(PathBuf, cli::IncidentAction),
     Report(PathBuf, cli::ReportArgs),
+    TopReplay(PathBuf, Option<u32>),
 }
 
 /// Commands that need the server.
@@ -115,6 +116,7 @@ enum Online {
     Kill(kill::KillPlan),
     Status(workflow::thresholds::Thresholds),
     Check(workflow::thresholds::Thresholds, Option<PathBuf>),
+    Top(cli::TopArgs),
 }
 
 impl Online {
@@ -184,6 +186,10 @@ impl Plan {
             Command::Incident(args) => {
                 Plan::Offline(Offline::Incident(log(&args.evidence)?, args.action.clone()))
             }
+            Command::Top(args) => match &args.replay {
+                Some(path) => Plan::Offline(Offline::TopReplay(path.clone(), args.cpus)),
+                None => Plan::probe(Online::Top(args.clone())),
+            },
             Command::Report(args) => {
                 Plan::Offline(Offline::Report(log(&args.evidence)?, args.clone()))
             }
@@ -198,6 +204,7 @@ fn run_offline(plan: &Offline, format: cli::Format) -> Result<Exit> {
         Offline::Incident(path, action) => {
             emit(&workflow::incident::record(path, action)?, format)?
         }
+        Offline::TopReplay(path, cpus) => probe::top::replay(path, *cpus, format)?,
         Offline::Report(path, args) => {
             let report = workflow::report::build(path, args)?;
             let mut out = std::io::stdout().lock();
@@ -245,6 +252,7 @@ async fn dispatch(
             emit(&report, format)?;
             return Ok(report.exit());
         }
+        Online::Top(args) => probe::top::run(session, args, format).await?,
         Online::Status(limits) => emit(&workflow::status::collect(session, limits).await?, format)?,
         Online::Check(limits, state) => {
             let report = workflow::check::collect(session, limits, state.as_deref()).await?;
@@ -256,7 +264,7 @@ async fn dispatch(
 }
 
 /// Writes a report to stdout; diagnostics never go there.
-fn emit(report: &impl render::Report, format: cli::Format) -> Result<()> {
+pub(crate) fn emit(report: &impl render::Report, format: cli::Format) -> Result<()> {
     let mut out = std::io::stdout().lock();
     render::render(report, format, &mut out)
         .and_then(|()| out.flush())

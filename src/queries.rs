@@ -66,3 +66,7 @@ pub(crate) const METADATA_LOCKS_HELD_P_S: &str =
 pub(crate) const RDS_KILL_PROCEDURES: &str = include_str!("../queries/rds_kill_procedures.sql");
 /// The server's clock.
 pub(crate) const SERVER_NOW: &str = include_str!("../queries/server_now.sql");
+/// One `top` sample from performance_schema.
+pub(crate) const TOP_SAMPLE_P_S: &str = include_str!("../queries/top_sample.p_s.sql");
+/// One `top` sample from information_schema.
+pub(crate) const TOP_SAMPLE_I_S: &str = include_str!("../queries/top_sample.i_s.sql");

@@ -7,4 +7,5 @@ pub(crate) mod history;
 pub(crate) mod locks;
 pub(crate) mod processlist;
 pub(crate) mod server;
+pub(crate) mod top;
 pub(crate) mod trx;

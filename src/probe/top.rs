@@ -1,0 +1,504 @@
+//! `mytriage top`: database load over a rolling window, the Performance Insights view rebuilt from
+//! SQL. Every `--interval` one cheap sample lists the active sessions with a wait class, a
+//! statement digest and an account; the load (average active sessions, AAS) is the number of
+//! active sessions per sample, averaged over the window, and broken down by those keys.
+
+mod normalize;
+
+use std::collections::{BTreeMap, VecDeque};
+use std::io::{BufRead, IsTerminal, Write};
+use std::path::Path;
+use std::time::Instant;
+
+use anyhow::{Context, Result};
+use serde::{Deserialize, Serialize};
+
+use crate::cli::{Format, TopArgs};
+use crate::connect::Session;
+use crate::connect::row::Columns;
+use crate::queries;
+use crate::render::{Block, Report, View, clip, render, strip_port};
+
+/// One active session in one sample.
+#[derive(Debug, Clone, Serialize, Deserialize, PartialEq)]
+pub(crate) struct Active {
+    pub pid: u64,
+    pub account: String,
+    pub db: Option<String>,
+    pub wait_class: String,
+    /// The wait event (performance_schema) or thread state it was classified from.
+    pub wait: Option<String>,
+    /// The digest text (performance_schema) or the client-side normalised statement.
+    pub digest: String,
+}
+
+/// One sample: what was active at one moment.
+#[derive(Debug, Clone, Serialize, Deserialize, PartialEq)]
+pub(crate) struct Sample {
+    pub at: String,
+    pub active: Vec<Active>,
+}
+
+/// A load breakdown line: average active sessions for one key.
+#[derive(Debug, Clone, Serialize, PartialEq)]
+pub(crate) struct Load {
+    pub key: String,
+    pub aas: f64,
+}
+
+/// What `top` reports over a window.
+#[derive(Debug, Clone, Serialize, PartialEq)]
+pub(crate) struct TopReport {
+    pub samples: usize,
+    pub from: Option<String>,
+    pub to: Option<String>,
+    /// Average active sessions over the window.
+    pub aas: f64,
+    /// AAS of each sample, oldest first (the sparkline).
+    pub series: Vec<usize>,
+    pub by_wait: Vec<Load>,
+    pub by_sql: Vec<Load>,
+    pub by_account: Vec<Load>,
+    pub by_db: Vec<Load>,
+    /// Reference lines, where known: the CPU count (`--cpus`) and max_connections.
+    pub cpus: Option<u32>,
+    pub max_connections: Option<u64>,
+    /// Where digests and waits come from.
+    pub source: String,
+}
+
+/// Takes one sample.
+pub(crate) async fn sample(session: &mut Session) -> Result<Sample> {
+    let p_s = session.server.capabilities.statement_history;
+    let sql = if p_s {
+        queries::TOP_SAMPLE_P_S
+    } else {
+        queries::TOP_SAMPLE_I_S
+    };
+    let rows: Vec<mysql_async::Row> = session.db.query("sampling active sessions", sql).await?;
+    let own = session.server.connection_id;
+    let active = rows
+        .iter()
+        .filter_map(|row| {
+            let col = Columns(row);
+            let pid = col.u64("pid")?;
+            let state = col.text("state");
+            let wait_event = col.text("wait_event");
+            let (wait_class, wait) = classify(
+                wait_event.as_deref(),
+                col.text("trx_state").as_deref(),
+                state.as_deref(),
+            );
+            let digest = col
+                .text("digest_text")
+                .or_else(|| col.text("info").map(|info| normalize::normalize(&info)))
+                .unwrap_or_else(|| format!("({})", col.text("command").unwrap_or_default()));
+            Some(Active {
+                pid,
+                account: format!(
+                    "{}@{}",
+                    col.text("user").unwrap_or_default(),
+                    col.text("host").as_deref().map(strip_port).unwrap_or("")
+                ),
+                db: col.text("db"),
+                wait_class: wait_class.to_owned(),
+                wait,
+                digest,
+            })
+        })
+        .filter(|a| a.pid != own)
+        .collect();
+    Ok(Sample {
+        at: chrono::Utc::now().to_rfc3339_opts(chrono::SecondsFormat::Millis, true),
+        active,
+    })
+}
+
+/// The wait class of an active session: a row-lock wait first (InnoDB says so), then the
+/// performance_schema wait event, then the thread state. Returns the class and what it came from.
+pub(crate) fn classify(
+    wait_event: Option<&str>,
+    trx_state: Option<&str>,
+    state: Option<&str>,
+) -> (&'static str, Option<String>) {
+    if trx_state == Some("LOCK WAIT") {
+        return ("row lock", Some("LOCK WAIT".to_owned()));
+    }
+    if let Some(event) = wait_event {
+        let class = match event {
+            e if e.starts_with("wait/lock/metadata") || e.starts_with("wait/lock/table") => {
+                "metadata lock"
+            }
+            e if e.starts_with("wait/io/socket") => "network",
+            e if e.contains("log") || e.contains("commit") => "commit",
+            e if e.starts_with("wait/io") => "io",
+            e if e.starts_with("idle") => "network",
+            _ => "other",
+        };
+        return (class, Some(event.to_owned()));
+    }
+    let Some(state) = state.filter(|s| !s.is_empty()) else {
+        return ("cpu", None);
+    };
+    let lower = state.to_ascii_lowercase();
+    let class = if lower.contains("metadata lock")
+        || lower.contains("table lock")
+        || lower.contains("global read lock")
+    {
+        "metadata lock"
+    } else if lower.contains("commit") || lower.contains("binlog") || lower.contains("flush") {
+        "commit"
+    } else if lower.contains("reading from net")
+        || lower.contains("writing to net")
+        || lower.contains("sending to client")
+    {
+        "network"
+    } else if lower.contains("sleep") || lower.contains("waiting") {
+        "other"
+    } else if lower.contains("opening")
+        || lower.contains("tmp")
+        || lower.contains("read") && lower.contains("disk")
+    {
+        "io"
+    } else {
+        // executing, Sending data, Sorting result, updating, statistics...: on CPU or ready for it.
+        "cpu"
+    };
+    (class, Some(state.to_owned()))
+}
+
+/// Aggregates samples into the load view. Pure: a replay of recorded samples gives the same
+/// numbers as the live run that recorded them.
+pub(crate) fn aggregate(
+    samples: &[Sample],
+    cpus: Option<u32>,
+    max_connections: Option<u64>,
+    source: &str,
+) -> TopReport {
+    let count = samples.len().max(1) as f64;
+    let breakdown = |key: &dyn Fn(&Active) -> String| -> Vec<Load> {
+        let mut totals: BTreeMap<String, usize> = BTreeMap::new();
+        for active in samples.iter().flat_map(|s| &s.active) {
+            *totals.entry(key(active)).or_default() += 1;
+        }
+        let mut loads: Vec<Load> = totals
+            .into_iter()
+            .map(|(key, n)| Load {
+                key,
+                aas: round2(n as f64 / count),
+            })
+            .collect();
+        loads.sort_by(|a, b| b.aas.total_cmp(&a.aas).then_with(|| a.key.cmp(&b.key)));
+        loads
+    };
+    let series: Vec<usize> = samples.iter().map(|s| s.active.len()).collect();
+    TopReport {
+        samples: samples.len(),
+        from: samples.first().map(|s| s.at.clone()),
+        to: samples.last().map(|s| s.at.clone()),
+        aas: round2(series.iter().sum::<usize>() as f64 / count),
+        by_wait: breakdown(&|a| a.wait_class.clone()),
+        by_sql: breakdown(&|a| a.digest.clone()),
+        by_account: breakdown(&|a| a.account.clone()),
+        by_db: breakdown(&|a| a.db.clone().unwrap_or_else(|| "(none)".to_owned())),
+        series,
+        cpus,
+        max_connections,
+        source: source.to_owned(),
+    }
+}
+
+fn round2(value: f64) -> f64 {
+    (value * 100.0).round() / 100.0
+}
+
+/// `▁▂▃▄▅▆▇█` scaled to the largest of the series and the reference lines.
+pub(crate) fn sparkline(series: &[usize], reference: Option<f64>) -> String {
+    const BARS: [char; 8] = ['▁', '▂', '▃', '▄', '▅', '▆', '▇', '█'];
+    let top = series.iter().copied().max().unwrap_or(0) as f64;
+    let scale = top.max(reference.unwrap_or(0.0)).max(1.0);
+    series
+        .iter()
+        .map(|&n| BARS[((n as f64 / scale) * 7.0).round().clamp(0.0, 7.0) as usize])
+        .collect()
+}
+
+/// Runs `top`: live on the session, or a replay of a recording.
+pub(crate) async fn run(session: &mut Session, args: &TopArgs, format: Format) -> Result<()> {
+    let mut recording = match &args.record {
+        Some(path) => Some(
+            std::fs::OpenOptions::new()
+                .create(true)
+                .append(true)
+                .open(path)
+                .with_context(|| format!("cannot open --record {}", path.display()))?,
+        ),
+        None => None,
+    };
+    let source = if session.server.capabilities.statement_history {
+        "performance_schema (digests, wait events)"
+    } else {
+        "information_schema.PROCESSLIST (thread states, client-side normalisation)"
+    };
+    let max_connections = session.server.max_connections;
+    let started = Instant::now();
+    let live_screen =
+        format == Format::Table && args.duration.is_none() && std::io::stdout().is_terminal();
+    let mut window: VecDeque<(Instant, Sample)> = VecDeque::new();
+    let mut all: Vec<Sample> = Vec::new();
+    loop {
+        let taken = sample(session).await?;
+        if let Some(file) = recording.as_mut() {
+            serde_json::to_writer(&mut *file, &taken)?;
+            file.write_all(b"\n").context("writing the recording")?;
+        }
+        if format == Format::Json && args.duration.is_none() {
+            let mut out = std::io::stdout().lock();
+            serde_json::to_writer(&mut out, &taken)?;
+            writeln!(out)?;
+            out.flush()?;
+        }
+        window.push_back((Instant::now(), taken.clone()));
+        while window
+            .front()
+            .is_some_and(|(t, _)| t.elapsed() > args.window)
+        {
+            window.pop_front();
+        }
+        all.push(taken);
+        if live_screen {
+            let samples: Vec<Sample> = window.iter().map(|(_, s)| s.clone()).collect();
+            let report = aggregate(&samples, args.cpus, max_connections, source);
+            let mut out = std::io::stdout().lock();
+            write!(out, "\x1b[H\x1b[2J")?;
+            render(&report, Format::Table, &mut out)?;
+            out.flush()?;
+        }
+        if args.duration.is_some_and(|d| started.elapsed() >= d) {
+            break;
+        }
+        tokio::select! {
+            _ = tokio::time::sleep(args.interval) => {}
+            _ = tokio::signal::ctrl_c() => break,
+        }
+    }
+    if args.duration.is_some() || !live_screen && format == Format::Table {
+        let samples: Vec<Sample> = window.into_iter().map(|(_, s)| s).collect();
+        crate::emit(
+            &aggregate(&samples, args.cpus, max_connections, source),
+            format,
+        )?;
+    }
+    Ok(())
+}
+
+/// `top --replay FILE`: the same view from a recording, offline.
+pub(crate) fn replay(path: &Path, cpus: Option<u32>, format: Format) -> Result<()> {
+    let file = std::fs::File::open(path)
+        .with_context(|| format!("cannot read the recording {}", path.display()))?;
+    let mut samples = Vec::new();
+    for (number, line) in std::io::BufReader::new(file).lines().enumerate() {
+        let line = line?;
+        if line.trim().is_empty() {
+            continue;
+        }
+        samples.push(
+            serde_json::from_str::<Sample>(&line)
+                .with_context(|| format!("{}:{}: not a top sample", path.display(), number + 1))?,
+        );
+    }
+    crate::emit(
+        &aggregate(
+            &samples,
+            cpus,
+            None,
+            &format!("recording {}", path.display()),
+        ),
+        format,
+    )
+}
+
+impl Report for TopReport {
+    fn view(&self) -> View {
+        let reference = self.cpus.map(f64::from);
+        let mut fields = vec![
+            (
+                "Load (AAS)".to_owned(),
+                format!("{:.2} over {} samples", self.aas, self.samples),
+            ),
+            ("Shape".to_owned(), sparkline(&self.series, reference)),
+        ];
+        if let Some(cpus) = self.cpus {
+            fields.push((
+                "vCPUs".to_owned(),
+                format!("{cpus} (load above this line waits for CPU)"),
+            ));
+        }
+        if let Some(max) = self.max_connections {
+            fields.push(("max_connections".to_owned(), max.to_string()));
+        }
+        fields.push(("Source".to_owned(), self.source.clone()));
+        let table = |title: &str, loads: &[Load], width: bool| Block::Table {
+            title: Some(title.to_owned()),
+            header: vec!["AAS".to_owned(), title.trim_start_matches("By ").to_owned()],
+            rows: loads
+                .iter()
+                .take(10)
+                .map(|l| {
+                    vec![
+                        format!("{:.2}", l.aas),
+                        if width {
+                            clip(&l.key, false)
+                        } else {
+                            l.key.clone()
+                        },
+                    ]
+                })
+                .collect(),
+        };
+        View {
+            blocks: vec![
+                Block::Fields {
+                    title: None,
+                    fields,
+                },
+                table("By wait", &self.by_wait, false),
+                table("By SQL", &self.by_sql, true),
+                table("By account", &self.by_account, false),
+                table("By db", &self.by_db, false),
+            ],
+        }
+    }
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+
+    /// The wait classes, as documented in the README.
+    const CLASSES: &[&str] = &[
+        "cpu",
+        "row lock",
+        "metadata lock",
+        "io",
+        "commit",
+        "network",
+        "other",
+    ];
+
+    fn active(pid: u64, class: &str, digest: &str) -> Active {
+        Active {
+            pid,
+            account: "app@10.0.0.5".into(),
+            db: Some("shop".into()),
+            wait_class: class.into(),
+            wait: None,
+            digest: digest.into(),
+        }
+    }
+
+    #[test]
+    fn aas_is_active_sessions_per_sample() {
+        let samples = vec![
+            Sample {
+                at: "t1".into(),
+                active: vec![
+                    active(1, "cpu", "SELECT ?"),
+                    active(2, "row lock", "UPDATE t"),
+                ],
+            },
+            Sample {
+                at: "t2".into(),
+                active: vec![active(1, "cpu", "SELECT ?")],
+            },
+            Sample {
+                at: "t3".into(),
+                active: vec![],
+            },
+            Sample {
+                at: "t4".into(),
+                active: vec![
+                    active(3, "row lock", "UPDATE t"),
+                    active(4, "row lock", "UPDATE t"),
+                ],
+            },
+        ];
+        let report = aggregate(&samples, Some(2), None, "test");
+        assert_eq!(report.aas, 1.25);
+        assert_eq!(report.series, [2, 1, 0, 2]);
+        assert_eq!(
+            report.by_wait[0],
+            Load {
+                key: "row lock".into(),
+                aas: 0.75
+            }
+        );
+        assert_eq!(
+            report.by_sql[0],
+            Load {
+                key: "UPDATE t".into(),
+                aas: 0.75
+            }
+        );
+        assert_eq!(report.by_account[0].aas, 1.25);
+    }
+
+    #[test]
+    fn classification() {
+        assert_eq!(
+            classify(None, Some("LOCK WAIT"), Some("updating")).0,
+            "row lock"
+        );
+        assert_eq!(
+            classify(Some("wait/lock/metadata/sql/mdl"), None, None).0,
+            "metadata lock"
+        );
+        assert_eq!(
+            classify(Some("wait/io/file/innodb/innodb_data_file"), None, None).0,
+            "io"
+        );
+        assert_eq!(
+            classify(Some("wait/io/socket/sql/client_connection"), None, None).0,
+            "network"
+        );
+        assert_eq!(
+            classify(None, None, Some("Waiting for table metadata lock")).0,
+            "metadata lock"
+        );
+        assert_eq!(classify(None, None, Some("User sleep")).0, "other");
+        assert_eq!(classify(None, None, Some("Sending data")).0, "cpu");
+        assert_eq!(
+            classify(None, None, Some("waiting for handler commit")).0,
+            "commit"
+        );
+        assert_eq!(classify(None, None, None).0, "cpu");
+        for class in [
+            "cpu",
+            "row lock",
+            "metadata lock",
+            "io",
+            "commit",
+            "network",
+            "other",
+        ] {
+            assert!(CLASSES.contains(&class));
+        }
+    }
+
+    #[test]
+    fn sparkline_scales_to_the_peak_or_the_reference() {
+        assert_eq!(sparkline(&[0, 4, 8], None), "▁▅█");
+        assert_eq!(sparkline(&[1, 1], Some(8.0)), "▂▂");
+        assert_eq!(sparkline(&[], None), "");
+    }
+
+    #[test]
+    fn samples_round_trip_through_a_recording() {
+        let sample = Sample {
+            at: "t".into(),
+            active: vec![active(1, "cpu", "SELECT ?")],
+        };
+        let line = serde_json::to_string(&sample).unwrap();
+        assert_eq!(serde_json::from_str::<Sample>(&line).unwrap(), sample);
+    }
+}

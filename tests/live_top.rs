@@ -1,0 +1,226 @@
+//! `top` under a known load, on every server: N sessions sleeping in a loop, M stuck behind a row
+//! lock, K doing short updates. It measures the whole server, so it runs alone (its own binary;
+//! nextest: threads-required = all).
+
+mod support;
+
+use std::process::Command;
+use std::sync::Arc;
+use std::sync::atomic::{AtomicBool, Ordering};
+use std::time::Duration;
+
+use mysql_async::Conn;
+use mysql_async::prelude::Queryable;
+use serde_json::Value;
+use support::TestServer;
+
+const SLEEPERS: usize = 4;
+const WAITERS: usize = 3;
+const UPDATERS: usize = 2;
+
+/// The load, running until `stop` is set (and at most 40 s, whatever happens).
+struct Load {
+    stop: Arc<AtomicBool>,
+    holder: Conn,
+    tasks: Vec<tokio::task::JoinHandle<()>>,
+    table: String,
+}
+
+async fn start_load(server: &TestServer) -> Load {
+    let table = format!("mytriage_test.top_{}", std::process::id());
+    let mut admin = server.conn().await;
+    admin
+        .query_drop("CREATE DATABASE IF NOT EXISTS mytriage_test")
+        .await
+        .unwrap();
+    admin
+        .query_drop(format!("DROP TABLE IF EXISTS {table}"))
+        .await
+        .unwrap();
+    admin
+        .query_drop(format!(
+            "CREATE TABLE {table} (id INT PRIMARY KEY, v INT) ENGINE=InnoDB"
+        ))
+        .await
+        .unwrap();
+    admin
+        .query_drop(format!("INSERT INTO {table} VALUES (1, 0), (2, 0)"))
+        .await
+        .unwrap();
+    let _ = admin.disconnect().await;
+
+    let stop = Arc::new(AtomicBool::new(false));
+    let mut holder = server.conn().await;
+    holder.query_drop("BEGIN").await.unwrap();
+    holder
+        .query_drop(format!("UPDATE {table} SET v = v + 1 WHERE id = 1"))
+        .await
+        .unwrap();
+    let mut tasks = Vec::new();
+    for _ in 0..SLEEPERS {
+        let (mut conn, stop) = (server.conn().await, stop.clone());
+        tasks.push(tokio::spawn(async move {
+            for _ in 0..80 {
+                if stop.load(Ordering::Relaxed) {
+                    break;
+                }
+                let _: Option<i64> = conn.query_first("SELECT SLEEP(0.5)").await.unwrap_or(None);
+            }
+            let _ = conn.disconnect().await;
+        }));
+    }
+    for _ in 0..WAITERS {
+        let (mut conn, table) = (server.conn().await, table.clone());
+        conn.query_drop("SET SESSION innodb_lock_wait_timeout = 40")
+            .await
+            .unwrap();
+        tasks.push(tokio::spawn(async move {
+            // Waits until the holder rolls back.
+            let _ = conn
+                .query_drop(format!("UPDATE {table} SET v = v + 1 WHERE id = 1"))
+                .await;
+            let _ = conn.disconnect().await;
+        }));
+    }
+    for _ in 0..UPDATERS {
+        let (mut conn, stop, table) = (server.conn().await, stop.clone(), table.clone());
+        tasks.push(tokio::spawn(async move {
+            for _ in 0..400 {
+                if stop.load(Ordering::Relaxed) {
+                    break;
+                }
+                let _ = conn
+                    .query_drop(format!("UPDATE {table} SET v = v + 1 WHERE id = 2"))
+                    .await;
+                tokio::time::sleep(Duration::from_millis(50)).await;
+            }
+            let _ = conn.disconnect().await;
+        }));
+    }
+    Load {
+        stop,
+        holder,
+        tasks,
+        table,
+    }
+}
+
+impl Load {
+    async fn stop(mut self, server: &TestServer) {
+        self.stop.store(true, Ordering::Relaxed);
+        self.holder.query_drop("ROLLBACK").await.unwrap();
+        for task in self.tasks {
+            let _ = tokio::time::timeout(Duration::from_secs(10), task).await;
+        }
+        let _ = self.holder.disconnect().await;
+        let mut admin = server.conn().await;
+        let _ = admin
+            .query_drop(format!("DROP TABLE IF EXISTS {}", self.table))
+            .await;
+        let _ = admin.disconnect().await;
+    }
+}
+
+fn load_of(report: &Value, section: &str, key_contains: &str) -> f64 {
+    report[section]
+        .as_array()
+        .unwrap()
+        .iter()
+        .find(|l| {
+            l["key"]
+                .as_str()
+                .unwrap()
+                .to_ascii_uppercase()
+                .contains(key_contains)
+        })
+        .map_or(0.0, |l| l["aas"].as_f64().unwrap())
+}
+
+#[tokio::test]
+async fn exclusive_top_measures_a_known_load() {
+    for server in support::servers() {
+        support::announce("top under load", &server);
+        let load = start_load(&server).await;
+        tokio::time::sleep(Duration::from_millis(700)).await;
+        let dir = tempfile::tempdir().unwrap();
+        let recording = dir.path().join("top.ndjson");
+        let live = {
+            let (url, recording) = (server.url.clone(), recording.clone());
+            tokio::task::spawn_blocking(move || {
+                Command::new(assert_cmd::cargo::cargo_bin("mytriage"))
+                    .args([
+                        "--no-defaults",
+                        "--url",
+                        &url,
+                        "top",
+                        "--duration",
+                        "6s",
+                        "--interval",
+                        "500ms",
+                    ])
+                    .args(["--format", "json", "--record"])
+                    .arg(&recording)
+                    .output()
+                    .unwrap()
+            })
+            .await
+            .unwrap()
+        };
+        load.stop(&server).await;
+        assert_eq!(
+            live.status.code(),
+            Some(0),
+            "{}",
+            String::from_utf8_lossy(&live.stderr)
+        );
+        let report: Value = serde_json::from_slice(&live.stdout).expect("one JSON object");
+
+        // The sleep digest carries the most load (N sessions all the time).
+        let top_sql = report["by_sql"][0]["key"]
+            .as_str()
+            .unwrap()
+            .to_ascii_uppercase();
+        assert!(top_sql.contains("SLEEP"), "sleep digest first: {report:#}");
+        let expected = (SLEEPERS + WAITERS) as f64;
+        let aas = report["aas"].as_f64().unwrap();
+        // Tolerance: the short updates add a little, a sleeper between two SLEEPs a little less.
+        assert!(
+            (aas - expected).abs() <= 1.5,
+            "AAS {aas} ≈ N + M = {expected}: {report:#}"
+        );
+        let row_lock = load_of(&report, "by_wait", "ROW LOCK");
+        assert!(
+            (row_lock - WAITERS as f64).abs() <= 0.75,
+            "row lock ≈ M = {WAITERS}: {row_lock} {report:#}"
+        );
+        let p_s = server_has_digests(&server);
+        let source = report["source"].as_str().unwrap();
+        assert_eq!(source.starts_with("performance_schema"), p_s, "{source}");
+
+        // The recording replays to the same aggregates.
+        let replayed = support::mytriage_json(
+            "mysql://unused@127.0.0.1:1",
+            &["top", "--replay", recording.to_str().unwrap()],
+        );
+        for key in [
+            "samples",
+            "aas",
+            "series",
+            "by_wait",
+            "by_sql",
+            "by_account",
+            "by_db",
+            "from",
+            "to",
+        ] {
+            assert_eq!(
+                replayed[key], report[key],
+                "{key} differs between live and replay"
+            );
+        }
+    }
+}
+
+fn server_has_digests(server: &TestServer) -> bool {
+    support::mytriage_json(&server.url, &["server"])["capabilities"]["statement_history"] == true
+}
