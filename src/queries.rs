@@ -70,3 +70,5 @@ pub(crate) const SERVER_NOW: &str = include_str!("../queries/server_now.sql");
 pub(crate) const TOP_SAMPLE_P_S: &str = include_str!("../queries/top_sample.p_s.sql");
 /// One `top` sample from information_schema.
 pub(crate) const TOP_SAMPLE_I_S: &str = include_str!("../queries/top_sample.i_s.sql");
+/// Deadlocks recorded in performance_schema.error_log.
+pub(crate) const LOGGED_DEADLOCKS: &str = include_str!("../queries/logged_deadlocks.sql");

@@ -354,3 +354,57 @@ async fn watch_streams_samples_and_survives_a_cut_connection() {
         );
     }
 }
+
+#[tokio::test]
+async fn deadlocks_lists_every_deadlock_the_error_log_holds() {
+    use mysql_async::prelude::Queryable;
+    for server in support::servers() {
+        let info = support::mytriage_json(&server.url, &["server"]);
+        if info["capabilities"]["error_log_table"] != true {
+            continue; // MariaDB and MySQL before 8.0.22 have no performance_schema.error_log
+        }
+        support::announce("deadlocks from performance_schema.error_log", &server);
+        let mut root = server.conn().await;
+        let (verbosity, print_all): (String, String) = root
+            .query_first("SELECT @@GLOBAL.log_error_verbosity, @@GLOBAL.innodb_print_all_deadlocks")
+            .await
+            .unwrap()
+            .unwrap();
+        root.query_drop(
+            "SET GLOBAL log_error_verbosity = 3, GLOBAL innodb_print_all_deadlocks = ON",
+        )
+        .await
+        .unwrap();
+        let before = support::mytriage_json(&server.url, &["deadlocks"])["logged"]
+            .as_array()
+            .map_or(0, Vec::len);
+        for _ in 0..2 {
+            let deadlock = scenarios::deadlock(&server).await.expect("deadlock");
+            deadlock.cleanup().await.expect("cleanup");
+        }
+        let report = support::mytriage_json(&server.url, &["deadlocks"]);
+        // Restore the server's settings before asserting: tests share the server.
+        root.query_drop(format!(
+            "SET GLOBAL log_error_verbosity = {verbosity}, GLOBAL innodb_print_all_deadlocks = {}",
+            if print_all == "1" || print_all.eq_ignore_ascii_case("ON") {
+                "ON"
+            } else {
+                "OFF"
+            }
+        ))
+        .await
+        .unwrap();
+        let _ = root.disconnect().await;
+        let logged = report["logged"]
+            .as_array()
+            .expect("logged deadlocks listed");
+        assert!(
+            logged.len() >= before + 2,
+            "both new deadlocks are listed: {report:#}"
+        );
+        assert!(
+            logged.iter().rev().take(2).all(|d| d["victim"].is_u64()),
+            "{report:#}"
+        );
+    }
+}

@@ -15,6 +15,17 @@ pub(crate) struct DeadlocksReport {
     pub latest: Option<Deadlock>,
     /// Whether the server logs every deadlock (`innodb_print_all_deadlocks`).
     pub print_all_deadlocks: Option<bool>,
+    /// Every deadlock performance_schema.error_log still holds (MySQL 8.0.22+, with
+    /// innodb_print_all_deadlocks and log_error_verbosity 3): when, and the victim's number.
+    /// `null` where the server has no such table or does not log deadlocks.
+    pub logged: Option<Vec<LoggedDeadlock>>,
+}
+
+/// A deadlock the server logged.
+#[derive(Debug, Serialize)]
+pub(crate) struct LoggedDeadlock {
+    pub logged: String,
+    pub victim: Option<u32>,
 }
 
 /// Reads SHOW ENGINE INNODB STATUS; used by `deadlocks` and by `history` as a fallback.
@@ -33,9 +44,31 @@ pub(crate) async fn innodb_status(session: &mut Session) -> Result<String> {
 /// Reads and parses the latest deadlock.
 pub(crate) async fn collect(session: &mut Session) -> Result<DeadlocksReport> {
     let status = innodb_status(session).await?;
+    let logging = session.server.capabilities.error_log_table
+        && session.server.print_all_deadlocks == Some(true);
+    let logged = if logging {
+        let rows = session
+            .db
+            .query_if_permitted::<(String, String)>(
+                "reading logged deadlocks",
+                queries::LOGGED_DEADLOCKS,
+            )
+            .await?;
+        rows.map(|rows| {
+            rows.into_iter()
+                .map(|(logged, data)| LoggedDeadlock {
+                    logged,
+                    victim: victim_number(&data),
+                })
+                .collect()
+        })
+    } else {
+        None
+    };
     Ok(DeadlocksReport {
         latest: innodb_status::parse_latest_deadlock(&status),
         print_all_deadlocks: session.server.print_all_deadlocks,
+        logged,
     })
 }
 
@@ -86,6 +119,24 @@ impl Report for DeadlocksReport {
             blocks.push(Block::Note(
                 "InnoDB keeps only the latest deadlock; SET GLOBAL innodb_print_all_deadlocks = ON logs them all".to_owned(),
             ));
+        }
+        if let Some(logged) = self.logged.as_ref().filter(|l| !l.is_empty()) {
+            blocks.push(Block::Table {
+                title: Some(
+                    "Deadlocks in performance_schema.error_log (details in the error log file)"
+                        .to_owned(),
+                ),
+                header: vec!["logged".to_owned(), "victim".to_owned()],
+                rows: logged
+                    .iter()
+                    .map(|d| {
+                        vec![
+                            d.logged.clone(),
+                            d.victim.map(|v| format!("({v})")).unwrap_or_default(),
+                        ]
+                    })
+                    .collect(),
+            });
         }
         View { blocks }
     }
@@ -141,6 +192,12 @@ fn victim_text(deadlock: &Deadlock) -> String {
         }
         (None, None) => "unknown".to_owned(),
     }
+}
+
+/// `*** WE ROLL BACK TRANSACTION (2)` → 2.
+fn victim_number(line: &str) -> Option<u32> {
+    let after = line.split("TRANSACTION (").nth(1)?;
+    after.split(')').next()?.trim().parse().ok()
 }
 
 /// A deadlock's identity: when, and which transactions. Two deadlocks in the same second differ
@@ -312,5 +369,17 @@ impl Report for DeadlockHistory {
                 )),
             ],
         }
+    }
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+
+    #[test]
+    fn victim_number_from_the_logged_line() {
+        assert_eq!(victim_number("*** WE ROLL BACK TRANSACTION (2)"), Some(2));
+        assert_eq!(victim_number("*** WE ROLL BACK TRANSACTION (0) "), Some(0));
+        assert_eq!(victim_number("something else"), None);
     }
 }
