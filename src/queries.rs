@@ -72,3 +72,5 @@ pub(crate) const TOP_SAMPLE_P_S: &str = include_str!("../queries/top_sample.p_s.
 pub(crate) const TOP_SAMPLE_I_S: &str = include_str!("../queries/top_sample.i_s.sql");
 /// Deadlocks recorded in performance_schema.error_log.
 pub(crate) const LOGGED_DEADLOCKS: &str = include_str!("../queries/logged_deadlocks.sql");
+/// Statement counters per digest.
+pub(crate) const DIGEST_COUNTERS: &str = include_str!("../queries/digest_counters.sql");

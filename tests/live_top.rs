@@ -202,6 +202,31 @@ async fn exclusive_top_measures_a_known_load() {
             "mysql://unused@127.0.0.1:1",
             &["top", "--replay", recording.to_str().unwrap()],
         );
+        if p_s {
+            // Statement statistics are counter deltas over the window: the sleepers' SLEEP(0.5)
+            // calls run at about N / 0.5 s.
+            let statements = report["statements"].as_array().unwrap();
+            let sleep = statements
+                .iter()
+                .find(|s| {
+                    s["digest_text"]
+                        .as_str()
+                        .unwrap()
+                        .to_ascii_uppercase()
+                        .contains("SLEEP")
+                })
+                .unwrap_or_else(|| panic!("the SLEEP digest has statistics: {report:#}"));
+            let rate = sleep["calls_per_s"].as_f64().unwrap();
+            assert!(
+                rate > 2.0 && rate < 12.0,
+                "about {} calls/s: {rate}",
+                SLEEPERS * 2
+            );
+            assert!(
+                sleep["avg_latency_ms"].as_f64().unwrap() >= 450.0,
+                "{sleep:#}"
+            );
+        }
         for key in [
             "samples",
             "aas",
@@ -210,6 +235,7 @@ async fn exclusive_top_measures_a_known_load() {
             "by_sql",
             "by_account",
             "by_db",
+            "statements",
             "from",
             "to",
         ] {

@@ -37,6 +37,33 @@ pub(crate) struct Active {
 pub(crate) struct Sample {
     pub at: String,
     pub active: Vec<Active>,
+    /// Statement counters per digest, in every [`COUNTERS_EVERY`]th sample and the last one.
+    #[serde(default, skip_serializing_if = "Option::is_none")]
+    pub digests: Option<Vec<DigestCounters>>,
+}
+
+/// Take digest counters every this many samples (and in the last): enough for deltas over the
+/// window without reading the summary table every second.
+const COUNTERS_EVERY: u64 = 10;
+
+/// One digest's cumulative counters.
+#[derive(Debug, Clone, Serialize, Deserialize, PartialEq)]
+pub(crate) struct DigestCounters {
+    pub digest: String,
+    pub text: String,
+    pub calls: u64,
+    pub timer_ps: u64,
+    pub rows_examined: u64,
+}
+
+/// A statement's work over the window, from counter deltas (not totals since start-up).
+#[derive(Debug, Clone, Serialize, PartialEq)]
+pub(crate) struct StatementStats {
+    pub digest_text: String,
+    pub calls: u64,
+    pub calls_per_s: f64,
+    pub avg_latency_ms: f64,
+    pub rows_examined_per_call: f64,
 }
 
 /// A load breakdown line: average active sessions for one key.
@@ -65,6 +92,8 @@ pub(crate) struct TopReport {
     pub max_connections: Option<u64>,
     /// Where digests and waits come from.
     pub source: String,
+    /// Statements by total latency over the window (performance_schema only; empty otherwise).
+    pub statements: Vec<StatementStats>,
 }
 
 /// Takes one sample.
@@ -111,7 +140,80 @@ pub(crate) async fn sample(session: &mut Session) -> Result<Sample> {
     Ok(Sample {
         at: chrono::Utc::now().to_rfc3339_opts(chrono::SecondsFormat::Millis, true),
         active,
+        digests: None,
     })
+}
+
+/// Reads the digest counters, where performance_schema keeps them.
+async fn digest_counters(session: &mut Session) -> Result<Option<Vec<DigestCounters>>> {
+    if !session.server.capabilities.statement_history {
+        return Ok(None);
+    }
+    let rows = session
+        .db
+        .query_if_permitted::<mysql_async::Row>("reading digest counters", queries::DIGEST_COUNTERS)
+        .await?;
+    Ok(rows.map(|rows| {
+        rows.iter()
+            .filter_map(|row| {
+                let col = Columns(row);
+                Some(DigestCounters {
+                    digest: col.text("digest")?,
+                    text: col.text("digest_text").unwrap_or_default(),
+                    calls: col.u64("calls").unwrap_or(0),
+                    timer_ps: col.u64("timer_ps").unwrap_or(0),
+                    rows_examined: col.u64("rows_examined").unwrap_or(0),
+                })
+            })
+            .collect()
+    }))
+}
+
+/// Deltas between the first and the last counter snapshots in the window, heaviest first.
+fn statement_stats(samples: &[Sample]) -> Vec<StatementStats> {
+    let mut with = samples
+        .iter()
+        .filter_map(|s| Some((s.at.as_str(), s.digests.as_ref()?)));
+    let (Some((first_at, first)), Some((last_at, last))) = (with.next(), with.next_back()) else {
+        return Vec::new();
+    };
+    let seconds = match (
+        chrono::DateTime::parse_from_rfc3339(first_at),
+        chrono::DateTime::parse_from_rfc3339(last_at),
+    ) {
+        (Ok(a), Ok(b)) => (b - a).num_milliseconds() as f64 / 1000.0,
+        _ => 0.0,
+    };
+    let before: BTreeMap<&str, &DigestCounters> =
+        first.iter().map(|d| (d.digest.as_str(), d)).collect();
+    let mut stats: Vec<(u64, StatementStats)> = last
+        .iter()
+        .filter_map(|now| {
+            let (calls0, timer0, rows0) = before
+                .get(now.digest.as_str())
+                .map_or((0, 0, 0), |b| (b.calls, b.timer_ps, b.rows_examined));
+            let calls = now.calls.checked_sub(calls0).filter(|c| *c > 0)?;
+            let timer = now.timer_ps.saturating_sub(timer0);
+            Some((
+                timer,
+                StatementStats {
+                    digest_text: now.text.clone(),
+                    calls,
+                    calls_per_s: if seconds > 0.0 {
+                        round2(calls as f64 / seconds)
+                    } else {
+                        0.0
+                    },
+                    avg_latency_ms: round2(timer as f64 / calls as f64 / 1e9),
+                    rows_examined_per_call: round2(
+                        now.rows_examined.saturating_sub(rows0) as f64 / calls as f64,
+                    ),
+                },
+            ))
+        })
+        .collect();
+    stats.sort_by_key(|(timer, _)| std::cmp::Reverse(*timer));
+    stats.into_iter().take(10).map(|(_, s)| s).collect()
 }
 
 /// The wait class of an active session: a row-lock wait first (InnoDB says so), then the
@@ -201,6 +303,7 @@ pub(crate) fn aggregate(
         by_sql: breakdown(&|a| a.digest.clone()),
         by_account: breakdown(&|a| a.account.clone()),
         by_db: breakdown(&|a| a.db.clone().unwrap_or_else(|| "(none)".to_owned())),
+        statements: statement_stats(samples),
         series,
         cpus,
         max_connections,
@@ -247,7 +350,13 @@ pub(crate) async fn run(session: &mut Session, args: &TopArgs, format: Format) -
     let mut window: VecDeque<(Instant, Sample)> = VecDeque::new();
     let mut all: Vec<Sample> = Vec::new();
     loop {
-        let taken = sample(session).await?;
+        let mut taken = sample(session).await?;
+        let last = args
+            .duration
+            .is_some_and(|d| started.elapsed() + args.interval >= d);
+        if all.len() as u64 % COUNTERS_EVERY == 0 || last {
+            taken.digests = digest_counters(session).await?;
+        }
         if let Some(file) = recording.as_mut() {
             serde_json::to_writer(&mut *file, &taken)?;
             file.write_all(b"\n").context("writing the recording")?;
@@ -366,6 +475,24 @@ impl Report for TopReport {
                 table("By SQL", &self.by_sql, true),
                 table("By account", &self.by_account, false),
                 table("By db", &self.by_db, false),
+                Block::Table {
+                    title: Some("Statements over the window (deltas)".to_owned()),
+                    header: ["calls/s", "avg ms", "rows examined/call", "SQL"]
+                        .map(str::to_owned)
+                        .to_vec(),
+                    rows: self
+                        .statements
+                        .iter()
+                        .map(|s| {
+                            vec![
+                                format!("{:.2}", s.calls_per_s),
+                                format!("{:.2}", s.avg_latency_ms),
+                                format!("{:.1}", s.rows_examined_per_call),
+                                clip(&s.digest_text, false),
+                            ]
+                        })
+                        .collect(),
+                },
             ],
         }
     }
@@ -406,14 +533,17 @@ mod tests {
                     active(1, "cpu", "SELECT ?"),
                     active(2, "row lock", "UPDATE t"),
                 ],
+                digests: None,
             },
             Sample {
                 at: "t2".into(),
                 active: vec![active(1, "cpu", "SELECT ?")],
+                digests: None,
             },
             Sample {
                 at: "t3".into(),
                 active: vec![],
+                digests: None,
             },
             Sample {
                 at: "t4".into(),
@@ -421,6 +551,7 @@ mod tests {
                     active(3, "row lock", "UPDATE t"),
                     active(4, "row lock", "UPDATE t"),
                 ],
+                digests: None,
             },
         ];
         let report = aggregate(&samples, Some(2), None, "test");
@@ -485,6 +616,60 @@ mod tests {
         }
     }
 
+    fn counters(digest: &str, calls: u64, timer_ps: u64, rows_examined: u64) -> DigestCounters {
+        DigestCounters {
+            digest: digest.into(),
+            text: format!("text of {digest}"),
+            calls,
+            timer_ps,
+            rows_examined,
+        }
+    }
+
+    #[test]
+    fn statement_statistics_are_deltas_over_the_window() {
+        let at = |s: u32| format!("2026-11-22T03:00:{s:02}.000Z");
+        let samples = vec![
+            Sample {
+                at: at(0),
+                active: vec![],
+                digests: Some(vec![counters("a", 100, 1_000_000_000_000, 5_000)]),
+            },
+            Sample {
+                at: at(5),
+                active: vec![],
+                digests: None,
+            },
+            Sample {
+                at: at(10),
+                active: vec![],
+                digests: Some(vec![
+                    counters("a", 120, 1_040_000_000_000, 5_400),
+                    counters("b", 5, 10_000_000_000, 0),
+                ]),
+            },
+        ];
+        let stats = statement_stats(&samples);
+        assert_eq!(stats.len(), 2);
+        // a: 20 calls in 10 s, 40 ms of latency in total (picoseconds) → 2 ms each, 20 rows per call.
+        assert_eq!(
+            stats[0],
+            StatementStats {
+                digest_text: "text of a".into(),
+                calls: 20,
+                calls_per_s: 2.0,
+                avg_latency_ms: 2.0,
+                rows_examined_per_call: 20.0
+            }
+        );
+        // b appeared during the window: its whole count is the delta.
+        assert_eq!(stats[1].calls, 5);
+        assert!(
+            statement_stats(&samples[1..2]).is_empty(),
+            "no counters, no statistics"
+        );
+    }
+
     #[test]
     fn sparkline_scales_to_the_peak_or_the_reference() {
         assert_eq!(sparkline(&[0, 4, 8], None), "▁▅█");
@@ -497,6 +682,7 @@ mod tests {
         let sample = Sample {
             at: "t".into(),
             active: vec![active(1, "cpu", "SELECT ?")],
+            digests: Some(vec![counters("d1", 10, 5_000_000_000, 100)]),
         };
         let line = serde_json::to_string(&sample).unwrap();
         assert_eq!(serde_json::from_str::<Sample>(&line).unwrap(), sample);
