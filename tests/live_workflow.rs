@@ -159,13 +159,13 @@ async fn deadlock_watch_records_each_deadlock_once() {
             .lines()
             .map(|l| serde_json::from_str(l).unwrap())
             .collect();
+        // A deadlock known only from the error log (another test may have turned that on) has
+        // no transactions to match.
         let threads_of = |r: &Value| -> Vec<u64> {
             r["deadlock"]["transactions"]
                 .as_array()
-                .unwrap()
-                .iter()
-                .filter_map(|t| t["thread_id"].as_u64())
-                .collect()
+                .map(|t| t.iter().filter_map(|x| x["thread_id"].as_u64()).collect())
+                .unwrap_or_default()
         };
         for (t1, t2) in &ours {
             let matching = records.iter().filter(|r| {
@@ -406,5 +406,102 @@ async fn deadlocks_lists_every_deadlock_the_error_log_holds() {
             logged.iter().rev().take(2).all(|d| d["victim"].is_u64()),
             "{report:#}"
         );
+    }
+}
+
+#[tokio::test]
+async fn deadlock_watch_recovers_a_deadlock_missed_between_polls() {
+    use mysql_async::prelude::Queryable;
+    for server in support::servers() {
+        let info = support::mytriage_json(&server.url, &["server"]);
+        if info["capabilities"]["error_log_table"] != true {
+            continue; // only MySQL 8.0.22+ keeps deadlocks in performance_schema.error_log
+        }
+        support::announce("deadlocks --watch with the error log", &server);
+        let mut root = server.conn().await;
+        let (verbosity, print_all): (String, String) = root
+            .query_first("SELECT @@GLOBAL.log_error_verbosity, @@GLOBAL.innodb_print_all_deadlocks")
+            .await
+            .unwrap()
+            .unwrap();
+        root.query_drop(
+            "SET GLOBAL log_error_verbosity = 3, GLOBAL innodb_print_all_deadlocks = ON",
+        )
+        .await
+        .unwrap();
+        let dir = tempfile::tempdir().unwrap();
+        let evidence = dir.path().join("evidence.jsonl");
+        let child = Command::new(assert_cmd::cargo::cargo_bin("mytriage"))
+            .args([
+                "--no-defaults",
+                "--url",
+                &server.url,
+                "deadlocks",
+                "--watch",
+                "--interval",
+                "4s",
+            ])
+            .args(["--duration", "6s", "--format", "json", "--evidence"])
+            .arg(&evidence)
+            .stdout(std::process::Stdio::null())
+            .stderr(std::process::Stdio::piped())
+            .spawn()
+            .unwrap();
+        tokio::time::sleep(std::time::Duration::from_millis(1500)).await;
+        // Two deadlocks within one poll interval: the status will only show the second.
+        let first = scenarios::deadlock(&server).await.expect("deadlock");
+        let first_threads = (first.t1_id, first.t2_id);
+        first.cleanup().await.expect("cleanup");
+        tokio::time::sleep(std::time::Duration::from_millis(1100)).await; // a later second
+        let second = scenarios::deadlock(&server).await.expect("deadlock");
+        let second_threads = (second.t1_id, second.t2_id);
+        second.cleanup().await.expect("cleanup");
+        let output = tokio::task::spawn_blocking(move || child.wait_with_output().unwrap())
+            .await
+            .unwrap();
+        root.query_drop(format!(
+            "SET GLOBAL log_error_verbosity = {verbosity}, GLOBAL innodb_print_all_deadlocks = {}",
+            if print_all == "1" || print_all.eq_ignore_ascii_case("ON") {
+                "ON"
+            } else {
+                "OFF"
+            }
+        ))
+        .await
+        .unwrap();
+        let _ = root.disconnect().await;
+        assert_eq!(
+            output.status.code(),
+            Some(0),
+            "{}",
+            String::from_utf8_lossy(&output.stderr)
+        );
+
+        let text = std::fs::read_to_string(&evidence).unwrap();
+        let records: Vec<Value> = text
+            .lines()
+            .map(|l| serde_json::from_str(l).unwrap())
+            .collect();
+        let has_threads = |r: &Value, (a, b): (u64, u64)| {
+            let threads: Vec<u64> = r["deadlock"]["transactions"]
+                .as_array()
+                .map(|t| t.iter().filter_map(|x| x["thread_id"].as_u64()).collect())
+                .unwrap_or_default();
+            threads.contains(&a) && threads.contains(&b)
+        };
+        assert!(
+            records.iter().any(|r| has_threads(r, second_threads)),
+            "the latest is recorded in full: {text}"
+        );
+        assert!(
+            !records.iter().any(|r| has_threads(r, first_threads)),
+            "the first was replaced before a poll: {text}"
+        );
+        let missed: Vec<&Value> = records.iter().filter(|r| r["deadlock"].is_null()).collect();
+        assert!(
+            !missed.is_empty(),
+            "the missed one is recovered from the error log: {text}"
+        );
+        assert!(missed.iter().all(|r| r["logged"]["logged"].is_string()));
     }
 }

@@ -44,27 +44,7 @@ pub(crate) async fn innodb_status(session: &mut Session) -> Result<String> {
 /// Reads and parses the latest deadlock.
 pub(crate) async fn collect(session: &mut Session) -> Result<DeadlocksReport> {
     let status = innodb_status(session).await?;
-    let logging = session.server.capabilities.error_log_table
-        && session.server.print_all_deadlocks == Some(true);
-    let logged = if logging {
-        let rows = session
-            .db
-            .query_if_permitted::<(String, String)>(
-                "reading logged deadlocks",
-                queries::LOGGED_DEADLOCKS,
-            )
-            .await?;
-        rows.map(|rows| {
-            rows.into_iter()
-                .map(|(logged, data)| LoggedDeadlock {
-                    logged,
-                    victim: victim_number(&data),
-                })
-                .collect()
-        })
-    } else {
-        None
-    };
+    let logged = logged_deadlocks(session).await?;
     Ok(DeadlocksReport {
         latest: innodb_status::parse_latest_deadlock(&status),
         print_all_deadlocks: session.server.print_all_deadlocks,
@@ -194,6 +174,30 @@ fn victim_text(deadlock: &Deadlock) -> String {
     }
 }
 
+/// The deadlocks performance_schema.error_log holds, where the server logs them at all.
+async fn logged_deadlocks(session: &mut Session) -> Result<Option<Vec<LoggedDeadlock>>> {
+    let logging = session.server.capabilities.error_log_table
+        && session.server.print_all_deadlocks == Some(true);
+    if !logging {
+        return Ok(None);
+    }
+    let rows = session
+        .db
+        .query_if_permitted::<(String, String)>(
+            "reading logged deadlocks",
+            queries::LOGGED_DEADLOCKS,
+        )
+        .await?;
+    Ok(rows.map(|rows| {
+        rows.into_iter()
+            .map(|(logged, data)| LoggedDeadlock {
+                logged,
+                victim: victim_number(&data),
+            })
+            .collect()
+    }))
+}
+
 /// `*** WE ROLL BACK TRANSACTION (2)` → 2.
 fn victim_number(line: &str) -> Option<u32> {
     let after = line.split("TRANSACTION (").nth(1)?;
@@ -225,7 +229,12 @@ pub(crate) struct DeadlockRecord {
     /// See [`key`]; used to record each deadlock once.
     pub key: String,
     pub server: String,
-    pub deadlock: Deadlock,
+    /// The parsed deadlock; `null` for one known only from performance_schema.error_log (it
+    /// happened between two polls and was replaced as the latest before it could be read).
+    pub deadlock: Option<Deadlock>,
+    /// The error-log entry, for a deadlock known only from there.
+    #[serde(skip_serializing_if = "Option::is_none")]
+    pub logged: Option<LoggedDeadlock>,
 }
 
 /// `deadlocks --watch`: polls the latest deadlock and appends each one not yet in the log. The
@@ -251,14 +260,32 @@ pub(crate) async fn watch(
     let mut recorded = 0;
     loop {
         let status = innodb_status(session).await?;
-        if let Some(deadlock) = innodb_status::parse_latest_deadlock(&status) {
-            let key = key(&deadlock);
+        let latest = innodb_status::parse_latest_deadlock(&status);
+        let server = format!("{} {}", session.server.flavor_name, session.server.version);
+        let mut new = Vec::new();
+        // Deadlocks between two polls: the error log has them, the status only the latest. Only
+        // those older than the latest count as missed; a newer one is read in full next poll.
+        let latest_at = latest
+            .as_ref()
+            .and_then(|d| d.detected_at.clone())
+            .unwrap_or_default();
+        for missed in logged_deadlocks(session).await?.unwrap_or_default() {
+            let second: String = missed.logged.chars().take(19).collect();
+            if second < latest_at && !recorded_full(&seen, &second) {
+                new.push((format!("logged {}", missed.logged), None, Some(missed)));
+            }
+        }
+        if let Some(deadlock) = latest {
+            new.push((key(&deadlock), Some(deadlock), None));
+        }
+        for (key, deadlock, logged) in new {
             if seen.insert(key.clone()) {
                 let record = DeadlockRecord {
                     header: crate::evidence::Header::new("deadlock"),
                     key,
-                    server: format!("{} {}", session.server.flavor_name, session.server.version),
+                    server: server.clone(),
                     deadlock,
+                    logged,
                 };
                 log.append(&record).context("recording a deadlock")?;
                 print_new(&record, format)?;
@@ -276,33 +303,49 @@ pub(crate) async fn watch(
     }
 }
 
+/// Whether a full record exists for a deadlock detected in this second (keys start with the time).
+fn recorded_full(seen: &std::collections::HashSet<String>, second: &str) -> bool {
+    seen.iter().any(|key| key.starts_with(second))
+}
+
 /// One line per new deadlock: NDJSON, or a sentence.
 fn print_new(record: &DeadlockRecord, format: crate::cli::Format) -> Result<()> {
     use std::io::Write;
     let mut out = std::io::stdout().lock();
     match format {
         crate::cli::Format::Json => serde_json::to_writer(&mut out, record)?,
-        crate::cli::Format::Table => {
-            let sides: Vec<String> = record
-                .deadlock
-                .transactions
-                .iter()
-                .map(|t| {
-                    format!(
-                        "thread {} ({})",
-                        t.thread_id.unwrap_or(0),
-                        clip(t.query.as_deref().unwrap_or(""), false)
-                    )
-                })
-                .collect();
-            write!(
+        crate::cli::Format::Table => match (&record.deadlock, &record.logged) {
+            (Some(deadlock), _) => {
+                let sides: Vec<String> = deadlock
+                    .transactions
+                    .iter()
+                    .map(|t| {
+                        format!(
+                            "thread {} ({})",
+                            t.thread_id.unwrap_or(0),
+                            clip(t.query.as_deref().unwrap_or(""), false)
+                        )
+                    })
+                    .collect();
+                let at = deadlock.detected_at.as_deref().unwrap_or("?");
+                write!(
+                    out,
+                    "{at} deadlock: {}; victim: {}",
+                    sides.join(" vs "),
+                    victim_text(deadlock)
+                )?;
+            }
+            (None, Some(logged)) => write!(
                 out,
-                "{} deadlock: {}; victim: {}",
-                record.deadlock.detected_at.as_deref().unwrap_or("?"),
-                sides.join(" vs "),
-                victim_text(&record.deadlock)
-            )?;
-        }
+                "{} deadlock (missed between polls; only the error log has it): victim ({})",
+                logged.logged,
+                logged
+                    .victim
+                    .map(|v| v.to_string())
+                    .unwrap_or_else(|| "?".into())
+            )?,
+            (None, None) => {}
+        },
     }
     writeln!(out)?;
     out.flush().context("writing a deadlock line")
@@ -347,7 +390,11 @@ impl Report for DeadlockHistory {
                     })
                     .collect();
                 vec![
-                    d["detected_at"].as_str().unwrap_or("?").to_owned(),
+                    d["detected_at"]
+                        .as_str()
+                        .or(r["logged"]["logged"].as_str())
+                        .unwrap_or("?")
+                        .to_owned(),
                     sides.join(" / "),
                     d["victim"].to_string(),
                 ]

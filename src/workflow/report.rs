@@ -311,13 +311,13 @@ fn render(scope: &Scope, lang: Lang, path: &Path) -> String {
             if ko {
                 format!(
                     "{}의 교착 상태: 테이블 {}의 같은 행들을 서로 다른 순서로 잠갔습니다.",
-                    text(&d["deadlock"]["detected_at"]),
+                    deadlock_time(d),
                     tables.join(", ")
                 )
             } else {
                 format!(
                     "Deadlock at {}: transactions locked the same rows of {} in different orders.",
-                    text(&d["deadlock"]["detected_at"]),
+                    deadlock_time(d),
                     tables.join(", ")
                 )
             }
@@ -480,6 +480,15 @@ fn render(scope: &Scope, lang: Lang, path: &Path) -> String {
         }
     }
     md
+}
+
+/// When a recorded deadlock happened: as InnoDB printed it, or as the error log logged it.
+fn deadlock_time(record: &Value) -> String {
+    record["deadlock"]["detected_at"]
+        .as_str()
+        .or(record["logged"]["logged"].as_str())
+        .unwrap_or("?")
+        .to_owned()
 }
 
 fn outcome_text(outcome: &Value, ko: bool) -> String {
