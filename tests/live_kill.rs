@@ -45,27 +45,7 @@ async fn alive(server: &TestServer, pid: u64) -> bool {
 
 /// A session sitting idle inside a transaction that changed one row of its own table.
 async fn idle_in_trx(server: &TestServer, user: Option<&str>) -> (Conn, u64, String) {
-    let mut admin = server.conn().await;
-    let table = format!(
-        "mytriage_test.kill_{}_{}",
-        std::process::id(),
-        rand_suffix()
-    );
-    admin
-        .query_drop("CREATE DATABASE IF NOT EXISTS mytriage_test")
-        .await
-        .unwrap();
-    admin
-        .query_drop(format!(
-            "CREATE TABLE {table} (id INT PRIMARY KEY, v INT) ENGINE=InnoDB"
-        ))
-        .await
-        .unwrap();
-    admin
-        .query_drop(format!("INSERT INTO {table} VALUES (1, 0), (2, 0)"))
-        .await
-        .unwrap();
-    let _ = admin.disconnect().await;
+    let table = server.scratch_table("kill").await;
     let opts = match user {
         Some(user) => server.opts_as(user),
         None => server.opts(),
@@ -78,14 +58,6 @@ async fn idle_in_trx(server: &TestServer, user: Option<&str>) -> (Conn, u64, Str
         .unwrap();
     let pid = u64::from(victim.id());
     (victim, pid, table)
-}
-
-fn rand_suffix() -> u128 {
-    std::time::SystemTime::now()
-        .duration_since(std::time::UNIX_EPOCH)
-        .unwrap()
-        .as_nanos()
-        % 1_000_000_000
 }
 
 async fn drop_table(server: &TestServer, table: &str) {

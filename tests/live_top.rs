@@ -27,27 +27,7 @@ struct Load {
 }
 
 async fn start_load(server: &TestServer) -> Load {
-    let table = format!("mytriage_test.top_{}", std::process::id());
-    let mut admin = server.conn().await;
-    admin
-        .query_drop("CREATE DATABASE IF NOT EXISTS mytriage_test")
-        .await
-        .unwrap();
-    admin
-        .query_drop(format!("DROP TABLE IF EXISTS {table}"))
-        .await
-        .unwrap();
-    admin
-        .query_drop(format!(
-            "CREATE TABLE {table} (id INT PRIMARY KEY, v INT) ENGINE=InnoDB"
-        ))
-        .await
-        .unwrap();
-    admin
-        .query_drop(format!("INSERT INTO {table} VALUES (1, 0), (2, 0)"))
-        .await
-        .unwrap();
-    let _ = admin.disconnect().await;
+    let table = server.scratch_table("top").await;
 
     let stop = Arc::new(AtomicBool::new(false));
     let mut holder = server.conn().await;

@@ -357,24 +357,13 @@ async fn watch_streams_samples_and_survives_a_cut_connection() {
 
 #[tokio::test]
 async fn deadlocks_lists_every_deadlock_the_error_log_holds() {
-    use mysql_async::prelude::Queryable;
     for server in support::servers() {
         let info = support::mytriage_json(&server.url, &["server"]);
         if info["capabilities"]["error_log_table"] != true {
             continue; // MariaDB and MySQL before 8.0.22 have no performance_schema.error_log
         }
         support::announce("deadlocks from performance_schema.error_log", &server);
-        let mut root = server.conn().await;
-        let (verbosity, print_all): (String, String) = root
-            .query_first("SELECT @@GLOBAL.log_error_verbosity, @@GLOBAL.innodb_print_all_deadlocks")
-            .await
-            .unwrap()
-            .unwrap();
-        root.query_drop(
-            "SET GLOBAL log_error_verbosity = 3, GLOBAL innodb_print_all_deadlocks = ON",
-        )
-        .await
-        .unwrap();
+        let logging = server.log_deadlocks().await;
         let before = support::mytriage_json(&server.url, &["deadlocks"])["logged"]
             .as_array()
             .map_or(0, Vec::len);
@@ -384,17 +373,7 @@ async fn deadlocks_lists_every_deadlock_the_error_log_holds() {
         }
         let report = support::mytriage_json(&server.url, &["deadlocks"]);
         // Restore the server's settings before asserting: tests share the server.
-        root.query_drop(format!(
-            "SET GLOBAL log_error_verbosity = {verbosity}, GLOBAL innodb_print_all_deadlocks = {}",
-            if print_all == "1" || print_all.eq_ignore_ascii_case("ON") {
-                "ON"
-            } else {
-                "OFF"
-            }
-        ))
-        .await
-        .unwrap();
-        let _ = root.disconnect().await;
+        logging.restore().await;
         let logged = report["logged"]
             .as_array()
             .expect("logged deadlocks listed");
@@ -411,24 +390,13 @@ async fn deadlocks_lists_every_deadlock_the_error_log_holds() {
 
 #[tokio::test]
 async fn deadlock_watch_recovers_a_deadlock_missed_between_polls() {
-    use mysql_async::prelude::Queryable;
     for server in support::servers() {
         let info = support::mytriage_json(&server.url, &["server"]);
         if info["capabilities"]["error_log_table"] != true {
             continue; // only MySQL 8.0.22+ keeps deadlocks in performance_schema.error_log
         }
         support::announce("deadlocks --watch with the error log", &server);
-        let mut root = server.conn().await;
-        let (verbosity, print_all): (String, String) = root
-            .query_first("SELECT @@GLOBAL.log_error_verbosity, @@GLOBAL.innodb_print_all_deadlocks")
-            .await
-            .unwrap()
-            .unwrap();
-        root.query_drop(
-            "SET GLOBAL log_error_verbosity = 3, GLOBAL innodb_print_all_deadlocks = ON",
-        )
-        .await
-        .unwrap();
+        let logging = server.log_deadlocks().await;
         let dir = tempfile::tempdir().unwrap();
         let evidence = dir.path().join("evidence.jsonl");
         let child = Command::new(assert_cmd::cargo::cargo_bin("mytriage"))
@@ -459,17 +427,7 @@ async fn deadlock_watch_recovers_a_deadlock_missed_between_polls() {
         let output = tokio::task::spawn_blocking(move || child.wait_with_output().unwrap())
             .await
             .unwrap();
-        root.query_drop(format!(
-            "SET GLOBAL log_error_verbosity = {verbosity}, GLOBAL innodb_print_all_deadlocks = {}",
-            if print_all == "1" || print_all.eq_ignore_ascii_case("ON") {
-                "ON"
-            } else {
-                "OFF"
-            }
-        ))
-        .await
-        .unwrap();
-        let _ = root.disconnect().await;
+        logging.restore().await;
         assert_eq!(
             output.status.code(),
             Some(0),

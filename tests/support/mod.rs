@@ -190,3 +190,74 @@ pub fn json_keys(value: &serde_json::Value) -> std::collections::BTreeSet<String
         .map(|o| o.keys().cloned().collect())
         .unwrap_or_default()
 }
+
+impl TestServer {
+    /// A fresh table `mytriage_test.<prefix>_<pid>_<nanos>` with rows (1, 0) and (2, 0).
+    pub async fn scratch_table(&self, prefix: &str) -> String {
+        let nanos = std::time::SystemTime::now()
+            .duration_since(std::time::UNIX_EPOCH)
+            .map_or(0, |d| d.as_nanos());
+        let table = format!(
+            "mytriage_test.{prefix}_{}_{}",
+            std::process::id(),
+            nanos % 1_000_000_000
+        );
+        let mut admin = self.conn().await;
+        for statement in [
+            "CREATE DATABASE IF NOT EXISTS mytriage_test".to_owned(),
+            format!("CREATE TABLE {table} (id INT PRIMARY KEY, v INT) ENGINE=InnoDB"),
+            format!("INSERT INTO {table} VALUES (1, 0), (2, 0)"),
+        ] {
+            admin
+                .query_drop(&statement)
+                .await
+                .unwrap_or_else(|e| panic!("{statement}: {e}"));
+        }
+        let _ = admin.disconnect().await;
+        table
+    }
+
+    /// Turns on `innodb_print_all_deadlocks` and `log_error_verbosity = 3`, so MySQL keeps each
+    /// deadlock in performance_schema.error_log; [`DeadlockLogging::restore`] puts them back.
+    pub async fn log_deadlocks(&self) -> DeadlockLogging {
+        let mut root = self.conn().await;
+        let (verbosity, print_all): (String, String) = root
+            .query_first("SELECT @@GLOBAL.log_error_verbosity, @@GLOBAL.innodb_print_all_deadlocks")
+            .await
+            .unwrap()
+            .unwrap();
+        root.query_drop(
+            "SET GLOBAL log_error_verbosity = 3, GLOBAL innodb_print_all_deadlocks = ON",
+        )
+        .await
+        .unwrap();
+        let print_all = if print_all == "1" || print_all.eq_ignore_ascii_case("ON") {
+            "ON"
+        } else {
+            "OFF"
+        };
+        DeadlockLogging {
+            root,
+            verbosity,
+            print_all: print_all.to_owned(),
+        }
+    }
+}
+
+/// The deadlock-logging settings to restore; tests share the server.
+pub struct DeadlockLogging {
+    root: Conn,
+    verbosity: String,
+    print_all: String,
+}
+
+impl DeadlockLogging {
+    pub async fn restore(mut self) {
+        let statement = format!(
+            "SET GLOBAL log_error_verbosity = {}, GLOBAL innodb_print_all_deadlocks = {}",
+            self.verbosity, self.print_all
+        );
+        self.root.query_drop(statement).await.unwrap();
+        let _ = self.root.disconnect().await;
+    }
+}
