@@ -48,7 +48,8 @@ pub(crate) const CONNECTION_STATUS: &str = include_str!("../queries/connection_s
 pub(crate) const ACCOUNT_LIMITS: &str = include_str!("../queries/account_limits.sql");
 /// This session's TLS cipher.
 pub(crate) const SESSION_TLS: &str = include_str!("../queries/session_tls.sql");
-/// One session's identity for re-verification, with performance_schema's statement event id.
+/// One session's identity for re-verification from performance_schema.processlist (MySQL
+/// 8.0.22+), with the statement event id.
 pub(crate) const THREAD_IDENTITY_P_S: &str = include_str!("../queries/thread_identity.p_s.sql");
 /// One session's identity for re-verification, with MariaDB's QUERY_ID.
 pub(crate) const THREAD_IDENTITY_MARIADB: &str =
@@ -68,9 +69,11 @@ pub(crate) const RDS_KILL_PROCEDURES: &str = include_str!("../queries/rds_kill_p
 pub(crate) const SERVER_NOW: &str = include_str!("../queries/server_now.sql");
 /// One `top` sample from performance_schema.
 pub(crate) const TOP_SAMPLE_P_S: &str = include_str!("../queries/top_sample.p_s.sql");
-/// One `top` sample from information_schema.
-pub(crate) const TOP_SAMPLE_I_S: &str = include_str!("../queries/top_sample.i_s.sql");
 /// Deadlocks recorded in performance_schema.error_log.
 pub(crate) const LOGGED_DEADLOCKS: &str = include_str!("../queries/logged_deadlocks.sql");
 /// Statement counters per digest.
 pub(crate) const DIGEST_COUNTERS: &str = include_str!("../queries/digest_counters.sql");
+/// SHOW FULL PROCESSLIST, the fallback when information_schema.PROCESSLIST refuses.
+pub(crate) const SHOW_FULL_PROCESSLIST: &str = include_str!("../queries/show_full_processlist.sql");
+/// Open InnoDB transactions, for joining to SHOW FULL PROCESSLIST.
+pub(crate) const INNODB_TRX: &str = include_str!("../queries/innodb_trx.sql");

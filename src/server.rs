@@ -322,7 +322,11 @@ fn capabilities_of(facts: &ServerFacts) -> Capabilities {
         performance_schema: ps,
         data_lock_waits: ps && facts.has_table("performance_schema", "data_lock_waits"),
         innodb_lock_waits: facts.has_table("information_schema", "INNODB_LOCK_WAITS"),
-        ps_processlist: ps && facts.has_table("performance_schema", "processlist"),
+        // information_schema.TABLES hides performance_schema tables from an account without
+        // SELECT on them, yet processlist needs only PROCESS: on MySQL 8.0.22+ it is there.
+        ps_processlist: ps
+            && (facts.has_table("performance_schema", "processlist")
+                || mysql_8_0_22_or_later(facts)),
         mdl_instrument: ps && facts.mdl_instrument == Some(true),
         statement_history: ps
             && facts.has_table("performance_schema", "events_statements_current")
@@ -335,6 +339,22 @@ fn capabilities_of(facts: &ServerFacts) -> Capabilities {
         process_privilege: has("PROCESS"),
         connection_admin: has("SUPER") || has("CONNECTION_ADMIN") || has("CONNECTION ADMIN"),
     }
+}
+
+fn mysql_8_0_22_or_later(facts: &ServerFacts) -> bool {
+    let version = facts.var("version").unwrap_or_default();
+    let mariadb = version.to_ascii_lowercase().contains("mariadb")
+        || facts
+            .var("version_comment")
+            .is_some_and(|c| c.to_ascii_lowercase().contains("mariadb"));
+    !mariadb
+        && Version::parse(version).is_some_and(|v| {
+            v >= Version {
+                major: 8,
+                minor: 0,
+                patch: 22,
+            }
+        })
 }
 
 fn sources_of(caps: &Capabilities) -> Sources {
@@ -430,10 +450,10 @@ impl ServerInfo {
     /// The statement that reads one session's identity for the kill's re-verification, with the
     /// best live activity marker this server has.
     pub(crate) fn thread_identity_query(&self) -> &'static str {
-        if self.capabilities.statement_history {
-            crate::queries::THREAD_IDENTITY_P_S
-        } else if self.flavor.is_mariadb() {
+        if self.flavor.is_mariadb() {
             crate::queries::THREAD_IDENTITY_MARIADB
+        } else if self.sources.processlist == ProcesslistSource::PsProcesslist {
+            crate::queries::THREAD_IDENTITY_P_S
         } else {
             crate::queries::THREAD_IDENTITY_I_S
         }

@@ -48,26 +48,33 @@ pub(crate) struct Trx {
 impl Thread {
     fn from_row(row: &mysql_async::Row) -> Option<Thread> {
         let col = Columns(row);
-        let trx = col.text("trx_id").map(|id| Trx {
-            id,
-            state: col.text("trx_state").unwrap_or_default(),
-            age_s: col.u64("trx_age_s").unwrap_or(0),
-            rows_locked: col.u64("trx_rows_locked").unwrap_or(0),
-            rows_modified: col.u64("trx_rows_modified").unwrap_or(0),
-            isolation: col.text("trx_isolation_level"),
-            lock_wait_s: col.u64("lock_wait_s"),
-        });
-        let command = col.text("command");
+        let names = [
+            "id", "user", "host", "db", "command", "time_s", "state", "info",
+        ];
+        Thread::from_columns(&col, names, Trx::from_columns(&col))
+    }
+
+    /// A row of `SHOW FULL PROCESSLIST`, whose column names differ; its transaction comes later.
+    fn from_show_row(row: &mysql_async::Row) -> Option<Thread> {
+        let names = [
+            "Id", "User", "Host", "db", "Command", "Time", "State", "Info",
+        ];
+        Thread::from_columns(&Columns(row), names, None)
+    }
+
+    fn from_columns(col: &Columns<'_>, names: [&str; 8], trx: Option<Trx>) -> Option<Thread> {
+        let [id, user, host, db, command, time, state, info] = names;
+        let command = col.text(command);
         Some(Thread {
-            pid: col.u64("id")?,
-            user: col.text("user"),
-            host: col.text("host"),
-            db: col.text("db"),
+            pid: col.u64(id)?,
+            user: col.text(user),
+            host: col.text(host),
+            db: col.text(db),
             idle_in_trx: trx.is_some() && command.as_deref() == Some("Sleep"),
             command,
-            time_s: col.u64("time_s"),
-            state: col.text("state").filter(|s| !s.is_empty()),
-            statement: col.text("info"),
+            time_s: col.u64(time),
+            state: col.text(state).filter(|s| !s.is_empty()),
+            statement: col.text(info),
             trx,
         })
     }
@@ -126,13 +133,73 @@ pub(crate) async fn threads(session: &mut Session) -> Result<Vec<Thread>> {
         ProcesslistSource::PsThreads => queries::PROCESSLIST_PS_THREADS,
         ProcesslistSource::InformationSchema => queries::PROCESSLIST_I_S,
     };
-    let rows: Vec<mysql_async::Row> = session.db.query("reading the processlist", sql).await?;
     let own = session.server.connection_id;
+    let threads = match session
+        .db
+        .query::<mysql_async::Row>("reading the processlist", sql)
+        .await
+    {
+        Ok(rows) => rows.iter().filter_map(Thread::from_row).collect(),
+        Err(error) if is_cannot_convert(&error) => threads_from_show(session).await?,
+        Err(error) => return Err(error),
+    };
+    Ok(threads
+        .into_iter()
+        .filter(|t: &Thread| t.pid != own)
+        .collect())
+}
+
+/// MySQL 8+ error 3854: information_schema.PROCESSLIST cannot hold a 4-byte character.
+fn is_cannot_convert(error: &anyhow::Error) -> bool {
+    error.chain().any(|cause| {
+        matches!(cause.downcast_ref::<mysql_async::Error>(), Some(mysql_async::Error::Server(s)) if s.code == 3854)
+    })
+}
+
+/// The fallback: SHOW FULL PROCESSLIST, with INNODB_TRX joined in the client.
+async fn threads_from_show(session: &mut Session) -> Result<Vec<Thread>> {
+    let rows: Vec<mysql_async::Row> = session
+        .db
+        .query(
+            "reading SHOW FULL PROCESSLIST",
+            queries::SHOW_FULL_PROCESSLIST,
+        )
+        .await?;
+    let trx_rows: Vec<mysql_async::Row> = session
+        .db
+        .query("reading InnoDB transactions", queries::INNODB_TRX)
+        .await?;
+    let mut trx: HashMap<u64, Trx> = trx_rows
+        .iter()
+        .filter_map(|row| {
+            let col = Columns(row);
+            Some((col.u64("id")?, Trx::from_columns(&col)?))
+        })
+        .collect();
     Ok(rows
         .iter()
-        .filter_map(Thread::from_row)
-        .filter(|t| t.pid != own)
+        .filter_map(Thread::from_show_row)
+        .map(|mut thread| {
+            thread.trx = trx.remove(&thread.pid);
+            thread.idle_in_trx = thread.trx.is_some() && thread.command.as_deref() == Some("Sleep");
+            thread
+        })
         .collect())
+}
+
+impl Trx {
+    /// The `trx_*` columns of a row, when it has a transaction.
+    fn from_columns(col: &Columns<'_>) -> Option<Trx> {
+        Some(Trx {
+            id: col.text("trx_id")?,
+            state: col.text("trx_state").unwrap_or_default(),
+            age_s: col.u64("trx_age_s").unwrap_or(0),
+            rows_locked: col.u64("trx_rows_locked").unwrap_or(0),
+            rows_modified: col.u64("trx_rows_modified").unwrap_or(0),
+            isolation: col.text("trx_isolation_level"),
+            lock_wait_s: col.u64("lock_wait_s"),
+        })
+    }
 }
 
 /// pid → last statement of sessions in a transaction, where performance_schema has them.

@@ -98,15 +98,63 @@ pub(crate) struct TopReport {
 
 /// Takes one sample.
 pub(crate) async fn sample(session: &mut Session) -> Result<Sample> {
-    let p_s = session.server.capabilities.statement_history;
-    let sql = if p_s {
-        queries::TOP_SAMPLE_P_S
+    let active = if session.server.capabilities.statement_history {
+        sample_performance_schema(session).await?
     } else {
-        queries::TOP_SAMPLE_I_S
+        sample_threads(session).await?
     };
-    let rows: Vec<mysql_async::Row> = session.db.query("sampling active sessions", sql).await?;
+    Ok(Sample {
+        at: chrono::Utc::now().to_rfc3339_opts(chrono::SecondsFormat::Millis, true),
+        active,
+        digests: None,
+    })
+}
+
+/// Commands that are not load: idle sessions, server daemons, replication senders.
+const NOT_ACTIVE: &[&str] = &["Sleep", "Daemon", "Binlog Dump", "Binlog Dump GTID"];
+
+/// Without performance_schema: the processlist probe's threads (with its fallbacks), classified
+/// by thread state and InnoDB state, statements normalised in the client.
+async fn sample_threads(session: &mut Session) -> Result<Vec<Active>> {
+    let threads = crate::probe::processlist::threads(session).await?;
+    Ok(threads
+        .into_iter()
+        .filter(|t| {
+            t.command
+                .as_deref()
+                .is_none_or(|c| !NOT_ACTIVE.contains(&c))
+        })
+        .map(|t| {
+            let trx_state = t.trx.as_ref().map(|x| x.state.as_str());
+            let (wait_class, wait) = classify(None, trx_state, t.state.as_deref());
+            Active {
+                account: format!(
+                    "{}@{}",
+                    t.user.as_deref().unwrap_or(""),
+                    t.host_name().unwrap_or("")
+                ),
+                db: t.db.clone(),
+                wait_class: wait_class.to_owned(),
+                wait,
+                digest: t
+                    .statement
+                    .as_deref()
+                    .map(normalize::normalize)
+                    .unwrap_or_else(|| format!("({})", t.command.as_deref().unwrap_or_default())),
+                pid: t.pid,
+            }
+        })
+        .collect())
+}
+
+/// With performance_schema: wait events and digests from its tables.
+async fn sample_performance_schema(session: &mut Session) -> Result<Vec<Active>> {
+    let rows: Vec<mysql_async::Row> = session
+        .db
+        .query("sampling active sessions", queries::TOP_SAMPLE_P_S)
+        .await?;
     let own = session.server.connection_id;
-    let active = rows
+    let active: Vec<Active> = rows
         .iter()
         .filter_map(|row| {
             let col = Columns(row);
@@ -137,11 +185,7 @@ pub(crate) async fn sample(session: &mut Session) -> Result<Sample> {
         })
         .filter(|a| a.pid != own)
         .collect();
-    Ok(Sample {
-        at: chrono::Utc::now().to_rfc3339_opts(chrono::SecondsFormat::Millis, true),
-        active,
-        digests: None,
-    })
+    Ok(active)
 }
 
 /// Reads the digest counters, where performance_schema keeps them.
@@ -328,6 +372,8 @@ pub(crate) fn sparkline(series: &[usize], reference: Option<f64>) -> String {
 
 /// Runs `top`: live on the session, or a replay of a recording.
 pub(crate) async fn run(session: &mut Session, args: &TopArgs, format: Format) -> Result<()> {
+    // Without PROCESS the server hides other sessions: an empty load would look like a quiet server.
+    session.require_process("top")?;
     let mut recording = match &args.record {
         Some(path) => Some(
             std::fs::OpenOptions::new()

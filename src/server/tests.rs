@@ -204,3 +204,23 @@ fn empty_facts_do_not_panic() {
     assert_eq!(info.sources.lock_waits, LockWaitSource::None);
     assert!(!info.capabilities.process_privilege);
 }
+
+#[test]
+fn processlist_table_counts_even_when_information_schema_hides_it() {
+    // An account with PROCESS but no SELECT on performance_schema: I_S.TABLES lists none of its
+    // tables, yet MySQL 8.0.22+ lets it read performance_schema.processlist.
+    let mut facts = facts("mysql-9.7");
+    facts
+        .tables
+        .retain(|(schema, _)| schema != "performance_schema");
+    assert_eq!(
+        detect(&facts).sources.processlist,
+        ProcesslistSource::PsProcesslist
+    );
+    let mut old = facts.clone();
+    old.variables.insert("version".into(), "8.0.21".into());
+    assert_eq!(
+        detect(&old).sources.processlist,
+        ProcesslistSource::PsThreads
+    );
+}
