@@ -25,6 +25,14 @@ use cli::{Cli, Command};
 use connect::{Inputs, Session};
 pub use error::Exit;
 
+/// Parses an InnoDB status text the way `deadlocks` does, for the property tests in
+/// `tests/fuzz_parser.rs`; not part of the interface.
+#[doc(hidden)]
+pub fn fuzz_innodb_status(text: &str) {
+    let _ = innodb_status::parse_latest_deadlock(text);
+    let _ = innodb_status::history_list_length(text);
+}
+
 /// Runs one command line to completion and says how the process should exit.
 pub async fn run(cli: Cli) -> Result<Exit> {
     let is_check = matches!(cli.command, Command::Check(_));
