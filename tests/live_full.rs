@@ -5,17 +5,13 @@
 
 mod support;
 
-use std::process::{Command, Output};
+use std::process::Output;
 
 use mysql_async::prelude::Queryable;
 use mysql_async::{Conn, OptsBuilder};
 
 fn mytriage(url: &str, args: &[&str]) -> Output {
-    Command::new(assert_cmd::cargo::cargo_bin("mytriage"))
-        .args(["--no-defaults", "--url", url])
-        .args(args)
-        .output()
-        .unwrap()
+    support::mytriage_output(url, args)
 }
 
 #[tokio::test]

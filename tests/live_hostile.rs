@@ -7,18 +7,14 @@
 
 mod support;
 
-use std::process::{Command, Output};
+use std::process::Output;
 use std::time::Duration;
 
 use mysql_async::prelude::Queryable;
 use serde_json::Value;
 
 fn run(url: &str, args: &[&str]) -> Output {
-    Command::new(assert_cmd::cargo::cargo_bin("mytriage"))
-        .args(["--no-defaults", "--url", url])
-        .args(args)
-        .output()
-        .unwrap()
+    support::mytriage_output(url, args)
 }
 
 #[tokio::test]

@@ -261,3 +261,12 @@ impl DeadlockLogging {
         let _ = self.root.disconnect().await;
     }
 }
+
+/// Runs the built `mytriage` against a URL (option files off) and returns what it did.
+pub fn mytriage_output(url: &str, args: &[&str]) -> std::process::Output {
+    std::process::Command::new(assert_cmd::cargo::cargo_bin("mytriage"))
+        .args(["--no-defaults", "--url", url])
+        .args(args)
+        .output()
+        .expect("run mytriage")
+}
