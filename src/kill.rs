@@ -4,6 +4,7 @@
 //! outcome as a second line linked to the first. If the evidence cannot be written, nothing is
 //! killed.
 
+use std::collections::HashMap;
 use std::io::{BufRead, IsTerminal, Write};
 use std::path::PathBuf;
 use std::time::Duration;
@@ -311,9 +312,20 @@ pub(crate) async fn run(
 ) -> Result<KillReport> {
     session.require_process("kill")?;
     let threads = processlist::threads(session).await?;
-    let forest = locks::collect_with(session, &threads, &crate::cli::LocksArgs::default())
-        .await?
-        .forest;
+    let last = processlist::last_statements(session).await?;
+    let forest = locks::collect_with(
+        session,
+        &threads,
+        last.as_ref(),
+        &crate::cli::LocksArgs::default(),
+    )
+    .await?
+    .forest;
+    let seen = Observed {
+        threads: &threads,
+        last: last.as_ref(),
+        roots: &forest.roots,
+    };
     let pids = select(plan, session, &threads, &forest.roots)?;
     let batch_dry_run = matches!(plan.target, Target::Batch { execute: false, .. });
     let dry_run = plan.dry_run || batch_dry_run;
@@ -323,16 +335,7 @@ pub(crate) async fn run(
     };
     let mut victims = Vec::new();
     for pid in pids {
-        let snapshot = snapshot(
-            session,
-            plan,
-            pid,
-            &threads,
-            &forest.roots,
-            &reason,
-            dry_run,
-        )
-        .await?;
+        let snapshot = snapshot(session, plan, pid, &seen, &reason, dry_run).await?;
         log.append(&snapshot)
             .context("the snapshot could not be written, so nothing was killed")?;
         let mut outcome = act(session, plan, &snapshot, dry_run).await?;
@@ -442,27 +445,31 @@ impl std::fmt::Display for Refusal {
 
 impl std::error::Error for Refusal {}
 
+/// What was read once before the victims are handled: each snapshot takes its part from here.
+struct Observed<'a> {
+    threads: &'a [Thread],
+    last: Option<&'a HashMap<u64, String>>,
+    roots: &'a [Node<LockSession>],
+}
+
 async fn snapshot(
     session: &mut Session,
     plan: &KillPlan,
     pid: u64,
-    threads: &[Thread],
-    roots: &[Node<LockSession>],
+    seen: &Observed<'_>,
     reason: &str,
     dry_run: bool,
 ) -> Result<Snapshot> {
-    let thread = threads
+    let thread = seen
+        .threads
         .iter()
         .find(|t| t.pid == pid)
         .cloned()
         .context("the session ended")?;
     let identity = identity(session, pid).await?;
-    let last_statement = if thread.statement.is_none() {
-        processlist::last_statements(session)
-            .await?
-            .and_then(|mut m| m.remove(&pid))
-    } else {
-        None
+    let last_statement = match thread.statement {
+        Some(_) => None,
+        None => seen.last.and_then(|m| m.get(&pid).cloned()),
     };
     let locks = match &thread.trx {
         Some(trx) => held_locks(session, &trx.id).await?,
@@ -492,7 +499,7 @@ async fn snapshot(
         last_statement,
         locks,
         metadata_locks,
-        blocks: blast_radius(roots, pid),
+        blocks: blast_radius(seen.roots, pid),
         thread,
     })
 }

@@ -1,6 +1,7 @@
 //! `mytriage history`: the InnoDB history list length (purge lag), its growth, and the oldest
 //! open transaction, which holds purge back.
 
+use std::collections::HashMap;
 use std::time::Instant;
 
 use anyhow::{Context, Result};
@@ -78,39 +79,33 @@ pub(crate) async fn history_list_length_with(
 /// The oldest open transaction: its read view (or its undo) is what purge waits for.
 pub(crate) async fn oldest_trx(session: &mut Session) -> Result<Option<OldestTrx>> {
     let threads = processlist::threads(session).await?;
-    oldest_trx_with(session, threads).await
+    let last = processlist::last_statements(session).await?;
+    Ok(oldest_trx_from(&threads, last.as_ref()))
 }
 
-/// As [`oldest_trx`], on a thread snapshot already taken.
-pub(crate) async fn oldest_trx_with(
-    session: &mut Session,
-    threads: Vec<processlist::Thread>,
-) -> Result<Option<OldestTrx>> {
-    let Some(oldest) = threads
-        .into_iter()
+/// As [`oldest_trx`], on a thread snapshot and last statements already read.
+pub(crate) fn oldest_trx_from(
+    threads: &[processlist::Thread],
+    last: Option<&HashMap<u64, String>>,
+) -> Option<OldestTrx> {
+    let oldest = threads
+        .iter()
         .filter(|t| t.trx.is_some())
-        .max_by_key(|t| t.trx_age())
-    else {
-        return Ok(None);
-    };
-    let last = if oldest.statement.is_none() {
-        processlist::last_statements(session)
-            .await?
-            .and_then(|mut m| m.remove(&oldest.pid))
-    } else {
-        None
-    };
-    let trx = oldest.trx.clone().context("filtered on trx")?;
-    Ok(Some(OldestTrx {
+        .max_by_key(|t| t.trx_age())?;
+    let trx = oldest.trx.as_ref()?;
+    Some(OldestTrx {
         pid: oldest.pid,
-        user: oldest.user,
-        host: oldest.host,
-        trx_id: trx.id,
+        user: oldest.user.clone(),
+        host: oldest.host.clone(),
+        trx_id: trx.id.clone(),
         age_s: trx.age_s,
         idle_in_trx: oldest.idle_in_trx,
-        statement: oldest.statement,
-        last_statement: last,
-    }))
+        statement: oldest.statement.clone(),
+        last_statement: match oldest.statement {
+            Some(_) => None,
+            None => last.and_then(|m| m.get(&oldest.pid).cloned()),
+        },
+    })
 }
 
 /// Samples the history list length and names the oldest transaction.

@@ -74,13 +74,15 @@ pub(crate) struct LocksReport {
 /// Reads the waits and builds the tree.
 pub(crate) async fn collect(session: &mut Session, args: &LocksArgs) -> Result<LocksReport> {
     let threads = processlist::threads(session).await?;
-    collect_with(session, &threads, args).await
+    let last = processlist::last_statements(session).await?;
+    collect_with(session, &threads, last.as_ref(), args).await
 }
 
-/// As [`collect`], on a thread snapshot already taken (by `status` or `kill`).
+/// As [`collect`], on a thread snapshot and last statements already read (by `status` or `kill`).
 pub(crate) async fn collect_with(
     session: &mut Session,
     threads: &[Thread],
+    last: Option<&HashMap<u64, String>>,
     args: &LocksArgs,
 ) -> Result<LocksReport> {
     let mut edges = row_lock_edges(session).await?;
@@ -98,7 +100,6 @@ pub(crate) async fn collect_with(
         }
         edges.extend(inferred);
     }
-    let last = processlist::last_statements(session).await?;
     if last.is_none() && !edges.is_empty() {
         notes.push(
             "last statements of idle blockers need performance_schema with the events_statements_current \
@@ -116,8 +117,13 @@ pub(crate) async fn collect_with(
         by_pid.contains_key(&edge.waiter)
             && (edge.blocker == 0 || by_pid.contains_key(&edge.blocker))
     });
-    let last = last.unwrap_or_default();
-    let describe = |pid: u64| describe(pid, by_pid.get(&pid).copied(), last.get(&pid));
+    let describe = |pid: u64| {
+        describe(
+            pid,
+            by_pid.get(&pid).copied(),
+            last.and_then(|m| m.get(&pid)),
+        )
+    };
     let server = &session.server;
     Ok(LocksReport {
         sources: LockSources {

@@ -46,13 +46,15 @@ impl Triage {
 /// Takes the snapshot.
 pub(crate) async fn collect(session: &mut Session) -> Result<Triage> {
     let threads = processlist::threads(session).await?;
-    let locks = locks::collect_with(session, &threads, &LocksArgs::default()).await?;
+    let last = processlist::last_statements(session).await?;
+    let locks =
+        locks::collect_with(session, &threads, last.as_ref(), &LocksArgs::default()).await?;
     let connections = connections::collect_with(session, &threads).await?;
     let idle: Vec<processlist::Thread> =
         threads.iter().filter(|t| t.idle_in_trx).cloned().collect();
     let idle_in_trx = idle.len();
-    let oldest_idle_in_trx = history::oldest_trx_with(session, idle).await?;
-    let oldest_trx = history::oldest_trx_with(session, threads).await?;
+    let oldest_idle_in_trx = history::oldest_trx_from(&idle, last.as_ref());
+    let oldest_trx = history::oldest_trx_from(&threads, last.as_ref());
     let status = deadlocks::innodb_status(session).await?;
     let (history_list_length, _) =
         history::history_list_length_with(session, Some(&status)).await?;
