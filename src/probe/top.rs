@@ -17,6 +17,7 @@ use crate::cli::{Format, TopArgs};
 use crate::connect::Session;
 use crate::connect::row::Columns;
 use crate::queries;
+use crate::render::screen::Screen;
 use crate::render::{Block, Report, View, clip, render, strip_port};
 
 /// One active session in one sample.
@@ -394,13 +395,14 @@ pub(crate) async fn run(session: &mut Session, args: &TopArgs, format: Format) -
     let live_screen =
         format == Format::Table && args.duration.is_none() && std::io::stdout().is_terminal();
     let mut window: VecDeque<(Instant, Sample)> = VecDeque::new();
-    let mut all: Vec<Sample> = Vec::new();
+    let screen = Screen::enter(live_screen);
+    let mut taken_so_far = 0u64;
     loop {
         let mut taken = sample(session).await?;
         let last = args
             .duration
             .is_some_and(|d| started.elapsed() + args.interval >= d);
-        if all.len() as u64 % COUNTERS_EVERY == 0 || last {
+        if taken_so_far % COUNTERS_EVERY == 0 || last {
             taken.digests = digest_counters(session).await?;
         }
         if let Some(file) = recording.as_mut() {
@@ -413,19 +415,19 @@ pub(crate) async fn run(session: &mut Session, args: &TopArgs, format: Format) -
             writeln!(out)?;
             out.flush()?;
         }
-        window.push_back((Instant::now(), taken.clone()));
+        window.push_back((Instant::now(), taken));
         while window
             .front()
             .is_some_and(|(t, _)| t.elapsed() > args.window)
         {
             window.pop_front();
         }
-        all.push(taken);
-        if live_screen {
+        taken_so_far += 1;
+        if screen.is_active() {
             let samples: Vec<Sample> = window.iter().map(|(_, s)| s.clone()).collect();
             let report = aggregate(&samples, args.cpus, max_connections, source);
             let mut out = std::io::stdout().lock();
-            write!(out, "\x1b[H\x1b[2J")?;
+            screen.clear(&mut out)?;
             render(&report, Format::Table, &mut out)?;
             out.flush()?;
         }

@@ -3,6 +3,7 @@
 //! `impl Write`, so tests render into a buffer.
 
 mod json;
+pub(crate) mod screen;
 mod table;
 
 use std::io::{self, Write};

@@ -14,6 +14,7 @@ use crate::cli::{Format, WatchArgs};
 use crate::connect::{ConnectConfig, Session};
 use crate::error::one_line;
 use crate::render::render;
+use crate::render::screen::Screen;
 use crate::verdict::Verdict;
 use crate::workflow::status::{self, StatusReport};
 use crate::workflow::thresholds::Thresholds;
@@ -37,31 +38,6 @@ pub(crate) struct Sample {
     pub events: Vec<String>,
 }
 
-/// Restores the terminal when the watch ends, however it ends.
-struct Screen {
-    alternate: bool,
-}
-
-impl Screen {
-    fn enter(format: Format) -> Screen {
-        let alternate = format == Format::Table && std::io::stdout().is_terminal();
-        if alternate {
-            print!("\x1b[?1049h\x1b[?25l");
-            let _ = std::io::stdout().flush();
-        }
-        Screen { alternate }
-    }
-}
-
-impl Drop for Screen {
-    fn drop(&mut self) {
-        if self.alternate {
-            print!("\x1b[?25h\x1b[?1049l");
-            let _ = std::io::stdout().flush();
-        }
-    }
-}
-
 /// Watches until Ctrl-C, `--duration` or `--samples`.
 pub(crate) async fn run(
     config: &ConnectConfig,
@@ -70,7 +46,7 @@ pub(crate) async fn run(
     limits: &Thresholds,
     format: Format,
 ) -> Result<()> {
-    let screen = Screen::enter(format);
+    let screen = Screen::enter(format == Format::Table && std::io::stdout().is_terminal());
     let started = Instant::now();
     let mut session = Some(first);
     let mut backoff = Duration::from_secs(1);
@@ -235,9 +211,7 @@ fn show(
         writeln!(out)?;
         return out.flush().context("writing a sample");
     }
-    if screen.alternate {
-        write!(out, "\x1b[H\x1b[2J")?;
-    }
+    screen.clear(&mut out)?;
     writeln!(out, "mytriage watch — {}  (Ctrl-C to quit)\n", sample.at)?;
     match (report, &sample.error) {
         (Some(report), _) => render(report, Format::Table, &mut out)?,
