@@ -149,7 +149,7 @@ pub(crate) struct Operator {
 }
 
 impl Operator {
-    fn current() -> Operator {
+    pub(crate) fn current() -> Operator {
         let host = std::fs::read_to_string("/proc/sys/kernel/hostname")
             .or_else(|_| std::fs::read_to_string("/etc/hostname"))
             .ok()

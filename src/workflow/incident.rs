@@ -53,7 +53,8 @@ pub(crate) fn record(path: &Path, action: &IncidentAction) -> Result<IncidentRec
         Vec::new()
     };
     let open = open_incident(&records);
-    let operator = std::env::var("USER").ok();
+    // The same operator identity as the kill records (environment, then /etc/passwd).
+    let operator = crate::kill::Operator::current().os_user;
     let record = match (action, open) {
         (IncidentAction::Start { .. }, Some((id, _))) => {
             bail!("incident {id} is still open; end it first with `mytriage incident end`")
