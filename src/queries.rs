@@ -26,8 +26,12 @@ pub(crate) const PROCESSLIST_PS_THREADS: &str =
 pub(crate) const PROCESSLIST_I_S: &str = include_str!("../queries/processlist.i_s.sql");
 /// Row-lock waits from performance_schema.data_lock_waits.
 pub(crate) const LOCK_WAITS_P_S: &str = include_str!("../queries/lock_waits.p_s.sql");
+/// Queue edges of given waiters from performance_schema.data_lock_waits.
+pub(crate) const LOCK_WAITS_QUEUED_P_S: &str = include_str!("../queries/lock_waits_queued.p_s.sql");
 /// Row-lock waits from information_schema.INNODB_LOCK_WAITS.
 pub(crate) const LOCK_WAITS_I_S: &str = include_str!("../queries/lock_waits.i_s.sql");
+/// Queue edges of given waiters from information_schema.INNODB_LOCK_WAITS.
+pub(crate) const LOCK_WAITS_QUEUED_I_S: &str = include_str!("../queries/lock_waits_queued.i_s.sql");
 /// Metadata-lock wait candidates from performance_schema.metadata_locks.
 pub(crate) const MDL_WAITS_P_S: &str = include_str!("../queries/mdl_waits.p_s.sql");
 /// Last statements of sessions in a transaction.

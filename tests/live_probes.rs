@@ -84,6 +84,33 @@ async fn chain_root_is_idle_in_trx_with_last_statement() {
 }
 
 #[tokio::test]
+async fn shared_request_queued_behind_an_exclusive_one_hangs_under_it() {
+    for server in support::servers() {
+        support::announce("locks: S queued behind a waiting X", &server);
+        let q = scenarios::shared_behind_exclusive(&server)
+            .await
+            .expect("queued scenario");
+        let report = run_json(&server, &["locks"]).await;
+        let (a_id, b_id, c_id) = (q.a_id, q.b_id, q.c_id);
+        q.cleanup().await.expect("cleanup");
+
+        // C's shared request is compatible with A's granted one; what holds it is B's pending
+        // exclusive request ahead of it. The server reports only that queue edge for C, which
+        // must be asked for separately: without it C would be missing from the tree.
+        let root = root_with_pid(&report, a_id);
+        assert_eq!(root["waiters_total"], 2, "{report:#}");
+        let b = &root["waiters"][0];
+        assert_eq!(b["pid"], b_id, "{report:#}");
+        let c = &b["waiters"][0];
+        assert_eq!(c["pid"], c_id, "{report:#}");
+        let mode = c["waiting_for"]["blocking_lock_mode"]
+            .as_str()
+            .unwrap_or("");
+        assert!(mode.ends_with("(queued)"), "{c:#}");
+    }
+}
+
+#[tokio::test]
 async fn pile_up_has_one_root_holding_fifty() {
     for server in support::servers() {
         support::announce("locks: pile-up of 50", &server);

@@ -4,9 +4,10 @@
 mod mdl;
 pub(crate) mod tree;
 
-use std::collections::HashMap;
+use std::collections::{HashMap, HashSet};
 
 use anyhow::Result;
+use mysql_async::Params;
 use serde::Serialize;
 
 use crate::cli::LocksArgs;
@@ -85,7 +86,7 @@ pub(crate) async fn collect_with(
     last: Option<&HashMap<u64, String>>,
     args: &LocksArgs,
 ) -> Result<LocksReport> {
-    let mut edges = row_lock_edges(session).await?;
+    let mut edges = row_lock_edges(session, threads).await?;
     let mut notes = Vec::new();
     if session.server.capabilities.mdl_instrument {
         edges.extend(mdl_edges(session).await?);
@@ -165,43 +166,79 @@ fn describe(pid: u64, thread: Option<&Thread>, last: Option<&String>) -> LockSes
     }
 }
 
-async fn row_lock_edges(session: &mut Session) -> Result<Vec<Edge>> {
-    let sql = match session.server.sources.lock_waits {
-        LockWaitSource::DataLockWaits => queries::LOCK_WAITS_P_S,
-        LockWaitSource::InnodbLockWaits => queries::LOCK_WAITS_I_S,
+/// Row-lock waits. The server returns only edges to granted locks; a waiter with none (a shared
+/// request queued behind an exclusive one) is asked for again, for its place in the queue.
+async fn row_lock_edges(session: &mut Session, threads: &[Thread]) -> Result<Vec<Edge>> {
+    let (granted, queued) = match session.server.sources.lock_waits {
+        LockWaitSource::DataLockWaits => (queries::LOCK_WAITS_P_S, queries::LOCK_WAITS_QUEUED_P_S),
+        LockWaitSource::InnodbLockWaits => {
+            (queries::LOCK_WAITS_I_S, queries::LOCK_WAITS_QUEUED_I_S)
+        }
         LockWaitSource::None => return Ok(Vec::new()),
     };
-    let rows: Vec<mysql_async::Row> = session.db.query("reading row-lock waits", sql).await?;
-    let edges = rows.iter().filter_map(|row| {
-        let col = Columns(row);
-        let queued = col
-            .text("blocking_lock_status")
-            .is_some_and(|s| s.eq_ignore_ascii_case("WAITING"));
-        Some((
-            queued,
-            Edge {
-                waiter: col.u64("waiting_pid")?,
-                blocker: col.u64("blocking_pid")?,
-                wait: WaitInfo {
-                    kind: WaitKind::Row,
-                    table: col.text("locked_table").map(|t| t.replace('`', "")),
-                    index: col.text("locked_index"),
-                    lock_mode: col.text("waiting_mode"),
-                    blocking_lock_mode: col.text("blocking_mode"),
-                    wait_s: col.u64("wait_s"),
-                    inferred: false,
+    let what = "reading row-lock waits";
+    let mut edges = lock_wait_rows(session, what, granted, Params::Empty).await?;
+    let explained: HashSet<u64> = edges.iter().map(|(_, edge)| edge.waiter).collect();
+    let unexplained: Vec<String> = threads
+        .iter()
+        .filter(|t| t.trx.as_ref().is_some_and(|x| x.state == "LOCK WAIT"))
+        .filter(|t| !explained.contains(&t.pid))
+        .map(|t| t.pid.to_string())
+        .collect();
+    if !unexplained.is_empty() {
+        let pids = Params::from((unexplained.join(","),));
+        edges.extend(lock_wait_rows(session, what, queued, pids).await?);
+    }
+    Ok(drop_queue_edges(edges))
+}
+
+/// Row-lock wait edges, each marked whether its blocking lock is only queued ahead.
+async fn lock_wait_rows(
+    session: &mut Session,
+    what: &str,
+    sql: &str,
+    params: Params,
+) -> Result<Vec<(bool, Edge)>> {
+    let rows: Vec<mysql_async::Row> = session.db.exec(what, sql, params).await?;
+    Ok(rows
+        .iter()
+        .filter_map(|row| {
+            let col = Columns(row);
+            let queued = col
+                .text("blocking_lock_status")
+                .is_some_and(|s| s.eq_ignore_ascii_case("WAITING"));
+            Some((
+                queued,
+                Edge {
+                    waiter: col.u64("waiting_pid")?,
+                    blocker: col.u64("blocking_pid")?,
+                    wait: WaitInfo {
+                        kind: WaitKind::Row,
+                        table: col.text("locked_table").map(|t| t.replace('`', "")),
+                        index: col.text("locked_index"),
+                        lock_mode: col.text("waiting_mode"),
+                        // As for metadata locks: a request ahead in the queue, not a grant.
+                        blocking_lock_mode: col.text("blocking_mode").map(|mode| {
+                            if queued {
+                                format!("{mode} (queued)")
+                            } else {
+                                mode
+                            }
+                        }),
+                        wait_s: col.u64("wait_s"),
+                        inferred: false,
+                    },
                 },
-            },
-        ))
-    });
-    Ok(drop_queue_edges(edges.collect()))
+            ))
+        })
+        .collect())
 }
 
 /// InnoDB reports a row-lock waiter as blocked both by the granted lock and by every request
 /// queued ahead of it on the same row. The queue is not the cause: keep a waiter's edges to
 /// granted locks, and its queue edges only when no granted blocker is visible.
 fn drop_queue_edges(edges: Vec<(bool, Edge)>) -> Vec<Edge> {
-    let has_granted: std::collections::HashSet<u64> = edges
+    let has_granted: HashSet<u64> = edges
         .iter()
         .filter(|(queued, _)| !queued)
         .map(|(_, e)| e.waiter)

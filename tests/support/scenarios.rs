@@ -512,6 +512,7 @@ macro_rules! cleanup_via_scope {
 cleanup_via_scope!(
     LockWait,
     Chain,
+    QueuedBehind,
     PileUp,
     Deadlock,
     HistoryGrowth,
@@ -579,6 +580,43 @@ pub async fn chain(server: &TestServer) -> Result<Chain> {
             b_id,
             c_id,
             a_last_statement: a_sql,
+            table,
+            scope,
+        })
+    })
+    .await
+}
+
+/// A shared request queued behind an exclusive one: A holds a shared lock on row 1 and idles,
+/// B waits for an exclusive lock on it, and C's shared request, compatible with A's, must still
+/// queue behind B's. C's only blocker is B's pending request.
+pub struct QueuedBehind {
+    pub a_id: u64,
+    pub b_id: u64,
+    pub c_id: u64,
+    pub table: String,
+    scope: Scope,
+}
+
+pub async fn shared_behind_exclusive(server: &TestServer) -> Result<QueuedBehind> {
+    establish(server, async |s| {
+        let table = s.table("queued", 3).await?;
+        let share = format!("SELECT v FROM {table} WHERE id = {ROW_1} LOCK IN SHARE MODE");
+        // A and C write a row of their own first: MariaDB gives a transaction that has only
+        // read (even with shared locks) the id 0, and two of them could not be told apart.
+        let a_id = s
+            .hold(&["BEGIN", &update(&table, ROW_2, 1), &share])
+            .await?;
+        let b_id = s.wait_on(&[], update(&table, ROW_1, 1)).await?;
+        s.until_lock_wait_live("queued: B waits for A", &[b_id])
+            .await?;
+        let c_id = s.wait_on(&["BEGIN", &update(&table, 3, 1)], share).await?;
+        s.until_lock_wait("queued: C waits behind B", &[b_id, c_id])
+            .await?;
+        Ok(move |scope| QueuedBehind {
+            a_id,
+            b_id,
+            c_id,
             table,
             scope,
         })
