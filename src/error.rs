@@ -20,10 +20,27 @@ pub enum Exit {
 /// Failures with a distinct, actionable message.
 #[derive(Debug)]
 pub(crate) enum Failure {
-    ConnectTimeout { target: String, after: Duration },
-    QueryTimeout { what: String, after: Duration },
-    Privilege { what: String, message: String },
-    MissingProcess { what: String, grantee: String },
+    ConnectTimeout {
+        target: String,
+        after: Duration,
+    },
+    QueryTimeout {
+        what: String,
+        after: Duration,
+    },
+    Privilege {
+        what: String,
+        message: String,
+    },
+    MissingProcess {
+        what: String,
+        grantee: String,
+    },
+    /// A statement was attempted after an earlier one timed out on the client and the connection,
+    /// left mid-result, was given up.
+    Abandoned {
+        what: String,
+    },
 }
 
 impl fmt::Display for Failure {
@@ -43,6 +60,10 @@ impl fmt::Display for Failure {
                 f,
                 "{what} needs the PROCESS privilege, which {grantee} lacks: without it other sessions are invisible. Fix: GRANT PROCESS ON *.* TO {grantee}"
             ),
+            Failure::Abandoned { what } => write!(
+                f,
+                "{what} was not tried: the connection was given up after an earlier statement timed out"
+            ),
             Failure::Privilege { what, message } => write!(
                 f,
                 "{what}: {message}; grant what is missing, e.g. GRANT PROCESS, SELECT ON *.* TO <user>"
@@ -54,6 +75,15 @@ impl fmt::Display for Failure {
 impl std::error::Error for Failure {}
 
 impl Failure {
+    /// The statement ran out of time, or was not tried because an earlier one did: a section of
+    /// a snapshot can be marked and the rest still shown.
+    pub(crate) fn is_timeout(&self) -> bool {
+        matches!(
+            self,
+            Failure::QueryTimeout { .. } | Failure::Abandoned { .. }
+        )
+    }
+
     /// The account lacks a privilege for what was tried.
     pub(crate) fn is_privilege(&self) -> bool {
         matches!(

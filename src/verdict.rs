@@ -2,12 +2,16 @@
 
 use serde::Serialize;
 
-/// OK, WARN or CRIT against thresholds.
+/// OK, WARN or CRIT against thresholds, or UNKNOWN when what it judges could not be read.
+///
+/// Ordered so that the worst of several is their maximum: CRIT > WARN > UNKNOWN > OK. A breach
+/// that was seen outranks a check that could not be made.
 #[derive(Debug, Clone, Copy, Default, PartialEq, Eq, PartialOrd, Ord, Serialize)]
 #[serde(rename_all = "UPPERCASE")]
 pub(crate) enum Verdict {
     #[default]
     Ok,
+    Unknown,
     Warn,
     Crit,
 }
@@ -24,10 +28,11 @@ impl Verdict {
         }
     }
 
-    /// As printed: OK, WARN, CRIT.
+    /// As printed: OK, UNKNOWN, WARN, CRIT.
     pub(crate) fn label(self) -> &'static str {
         match self {
             Verdict::Ok => "OK",
+            Verdict::Unknown => "UNKNOWN",
             Verdict::Warn => "WARN",
             Verdict::Crit => "CRIT",
         }
@@ -54,5 +59,13 @@ mod tests {
             Some(Verdict::Crit)
         );
         assert_eq!(Verdict::of(95.0, 80.0, 95.0), Verdict::Crit);
+        assert_eq!(
+            [Verdict::Ok, Verdict::Unknown].into_iter().max(),
+            Some(Verdict::Unknown)
+        );
+        assert_eq!(
+            [Verdict::Unknown, Verdict::Warn].into_iter().max(),
+            Some(Verdict::Warn)
+        );
     }
 }

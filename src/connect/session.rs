@@ -85,10 +85,11 @@ impl Db {
         P: Into<Params> + Send,
     {
         let limit = self.query_timeout + CLIENT_GRACE;
-        let conn = self
-            .conn
-            .as_mut()
-            .ok_or_else(|| anyhow!("the connection was abandoned after an earlier timeout"))?;
+        let conn = self.conn.as_mut().ok_or_else(|| {
+            anyhow!(Failure::Abandoned {
+                what: what.to_owned()
+            })
+        })?;
         let params = params.into();
         let outcome = match params {
             Params::Empty => tokio::time::timeout(limit, conn.query(sql)).await,

@@ -36,6 +36,8 @@ pub(crate) async fn collect(
 ) -> Result<CheckReport> {
     let triage = triage::collect(session).await?;
     let mut findings = thresholds::evaluate(&triage, limits, triage.deadlock_age_s());
+    // When the InnoDB status was not read, the state is left as it was for the next run.
+    let state = state.filter(|_| triage.unavailable("innodb_status").is_none());
     if let Some(path) = state {
         let latest = triage
             .latest_deadlock
@@ -61,6 +63,7 @@ pub(crate) async fn collect(
     let verdict = thresholds::worst(&findings);
     let status = match verdict {
         Verdict::Ok => "OK",
+        Verdict::Unknown => "UNKNOWN",
         Verdict::Warn => "WARNING",
         Verdict::Crit => "CRITICAL",
     };
@@ -105,10 +108,11 @@ fn write_state(path: &Path, state: &State) -> Result<()> {
 }
 
 impl CheckReport {
-    /// Nagios: 0 OK, 1 WARNING, 2 CRITICAL.
+    /// Nagios: 0 OK, 1 WARNING, 2 CRITICAL, 3 UNKNOWN.
     pub(crate) fn exit(&self) -> crate::Exit {
         match self.verdict {
             Verdict::Ok => crate::Exit::Ok,
+            Verdict::Unknown => crate::Exit::Unknown,
             Verdict::Warn => crate::Exit::Findings,
             Verdict::Crit => crate::Exit::Error,
         }

@@ -41,6 +41,7 @@ pub(crate) fn paint(verdict: Verdict, color: bool) -> String {
     match (color, verdict) {
         (false, _) => label.to_owned(),
         (true, Verdict::Ok) => format!("\x1b[32m{label}\x1b[0m"),
+        (true, Verdict::Unknown) => format!("\x1b[35m{label}\x1b[0m"),
         (true, Verdict::Warn) => format!("\x1b[33m{label}\x1b[0m"),
         (true, Verdict::Crit) => format!("\x1b[1;31m{label}\x1b[0m"),
     }
@@ -52,7 +53,8 @@ impl Report for StatusReport {
         let uptime = self
             .triage
             .connections
-            .uptime_s
+            .as_ref()
+            .and_then(|c| c.uptime_s)
             .map(human_duration)
             .unwrap_or_else(|| "?".into());
         let mut fields = vec![(
@@ -74,6 +76,12 @@ impl Report for StatusReport {
             title: None,
             fields,
         }];
+        for gap in &self.triage.unavailable {
+            blocks.push(Block::Note(format!(
+                "{} not read: {}",
+                gap.section, gap.reason
+            )));
+        }
         blocks.push(Block::Note(format!(
             "Overall: {}",
             paint(self.verdict, self.color)

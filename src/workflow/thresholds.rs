@@ -7,11 +7,13 @@ use serde::Serialize;
 
 use crate::cli::ThresholdArgs;
 use crate::connect::option_file::{self, Defaults};
+use crate::probe::connections::ConnectionsReport;
 use crate::probe::locks::LockSession;
+use crate::probe::locks::LocksReport;
 use crate::probe::locks::tree::Node;
 use crate::render::{clip, strip_port};
 use crate::verdict::Verdict;
-use crate::workflow::triage::Triage;
+use crate::workflow::triage::{Triage, Unavailable};
 
 /// Resolved thresholds: flags, then the `[check]` group of `--config`, then these defaults.
 #[derive(Debug, Clone, PartialEq, Serialize)]
@@ -165,15 +167,40 @@ pub(crate) fn evaluate(
     t: &Thresholds,
     deadlock_age_s: Option<u64>,
 ) -> Vec<Finding> {
-    vec![
-        connections(triage, t),
-        Finding {
-            check: "threads_running",
-            verdict: Verdict::Ok,
-            value: triage.connections.threads_running as f64,
-            summary: format!("{} running", triage.connections.threads_running),
+    let history = match (triage.history_list_length, triage.unavailable("history")) {
+        (Some(length), _) => Finding {
+            check: "history",
+            verdict: Verdict::of(length, t.hll_warn, t.hll_crit),
+            value: length as f64,
+            summary: format!("history list length {length}"),
         },
-        blockers(triage, t),
+        (None, gap) => not_checked("history", gap),
+    };
+    let (connections, threads_running) = match &triage.connections {
+        Some(c) => (
+            connections(c, t),
+            Finding {
+                check: "threads_running",
+                verdict: Verdict::Ok,
+                value: c.threads_running as f64,
+                summary: format!("{} running", c.threads_running),
+            },
+        ),
+        None => {
+            let gap = triage.unavailable("connections");
+            (
+                not_checked("connections", gap),
+                not_checked("threads_running", gap),
+            )
+        }
+    };
+    vec![
+        connections,
+        threads_running,
+        match &triage.locks {
+            Some(locks) => blockers(locks, t),
+            None => not_checked("blockers", triage.unavailable("locks")),
+        },
         trx_age(
             "oldest_trx",
             triage.oldest_trx.as_ref(),
@@ -188,18 +215,28 @@ pub(crate) fn evaluate(
             t.idle_trx_crit_s,
             triage.idle_in_trx,
         ),
-        Finding {
-            check: "history",
-            verdict: Verdict::of(triage.history_list_length, t.hll_warn, t.hll_crit),
-            value: triage.history_list_length as f64,
-            summary: format!("history list length {}", triage.history_list_length),
+        history,
+        match triage.unavailable("innodb_status") {
+            None => deadlock(triage, t, deadlock_age_s),
+            gap => not_checked("deadlock", gap),
         },
-        deadlock(triage, t, deadlock_age_s),
     ]
 }
 
-fn connections(triage: &Triage, t: &Thresholds) -> Finding {
-    let c = &triage.connections;
+/// UNKNOWN: the section this check judges could not be read in time.
+fn not_checked(check: &'static str, gap: Option<&Unavailable>) -> Finding {
+    Finding {
+        check,
+        verdict: Verdict::Unknown,
+        value: 0.0,
+        summary: match gap {
+            Some(gap) => format!("not checked: {}", gap.reason),
+            None => "not checked".to_owned(),
+        },
+    }
+}
+
+fn connections(c: &ConnectionsReport, t: &Thresholds) -> Finding {
     let top: Vec<String> = c
         .by_user
         .iter()
@@ -236,8 +273,8 @@ fn max_wait(nodes: &[Node<LockSession>]) -> u64 {
 
 /// CRIT when a root blocker sits idle in its transaction while others wait (it will not finish
 /// by itself), or past the CRIT thresholds; WARN past the WARN thresholds.
-fn blockers(triage: &Triage, t: &Thresholds) -> Finding {
-    let forest = &triage.locks.forest;
+fn blockers(locks: &LocksReport, t: &Thresholds) -> Finding {
+    let forest = &locks.forest;
     let blocked = forest.blocked_sessions as u64;
     let longest = max_wait(&forest.roots);
     let idle_root = forest

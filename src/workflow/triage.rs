@@ -7,6 +7,7 @@ use serde::Serialize;
 
 use crate::cli::LocksArgs;
 use crate::connect::Session;
+use crate::error::{Failure, one_line};
 use crate::innodb_status::{self, Deadlock};
 use crate::probe::connections::{self, ConnectionsReport};
 use crate::probe::history::{self, OldestTrx};
@@ -14,20 +15,32 @@ use crate::probe::locks::{self, LocksReport};
 use crate::probe::{deadlocks, processlist};
 use crate::server::ServerInfo;
 
-/// The server at one moment.
+/// The server at one moment. A section that ran out of time is `None` (or empty) and listed in
+/// `unavailable`; the other sections stand.
 #[derive(Debug, Serialize)]
 pub(crate) struct Triage {
     pub server: ServerInfo,
-    pub connections: ConnectionsReport,
-    pub locks: LocksReport,
+    pub connections: Option<ConnectionsReport>,
+    pub locks: Option<LocksReport>,
     pub oldest_trx: Option<OldestTrx>,
     /// The idle-in-transaction session whose transaction is oldest.
     pub oldest_idle_in_trx: Option<OldestTrx>,
     pub idle_in_trx: usize,
-    pub history_list_length: u64,
+    pub history_list_length: Option<u64>,
     pub latest_deadlock: Option<Deadlock>,
     /// The server's clock when the snapshot was taken (its own time zone).
-    pub server_time: String,
+    pub server_time: Option<String>,
+    /// Sections that could not be read in time, and why.
+    pub unavailable: Vec<Unavailable>,
+}
+
+/// A section of the snapshot that was not read.
+#[derive(Debug, Clone, Serialize, PartialEq)]
+pub(crate) struct Unavailable {
+    /// last_statements, locks, connections, innodb_status, history, server_time.
+    pub section: &'static str,
+    /// The one-line error: which statement ran out of time, and after how long.
+    pub reason: String,
 }
 
 impl Triage {
@@ -38,30 +51,66 @@ impl Triage {
             chrono::NaiveDateTime::parse_from_str(&head, "%Y-%m-%d %H:%M:%S").ok()
         };
         let detected = parse(self.latest_deadlock.as_ref()?.detected_at.as_deref()?)?;
-        let now = parse(&self.server_time)?;
+        let now = parse(self.server_time.as_deref()?)?;
         u64::try_from((now - detected).num_seconds()).ok()
+    }
+
+    /// Why `section` is missing, if it is.
+    pub(crate) fn unavailable(&self, section: &str) -> Option<&Unavailable> {
+        self.unavailable.iter().find(|u| u.section == section)
     }
 }
 
-/// Takes the snapshot.
+/// Takes the snapshot. The thread list is the base of every section, so without it there is no
+/// snapshot; any later section that times out is marked unavailable and the rest goes on.
 pub(crate) async fn collect(session: &mut Session) -> Result<Triage> {
+    let mut gaps = Vec::new();
     let threads = processlist::threads(session).await?;
-    let last = processlist::last_statements(session).await?;
-    let locks =
-        locks::collect_with(session, &threads, last.as_ref(), &LocksArgs::default()).await?;
-    let connections = connections::collect_with(session, &threads).await?;
+    let last = section(
+        &mut gaps,
+        "last_statements",
+        processlist::last_statements(session),
+    )
+    .await?
+    .flatten();
+    let locks = section(
+        &mut gaps,
+        "locks",
+        locks::collect_with(session, &threads, last.as_ref(), &LocksArgs::default()),
+    )
+    .await?;
+    let connections = section(
+        &mut gaps,
+        "connections",
+        connections::collect_with(session, &threads),
+    )
+    .await?;
     let idle: Vec<processlist::Thread> =
         threads.iter().filter(|t| t.idle_in_trx).cloned().collect();
     let idle_in_trx = idle.len();
     let oldest_idle_in_trx = history::oldest_trx_from(&idle, last.as_ref());
     let oldest_trx = history::oldest_trx_from(&threads, last.as_ref());
-    let status = deadlocks::innodb_status(session).await?;
-    let (history_list_length, _) =
-        history::history_list_length_with(session, Some(&status)).await?;
-    let now: Vec<String> = session
-        .db
-        .query("reading the server clock", crate::queries::SERVER_NOW)
-        .await?;
+    let status = section(
+        &mut gaps,
+        "innodb_status",
+        deadlocks::innodb_status(session),
+    )
+    .await?;
+    let history_list_length = section(
+        &mut gaps,
+        "history",
+        history::history_list_length_with(session, status.as_deref()),
+    )
+    .await?
+    .map(|(length, _)| length);
+    let now: Option<Vec<String>> = section(
+        &mut gaps,
+        "server_time",
+        session
+            .db
+            .query("reading the server clock", crate::queries::SERVER_NOW),
+    )
+    .await?;
     Ok(Triage {
         server: session.server.clone(),
         connections,
@@ -70,7 +119,34 @@ pub(crate) async fn collect(session: &mut Session) -> Result<Triage> {
         oldest_idle_in_trx,
         idle_in_trx,
         history_list_length,
-        latest_deadlock: innodb_status::parse_latest_deadlock(&status),
-        server_time: now.into_iter().next().unwrap_or_default(),
+        latest_deadlock: status
+            .as_deref()
+            .and_then(innodb_status::parse_latest_deadlock),
+        server_time: now.and_then(|rows| rows.into_iter().next()),
+        unavailable: gaps,
     })
+}
+
+/// Runs one section of the snapshot: a timeout (or a connection given up after one) becomes an
+/// entry in `gaps` and `None`; any other error still fails the snapshot.
+async fn section<T>(
+    gaps: &mut Vec<Unavailable>,
+    name: &'static str,
+    work: impl Future<Output = Result<T>>,
+) -> Result<Option<T>> {
+    match work.await {
+        Ok(value) => Ok(Some(value)),
+        Err(error)
+            if error
+                .downcast_ref::<Failure>()
+                .is_some_and(Failure::is_timeout) =>
+        {
+            gaps.push(Unavailable {
+                section: name,
+                reason: one_line(&error),
+            });
+            Ok(None)
+        }
+        Err(error) => Err(error),
+    }
 }

@@ -142,21 +142,23 @@ async fn take(
             let triage = &report.triage;
             sample.ok = true;
             sample.verdict = Some(report.verdict);
-            sample.root_blockers = triage
-                .locks
-                .forest
-                .roots
-                .iter()
-                .map(|r| r.info.pid)
-                .collect();
-            sample.blocked_sessions = triage.locks.forest.blocked_sessions;
-            sample.history_list_length = Some(triage.history_list_length);
-            sample.threads_connected = Some(triage.connections.threads_connected);
+            if let Some(locks) = &triage.locks {
+                sample.root_blockers = locks.forest.roots.iter().map(|r| r.info.pid).collect();
+                sample.blocked_sessions = locks.forest.blocked_sessions;
+            }
+            sample.history_list_length = triage.history_list_length;
+            sample.threads_connected = triage.connections.as_ref().map(|c| c.threads_connected);
             sample.latest_deadlock = triage
                 .latest_deadlock
                 .as_ref()
                 .map(crate::probe::deadlocks::key);
             sample.events = changes(previous, &sample);
+            sample.events.extend(
+                triage
+                    .unavailable
+                    .iter()
+                    .map(|gap| format!("{} not read: {}", gap.section, gap.reason)),
+            );
             (sample, Some(report))
         }
         Err(error) => {
