@@ -273,7 +273,8 @@ async fn dispatch(
 
 /// Writes a report to stdout; diagnostics never go there.
 pub(crate) fn emit(report: &impl render::Report, format: cli::Format) -> Result<()> {
-    let mut out = std::io::stdout().lock();
+    // Stdout is line-buffered: unbuffered, pretty JSON of 5,000 threads took 60,000 writes.
+    let mut out = std::io::BufWriter::with_capacity(64 * 1024, std::io::stdout().lock());
     render::render(report, format, &mut out)
         .and_then(|()| out.flush())
         .context("writing the report")

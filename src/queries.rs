@@ -8,8 +8,8 @@ pub(crate) const SERVER_TABLES: &str = include_str!("../queries/server_tables.sq
 pub(crate) const SHOW_GRANTS: &str = include_str!("../queries/show_grants.sql");
 /// The account the server matched.
 pub(crate) const CURRENT_USER: &str = include_str!("../queries/current_user.sql");
-/// Whether the MDL instrument is enabled.
-pub(crate) const MDL_INSTRUMENT: &str = include_str!("../queries/mdl_instrument.sql");
+/// Whether the MDL instrument and the statement consumers are enabled.
+pub(crate) const PS_SETUP: &str = include_str!("../queries/ps_setup.sql");
 /// Read back the session set-up on MySQL and Aurora.
 pub(crate) const SESSION_CHECK_MYSQL: &str = include_str!("../queries/session_check.mysql.sql");
 /// Read back the session set-up on MariaDB.
@@ -36,8 +36,6 @@ pub(crate) const LOCK_WAITS_QUEUED_I_S: &str = include_str!("../queries/lock_wai
 pub(crate) const MDL_WAITS_P_S: &str = include_str!("../queries/mdl_waits.p_s.sql");
 /// Last statements of sessions in a transaction.
 pub(crate) const LAST_STATEMENTS_P_S: &str = include_str!("../queries/last_statements.p_s.sql");
-/// Enabled statement consumers.
-pub(crate) const STATEMENT_CONSUMERS: &str = include_str!("../queries/statement_consumers.sql");
 /// SHOW ENGINE INNODB STATUS.
 pub(crate) const INNODB_STATUS: &str = include_str!("../queries/innodb_status.sql");
 /// History list length from INNODB_METRICS on MySQL and Aurora.

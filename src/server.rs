@@ -415,27 +415,28 @@ fn grantee(current_user: &str) -> String {
 }
 
 impl ServerInfo {
-    /// Statements that make the session gentle on this flavor: read only, and every statement
-    /// bounded on the server side too.
-    pub(crate) fn session_setup(&self, query_timeout: Duration) -> Vec<String> {
+    /// The one statement that makes the session gentle on this flavor: read only, every statement
+    /// bounded on the server side too, and no queueing behind a metadata lock for longer than we
+    /// would wait anyway.
+    pub(crate) fn session_setup(&self, query_timeout: Duration) -> String {
         let seconds = query_timeout.as_secs_f64();
-        let limit = if self.flavor.is_mariadb() {
-            format!("SET SESSION max_statement_time = {seconds:.3}")
-        } else {
-            format!(
-                "SET SESSION max_execution_time = {}",
-                query_timeout.as_millis().max(1)
-            )
+        let lock_wait = query_timeout.as_secs().max(1);
+        if self.flavor.is_mariadb() {
+            // MariaDB 10 knows only tx_read_only (transaction_read_only came in 11.1).
+            return format!(
+                "SET SESSION tx_read_only = 1, max_statement_time = {seconds:.3}, \
+                 lock_wait_timeout = {lock_wait}"
+            );
+        }
+        // MySQL 8.0 removed tx_read_only; 5.7 (and Aurora 2, 5.7.12 at heart) may lack its successor.
+        let read_only = match self.flavor {
+            Flavor::MySql57 | Flavor::AuroraMySql2 => "tx_read_only",
+            _ => "transaction_read_only",
         };
-        vec![
-            "SET SESSION TRANSACTION READ ONLY".to_owned(),
-            limit,
-            // Never queue behind a metadata lock for longer than we would wait anyway.
-            format!(
-                "SET SESSION lock_wait_timeout = {}",
-                query_timeout.as_secs().max(1)
-            ),
-        ]
+        format!(
+            "SET SESSION {read_only} = 1, max_execution_time = {}, lock_wait_timeout = {lock_wait}",
+            query_timeout.as_millis().max(1)
+        )
     }
 
     /// The statement that reads the history list length from INNODB_METRICS.

@@ -43,9 +43,8 @@ impl Session {
         };
         let facts = collect_facts(&mut db).await?;
         let server = server::detect(&facts);
-        for statement in server.session_setup(config.query_timeout) {
-            db.run("setting up the session", &statement).await?;
-        }
+        let setup = server.session_setup(config.query_timeout);
+        db.run("setting up the session", &setup).await?;
         Ok(Session { db, server })
     }
 
@@ -203,6 +202,10 @@ async fn connect_once(config: &ConnectConfig, ssl: Option<mysql_async::SslOpts>)
         .prefer_socket(false)
         .ssl_opts(ssl)
         .stmt_cache_size(0)
+        // Given, so the driver does not ask the server for them (one statement fewer). Results
+        // are bounded by the server's own max_allowed_packet; 1 GiB is the protocol's ceiling.
+        .max_allowed_packet(Some(1 << 30))
+        .wait_timeout(Some(28_800))
         .connect_attribute("program_name", "mytriage");
     match tokio::time::timeout(config.connect_timeout, Conn::new(opts)).await {
         Ok(Ok(conn)) => Ok(conn),
@@ -214,6 +217,11 @@ async fn connect_once(config: &ConnectConfig, ssl: Option<mysql_async::SslOpts>)
     }
     .with_context(|| format!("cannot connect to {} as '{}'", config.target(), config.user))
 }
+
+/// The instrument that fills performance_schema.metadata_locks.
+const MDL_INSTRUMENT: &str = "wait/lock/metadata/sql/mdl";
+/// The consumers that keep each session's current and recent statements.
+const STATEMENT_CONSUMERS: [&str; 2] = ["events_statements_current", "events_statements_history"];
 
 /// Runs the detection statements; what they return is judged by the pure [`server::detect`].
 async fn collect_facts(db: &mut Db) -> Result<server::ServerFacts> {
@@ -244,20 +252,26 @@ async fn collect_facts(db: &mut Db) -> Result<server::ServerFacts> {
     };
     if facts.performance_schema_on() {
         // An account without SELECT on performance_schema cannot tell; that is a finding, not a failure.
-        facts.mdl_instrument = db
-            .query_if_permitted::<String>("reading the MDL instrument", queries::MDL_INSTRUMENT)
-            .await?
-            .map(|enabled| {
-                enabled
-                    .first()
-                    .is_some_and(|e| e.eq_ignore_ascii_case("YES"))
-            });
-        facts.statement_consumers = db
-            .query_if_permitted::<String>(
-                "reading statement consumers",
-                queries::STATEMENT_CONSUMERS,
+        let setup = db
+            .query_if_permitted::<(String, String)>(
+                "reading the performance_schema set-up",
+                queries::PS_SETUP,
             )
             .await?;
+        if let Some(rows) = setup {
+            let enabled = |name: &str| {
+                rows.iter()
+                    .any(|(n, e)| n == name && e.eq_ignore_ascii_case("YES"))
+            };
+            facts.mdl_instrument = Some(enabled(MDL_INSTRUMENT));
+            facts.statement_consumers = Some(
+                STATEMENT_CONSUMERS
+                    .iter()
+                    .filter(|name| enabled(name))
+                    .map(|name| (*name).to_owned())
+                    .collect(),
+            );
+        }
     }
     Ok(facts)
 }

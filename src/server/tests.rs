@@ -66,9 +66,9 @@ fn mariadb_10_11_captured() {
         info.sources.processlist,
         ProcesslistSource::InformationSchema
     );
-    assert!(
-        info.session_setup(Duration::from_millis(2500))
-            .contains(&"SET SESSION max_statement_time = 2.500".to_owned())
+    assert_eq!(
+        info.session_setup(Duration::from_millis(2500)),
+        "SET SESSION tx_read_only = 1, max_statement_time = 2.500, lock_wait_timeout = 2"
     );
 }
 
@@ -97,9 +97,9 @@ fn mysql_5_7() {
         info.capabilities.connection_admin,
         "ALL PRIVILEGES includes SUPER"
     );
-    assert!(
-        info.session_setup(Duration::from_secs(10))
-            .contains(&"SET SESSION max_execution_time = 10000".to_owned())
+    assert_eq!(
+        info.session_setup(Duration::from_secs(10)),
+        "SET SESSION tx_read_only = 1, max_execution_time = 10000, lock_wait_timeout = 10"
     );
 }
 
@@ -107,6 +107,10 @@ fn mysql_5_7() {
 fn mysql_8_0_and_8_4() {
     assert_eq!(info("mysql-8.0").flavor, Flavor::MySql80);
     let lts = info("mysql-8.4");
+    assert_eq!(
+        lts.session_setup(Duration::from_millis(1500)),
+        "SET SESSION transaction_read_only = 1, max_execution_time = 1500, lock_wait_timeout = 1"
+    );
     assert_eq!(lts.flavor, Flavor::MySql84);
     assert!(lts.capabilities.process_privilege);
     assert!(!lts.capabilities.connection_admin, "PROCESS, SELECT only");
