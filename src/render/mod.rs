@@ -46,7 +46,7 @@ pub(crate) enum Block {
 pub(crate) fn render(report: &impl Report, format: Format, out: &mut impl Write) -> io::Result<()> {
     match format {
         Format::Json => json::write(report, out),
-        Format::Table => table::write(&report.view(), out),
+        Format::Table => table::write(report.view(), out),
     }
 }
 
