@@ -9,7 +9,7 @@ use serde::{Deserialize, Serialize};
 use crate::connect::Session;
 use crate::verdict::Verdict;
 use crate::workflow::thresholds::{self, Finding, Thresholds};
-use crate::workflow::triage;
+use crate::workflow::triage::{self, Section};
 
 /// What `check` reports.
 #[derive(Debug, Serialize)]
@@ -37,7 +37,7 @@ pub(crate) async fn collect(
     let triage = triage::collect(session).await?;
     let mut findings = thresholds::evaluate(&triage, limits, triage.deadlock_age_s());
     // When the InnoDB status was not read, the state is left as it was for the next run.
-    let state = state.filter(|_| triage.unavailable("innodb_status").is_none());
+    let state = state.filter(|_| triage.unavailable(Section::InnodbStatus).is_none());
     if let Some(path) = state {
         let latest = triage
             .latest_deadlock

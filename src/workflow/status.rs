@@ -77,10 +77,7 @@ impl Report for StatusReport {
             fields,
         }];
         for gap in &self.triage.unavailable {
-            blocks.push(Block::Note(format!(
-                "{} not read: {}",
-                gap.section, gap.reason
-            )));
+            blocks.push(Block::Note(gap.to_string()));
         }
         blocks.push(Block::Note(format!(
             "Overall: {}",

@@ -13,7 +13,7 @@ use crate::probe::locks::LocksReport;
 use crate::probe::locks::tree::Node;
 use crate::render::{clip, strip_port};
 use crate::verdict::Verdict;
-use crate::workflow::triage::{Triage, Unavailable};
+use crate::workflow::triage::{Section, Triage, Unavailable};
 
 /// Resolved thresholds: flags, then the `[check]` group of `--config`, then these defaults.
 #[derive(Debug, Clone, PartialEq, Serialize)]
@@ -167,7 +167,10 @@ pub(crate) fn evaluate(
     t: &Thresholds,
     deadlock_age_s: Option<u64>,
 ) -> Vec<Finding> {
-    let history = match (triage.history_list_length, triage.unavailable("history")) {
+    let history = match (
+        triage.history_list_length,
+        triage.unavailable(Section::History),
+    ) {
         (Some(length), _) => Finding {
             check: "history",
             verdict: Verdict::of(length, t.hll_warn, t.hll_crit),
@@ -187,7 +190,7 @@ pub(crate) fn evaluate(
             },
         ),
         None => {
-            let gap = triage.unavailable("connections");
+            let gap = triage.unavailable(Section::Connections);
             (
                 not_checked("connections", gap),
                 not_checked("threads_running", gap),
@@ -199,7 +202,7 @@ pub(crate) fn evaluate(
         threads_running,
         match &triage.locks {
             Some(locks) => blockers(locks, t),
-            None => not_checked("blockers", triage.unavailable("locks")),
+            None => not_checked("blockers", triage.unavailable(Section::Locks)),
         },
         trx_age(
             "oldest_trx",
@@ -216,7 +219,7 @@ pub(crate) fn evaluate(
             triage.idle_in_trx,
         ),
         history,
-        match triage.unavailable("innodb_status") {
+        match triage.unavailable(Section::InnodbStatus) {
             None => deadlock(triage, t, deadlock_age_s),
             gap => not_checked("deadlock", gap),
         },

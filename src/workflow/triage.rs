@@ -34,13 +34,32 @@ pub(crate) struct Triage {
     pub unavailable: Vec<Unavailable>,
 }
 
+/// The sections of a snapshot that can be missing (the thread list cannot).
+#[derive(Debug, Clone, Copy, PartialEq, Eq, Serialize)]
+#[serde(rename_all = "snake_case")]
+pub(crate) enum Section {
+    LastStatements,
+    Locks,
+    Connections,
+    InnodbStatus,
+    History,
+    ServerTime,
+}
+
 /// A section of the snapshot that was not read.
 #[derive(Debug, Clone, Serialize, PartialEq)]
 pub(crate) struct Unavailable {
-    /// last_statements, locks, connections, innodb_status, history, server_time.
-    pub section: &'static str,
+    pub section: Section,
     /// The one-line error: which statement ran out of time, and after how long.
     pub reason: String,
+}
+
+/// As `status` and `watch` print it: `locks not read: …`.
+impl std::fmt::Display for Unavailable {
+    fn fmt(&self, f: &mut std::fmt::Formatter<'_>) -> std::fmt::Result {
+        let section = crate::render::serde_label(&self.section);
+        write!(f, "{section} not read: {}", self.reason)
+    }
 }
 
 impl Triage {
@@ -56,7 +75,7 @@ impl Triage {
     }
 
     /// Why `section` is missing, if it is.
-    pub(crate) fn unavailable(&self, section: &str) -> Option<&Unavailable> {
+    pub(crate) fn unavailable(&self, section: Section) -> Option<&Unavailable> {
         self.unavailable.iter().find(|u| u.section == section)
     }
 }
@@ -68,20 +87,20 @@ pub(crate) async fn collect(session: &mut Session) -> Result<Triage> {
     let threads = processlist::threads(session).await?;
     let last = section(
         &mut gaps,
-        "last_statements",
+        Section::LastStatements,
         processlist::last_statements(session),
     )
     .await?
     .flatten();
     let locks = section(
         &mut gaps,
-        "locks",
+        Section::Locks,
         locks::collect_with(session, &threads, last.as_ref(), &LocksArgs::default()),
     )
     .await?;
     let connections = section(
         &mut gaps,
-        "connections",
+        Section::Connections,
         connections::collect_with(session, &threads),
     )
     .await?;
@@ -92,20 +111,20 @@ pub(crate) async fn collect(session: &mut Session) -> Result<Triage> {
     let oldest_trx = history::oldest_trx_from(&threads, last.as_ref());
     let status = section(
         &mut gaps,
-        "innodb_status",
+        Section::InnodbStatus,
         deadlocks::innodb_status(session),
     )
     .await?;
     let history_list_length = section(
         &mut gaps,
-        "history",
+        Section::History,
         history::history_list_length_with(session, status.as_deref()),
     )
     .await?
     .map(|(length, _)| length);
     let now: Option<Vec<String>> = section(
         &mut gaps,
-        "server_time",
+        Section::ServerTime,
         session
             .db
             .query("reading the server clock", crate::queries::SERVER_NOW),
@@ -131,7 +150,7 @@ pub(crate) async fn collect(session: &mut Session) -> Result<Triage> {
 /// entry in `gaps` and `None`; any other error still fails the snapshot.
 async fn section<T>(
     gaps: &mut Vec<Unavailable>,
-    name: &'static str,
+    name: Section,
     work: impl Future<Output = Result<T>>,
 ) -> Result<Option<T>> {
     match work.await {

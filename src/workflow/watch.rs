@@ -153,12 +153,9 @@ async fn take(
                 .as_ref()
                 .map(crate::probe::deadlocks::key);
             sample.events = changes(previous, &sample);
-            sample.events.extend(
-                triage
-                    .unavailable
-                    .iter()
-                    .map(|gap| format!("{} not read: {}", gap.section, gap.reason)),
-            );
+            sample
+                .events
+                .extend(triage.unavailable.iter().map(ToString::to_string));
             (sample, Some(report))
         }
         Err(error) => {
