@@ -306,9 +306,12 @@ pub struct KillArgs {
     /// The evidence log (default: $XDG_STATE_HOME/mytriage/evidence.jsonl).
     #[arg(long, value_name = "PATH")]
     pub evidence: Option<std::path::PathBuf>,
-    /// Batch: the root blockers of the lock tree.
+    /// Batch: the root blockers of the lock tree (only those the server names exactly).
     #[arg(long, conflicts_with = "pid")]
     pub blockers: bool,
+    /// With --blockers: also roots known only by inference (thread states and times).
+    #[arg(long, requires = "blockers")]
+    pub include_inferred: bool,
     /// Batch: sessions idle inside a transaction at least this old (e.g. 5m).
     #[arg(long, value_parser = parse_duration, value_name = "AGE", conflicts_with = "pid")]
     pub idle_in_trx_older_than: Option<Duration>,

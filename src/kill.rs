@@ -17,7 +17,7 @@ use crate::connect::Session;
 use crate::connect::row::Columns;
 use crate::evidence::{EvidenceLog, Header};
 use crate::probe::locks::tree::Node;
-use crate::probe::locks::{self, LockSession};
+use crate::probe::locks::{self, LockSession, LocksReport};
 use crate::probe::processlist::{self, Filter, Thread};
 use crate::queries;
 use crate::render::{Block, Report, View, clip, strip_port};
@@ -55,6 +55,7 @@ enum Target {
     One(u64),
     Batch {
         blockers: bool,
+        include_inferred: bool,
         idle_in_trx_older_than: Option<Duration>,
         filter: Filter,
         execute: bool,
@@ -71,6 +72,7 @@ impl KillPlan {
             (Some(pid), _) => Target::One(parse_pid(pid)?),
             (None, true) => Target::Batch {
                 blockers: args.blockers,
+                include_inferred: args.include_inferred,
                 idle_in_trx_older_than: args.idle_in_trx_older_than,
                 filter: Filter::new(&processlist_args(args))?,
                 execute: args.execute,
@@ -277,6 +279,16 @@ pub(crate) struct KillReport {
     pub evidence: PathBuf,
     pub dry_run: bool,
     pub victims: Vec<Victim>,
+    /// Sessions the selection matched but did not choose, and why (an inferred edge, a
+    /// transaction already rolling back).
+    pub skipped: Vec<Skipped>,
+}
+
+/// A session a batch kill left alone.
+#[derive(Debug, Clone, Serialize)]
+pub(crate) struct Skipped {
+    pub pid: u64,
+    pub reason: String,
 }
 
 /// One victim's snapshot summary and outcome.
@@ -313,20 +325,22 @@ pub(crate) async fn run(
     session.require_process("kill")?;
     let threads = processlist::threads(session).await?;
     let last = processlist::last_statements(session).await?;
-    let forest = locks::collect_with(
+    let locks = locks::collect_with(
         session,
         &threads,
         last.as_ref(),
         &crate::cli::LocksArgs::default(),
     )
-    .await?
-    .forest;
+    .await?;
     let seen = Observed {
         threads: &threads,
         last: last.as_ref(),
-        roots: &forest.roots,
+        roots: &locks.forest.roots,
     };
-    let pids = select(plan, session, &threads, &forest.roots)?;
+    let Selection { pids, skipped } = select(plan, session, &threads, &locks)?;
+    for skip in &skipped {
+        eprintln!("mytriage: not choosing {}: {}", skip.pid, skip.reason);
+    }
     let batch_dry_run = matches!(plan.target, Target::Batch { execute: false, .. });
     let dry_run = plan.dry_run || batch_dry_run;
     let reason = match &plan.reason {
@@ -356,17 +370,27 @@ pub(crate) async fn run(
         evidence: log.path().to_owned(),
         dry_run,
         victims,
+        skipped,
     })
 }
 
+/// The victims chosen, and the sessions matched but left alone.
+struct Selection {
+    pids: Vec<u64>,
+    skipped: Vec<Skipped>,
+}
+
 /// The victims' pids: the one asked for (refusing protected threads), or the batch selection.
+/// A batch never chooses a transaction already rolling back, and `--blockers` chooses only
+/// roots with an exact edge unless `--include-inferred`.
 fn select(
     plan: &KillPlan,
     session: &Session,
     threads: &[Thread],
-    roots: &[Node<LockSession>],
-) -> Result<Vec<u64>> {
+    locks: &LocksReport,
+) -> Result<Selection> {
     let own = session.server.connection_id;
+    let roots = &locks.forest.roots;
     match &plan.target {
         Target::One(pid) => {
             if *pid == own {
@@ -380,10 +404,17 @@ fn select(
                     "session {pid} is {why}; mytriage never kills it"
                 )));
             }
-            Ok(vec![*pid])
+            if let Some(warning) = inferred_warning(locks, *pid) {
+                eprintln!("mytriage: warning: {warning}");
+            }
+            Ok(Selection {
+                pids: vec![*pid],
+                skipped: Vec::new(),
+            })
         }
         Target::Batch {
             blockers,
+            include_inferred,
             idle_in_trx_older_than,
             filter,
             max,
@@ -391,7 +422,9 @@ fn select(
         } => {
             let root_pids: Vec<u64> = roots.iter().map(|r| r.info.pid).collect();
             let report = filter.apply(session.server.sources.processlist, threads.to_vec());
-            let mut chosen: Vec<u64> = report
+            let mut skipped = Vec::new();
+            let mut chosen: Vec<u64> = Vec::new();
+            for t in report
                 .threads
                 .iter()
                 .filter(|t| t.pid != own && protected(t).is_none())
@@ -400,16 +433,71 @@ fn select(
                     idle_in_trx_older_than
                         .is_none_or(|age| t.idle_in_trx && t.trx_age() >= age.as_secs())
                 })
-                .map(|t| t.pid)
-                .collect();
+            {
+                if t.rolling_back() {
+                    skipped.push(Skipped {
+                        pid: t.pid,
+                        reason: format!(
+                            "its transaction is already ROLLING BACK ({} rows left); killing it \
+                             again changes nothing",
+                            t.trx.as_ref().map_or(0, |x| x.rows_modified)
+                        ),
+                    });
+                    continue;
+                }
+                let root = roots.iter().find(|r| r.info.pid == t.pid);
+                if let Some(root) = root.filter(|r| *blockers && !LocksReport::exact_root(r)) {
+                    let source = root
+                        .waiters
+                        .first()
+                        .and_then(|w| w.waiting_for.as_ref())
+                        .map_or("inference", |w| w.source);
+                    if !include_inferred {
+                        skipped.push(Skipped {
+                            pid: t.pid,
+                            reason: format!(
+                                "its edges are inferred ({source}), not read from a lock table; \
+                                 --include-inferred to act on them"
+                            ),
+                        });
+                        continue;
+                    }
+                }
+                chosen.push(t.pid);
+            }
             if *blockers {
                 // Biggest blast radius first, as the tree orders them.
                 chosen.sort_by_key(|pid| root_pids.iter().position(|r| r == pid));
             }
             chosen.truncate(*max);
-            Ok(chosen)
+            Ok(Selection {
+                pids: chosen,
+                skipped,
+            })
         }
     }
+}
+
+/// A warning for `kill PID` when what makes the session a blocker is only inferred.
+fn inferred_warning(locks: &LocksReport, pid: u64) -> Option<String> {
+    if let Some(root) = locks.forest.roots.iter().find(|r| r.info.pid == pid)
+        && !root.waiters.is_empty()
+        && !LocksReport::exact_root(root)
+    {
+        return Some(format!(
+            "{pid} is a blocker only by inference, not read from a lock table; killing it as asked"
+        ));
+    }
+    locks
+        .unresolved
+        .iter()
+        .any(|u| u.candidates.iter().any(|c| c.pid == pid))
+        .then(|| {
+            format!(
+                "{pid} is only a candidate for a lock whose holder this server does not show; \
+                 killing it as asked"
+            )
+        })
 }
 
 /// Why a thread must never be killed, if it must not.
@@ -943,6 +1031,12 @@ impl Report for KillReport {
             blocks = vec![Block::Note(
                 "No session matched: nothing to kill.".to_owned(),
             )];
+        }
+        for skip in &self.skipped {
+            blocks.push(Block::Note(format!(
+                "skipped {}: {}",
+                skip.pid, skip.reason
+            )));
         }
         if self.dry_run {
             blocks.push(Block::Note(

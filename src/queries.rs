@@ -34,6 +34,12 @@ pub(crate) const LOCK_WAITS_I_S: &str = include_str!("../queries/lock_waits.i_s.
 pub(crate) const LOCK_WAITS_QUEUED_I_S: &str = include_str!("../queries/lock_waits_queued.i_s.sql");
 /// Metadata-lock wait candidates from performance_schema.metadata_locks.
 pub(crate) const MDL_WAITS_P_S: &str = include_str!("../queries/mdl_waits.p_s.sql");
+/// Granted metadata locks from MariaDB's metadata_lock_info plugin.
+pub(crate) const METADATA_LOCK_INFO: &str = include_str!("../queries/metadata_lock_info.sql");
+/// Sessions holding tables open, from performance_schema.table_handles.
+pub(crate) const TABLE_HANDLES_P_S: &str = include_str!("../queries/table_handles.p_s.sql");
+/// The holder of one user-level lock.
+pub(crate) const USER_LOCK_HOLDER: &str = include_str!("../queries/user_lock_holder.sql");
 /// Last statements of sessions in a transaction.
 pub(crate) const LAST_STATEMENTS_P_S: &str = include_str!("../queries/last_statements.p_s.sql");
 /// SHOW ENGINE INNODB STATUS.

@@ -153,6 +153,12 @@ pub struct Capabilities {
     pub statement_history: bool,
     /// `performance_schema.error_log` (MySQL 8.0.22+) exists and performance_schema is on.
     pub error_log_table: bool,
+    /// MariaDB's `metadata_lock_info` plugin is installed: `information_schema.METADATA_LOCK_INFO`
+    /// names every granted metadata lock, even with performance_schema off.
+    pub metadata_lock_info: bool,
+    /// `performance_schema.table_handles`: which sessions hold a table open (for "Waiting for
+    /// table flush").
+    pub table_handles: bool,
     /// The `sys` schema is installed.
     pub sys_schema: bool,
     /// The PROCESS privilege: without it, other sessions and InnoDB's tables are invisible.
@@ -172,6 +178,17 @@ pub enum LockWaitSource {
     None,
 }
 
+impl LockWaitSource {
+    /// The table the waits are read from, as the JSON names it.
+    pub(crate) fn table(self) -> &'static str {
+        match self {
+            LockWaitSource::DataLockWaits => "performance_schema.data_lock_waits",
+            LockWaitSource::InnodbLockWaits => "information_schema.INNODB_LOCK_WAITS",
+            LockWaitSource::None => "none",
+        }
+    }
+}
+
 /// Where the processlist comes from.
 #[derive(Debug, Clone, Copy, PartialEq, Eq, Serialize)]
 pub enum ProcesslistSource {
@@ -186,13 +203,48 @@ pub enum ProcesslistSource {
     InformationSchema,
 }
 
+/// Where metadata-lock holders come from.
+#[derive(Debug, Clone, Copy, PartialEq, Eq, Serialize)]
+pub enum MdlSource {
+    /// Every granted and pending lock, with its type: exact.
+    #[serde(rename = "performance_schema.metadata_locks")]
+    PerformanceSchema,
+    /// MariaDB's plugin: every granted lock (pending requests are known from thread states).
+    #[serde(rename = "information_schema.METADATA_LOCK_INFO")]
+    MetadataLockInfo,
+    /// Only the waiters are known, by their thread state; holders are unknown.
+    #[serde(rename = "thread states")]
+    ThreadStates,
+}
+
+impl MdlSource {
+    /// What makes holders visible on a server that has no source for them, as one statement.
+    pub(crate) fn remedy(self, server: &ServerInfo) -> Option<String> {
+        if self != MdlSource::ThreadStates {
+            return None;
+        }
+        Some(if server.flavor.is_mariadb() {
+            "INSTALL SONAME 'metadata_lock_info' names every holder (information_schema.METADATA_LOCK_INFO)"
+                .to_owned()
+        } else if server.capabilities.performance_schema {
+            "UPDATE performance_schema.setup_instruments SET ENABLED = 'YES' \
+             WHERE NAME = 'wait/lock/metadata/sql/mdl' names every holder"
+                .to_owned()
+        } else {
+            "performance_schema is off: restart with performance_schema=ON (and the \
+             wait/lock/metadata/sql/mdl instrument) to name the holders"
+                .to_owned()
+        })
+    }
+}
+
 /// The sources each probe uses on this server.
 #[derive(Debug, Clone, Copy, PartialEq, Eq, Serialize)]
 pub struct Sources {
     pub lock_waits: LockWaitSource,
     pub processlist: ProcesslistSource,
-    /// Metadata-lock waits: from `performance_schema.metadata_locks`, or from thread states.
-    pub metadata_locks: &'static str,
+    /// Metadata-lock holders.
+    pub metadata_locks: MdlSource,
 }
 
 /// The detected server: flavor, version, capabilities, and the sources probes will use.
@@ -335,6 +387,8 @@ fn capabilities_of(facts: &ServerFacts) -> Capabilities {
                 .as_ref()
                 .is_some_and(|c| c.iter().any(|n| n == "events_statements_current")),
         error_log_table: ps && facts.has_table("performance_schema", "error_log"),
+        metadata_lock_info: facts.has_table("information_schema", "METADATA_LOCK_INFO"),
+        table_handles: ps && facts.has_table("performance_schema", "table_handles"),
         sys_schema: facts.has_table("sys", "sys_config"),
         process_privilege: has("PROCESS"),
         connection_admin: has("SUPER") || has("CONNECTION_ADMIN") || has("CONNECTION ADMIN"),
@@ -374,9 +428,11 @@ fn sources_of(caps: &Capabilities) -> Sources {
             ProcesslistSource::InformationSchema
         },
         metadata_locks: if caps.mdl_instrument {
-            "performance_schema.metadata_locks"
+            MdlSource::PerformanceSchema
+        } else if caps.metadata_lock_info {
+            MdlSource::MetadataLockInfo
         } else {
-            "thread states (Waiting for table metadata lock)"
+            MdlSource::ThreadStates
         },
     }
 }

@@ -2,6 +2,7 @@
 //! root blockers first, each with what it ran last even when it is idle now.
 
 mod mdl;
+mod states;
 pub(crate) mod tree;
 
 use std::collections::{HashMap, HashSet};
@@ -16,20 +17,9 @@ use crate::connect::row::Columns;
 use crate::probe::processlist::{self, Thread};
 use crate::queries;
 use crate::render::{Block, Report, View, clip, serde_label};
-use crate::server::LockWaitSource;
-use tree::{Edge, Forest, Node, WaitInfo, WaitKind};
-
-/// Thread states that mean "waiting for a metadata lock" on MySQL and MariaDB.
-const MDL_WAIT_STATES: &[&str] = &[
-    "Waiting for table metadata lock",
-    "Waiting for schema metadata lock",
-    "Waiting for global read lock",
-    "Waiting for backup lock",
-    "Waiting for stored function metadata lock",
-    "Waiting for stored procedure metadata lock",
-    "Waiting for trigger metadata lock",
-    "Waiting for event metadata lock",
-];
+use crate::server::{LockWaitSource, MdlSource};
+use states::GrantedLock;
+use tree::{Edge, Forest, How, Node, WaitInfo, WaitKind};
 
 /// What the tree shows about each session.
 #[derive(Debug, Clone, Serialize)]
@@ -56,8 +46,24 @@ pub(crate) struct LockSession {
 #[derive(Debug, Clone, Serialize)]
 pub(crate) struct LockSources {
     pub row_locks: LockWaitSource,
-    pub metadata_locks: &'static str,
+    pub metadata_locks: MdlSource,
     pub last_statements: Option<&'static str>,
+}
+
+/// A session that waits for a lock whose holder this server does not name. It is never drawn
+/// under a guessed root: its candidates are listed as candidates, with the remedy that would
+/// name the holder on this server.
+#[derive(Debug, Clone, Serialize)]
+pub(crate) struct UnknownBlocker {
+    #[serde(flatten)]
+    pub session: LockSession,
+    pub waiting_for: WaitInfo,
+    /// Always `null`: the blocker is unknown.
+    pub blocker: Option<u64>,
+    /// Sessions there before the wait began that could hold it, longest-standing first.
+    pub candidates: Vec<LockSession>,
+    /// What would name the holder exactly on this server.
+    pub remedy: Option<String>,
 }
 
 /// What `locks` reports.
@@ -66,11 +72,23 @@ pub(crate) struct LocksReport {
     pub sources: LockSources,
     #[serde(flatten)]
     pub forest: Forest<LockSession>,
+    /// Waiters whose blocker is unknown (counted in `blocked_sessions`).
+    pub unresolved: Vec<UnknownBlocker>,
+    /// A global read lock or a backup lock has writers waiting: every write on the server is
+    /// frozen.
+    pub writes_frozen: bool,
     /// Caveats about this server's sources.
     pub notes: Vec<String>,
     #[serde(skip)]
     full: bool,
 }
+
+/// Thread states of writers frozen by a global read lock or a backup lock.
+const FROZEN_STATES: &[&str] = &[
+    "Waiting for global read lock",
+    "Waiting for commit lock",
+    "Waiting for backup lock",
+];
 
 /// Reads the waits and builds the tree.
 pub(crate) async fn collect(session: &mut Session, args: &LocksArgs) -> Result<LocksReport> {
@@ -88,26 +106,37 @@ pub(crate) async fn collect_with(
 ) -> Result<LocksReport> {
     let mut edges = row_lock_edges(session, threads).await?;
     let mut notes = Vec::new();
-    if session.server.capabilities.mdl_instrument {
-        edges.extend(mdl_edges(session).await?);
-    } else {
-        let inferred = inferred_mdl_edges(threads);
-        if !inferred.is_empty() {
-            notes.push(
-                "metadata-lock blockers are inferred (performance_schema's MDL instrument is off): \
-                 sessions whose open transaction began before the wait"
-                    .to_owned(),
-            );
+    let mdl_source = session.server.sources.metadata_locks;
+    let mdl_waiting = threads.iter().any(states::waits_for_mdl);
+    match mdl_source {
+        MdlSource::PerformanceSchema => edges.extend(mdl_edges(session).await?),
+        MdlSource::MetadataLockInfo if mdl_waiting => {
+            let granted = plugin_locks(session).await?;
+            edges.extend(states::plugin_edges(threads, &granted));
         }
-        edges.extend(inferred);
+        MdlSource::MetadataLockInfo | MdlSource::ThreadStates => {}
+    }
+    if mdl_source != MdlSource::PerformanceSchema {
+        edges.extend(user_lock_edges(session, threads).await?);
+    }
+    if threads
+        .iter()
+        .any(|t| t.state.as_deref() == Some(states::TABLE_FLUSH_STATE))
+    {
+        let handles = table_handles(session).await?;
+        edges.extend(states::table_flush_edges(threads, handles.as_deref()));
     }
     if last.is_none() && !edges.is_empty() {
-        notes.push(
-            "last statements of idle blockers need performance_schema with the events_statements_current \
-             consumer (UPDATE performance_schema.setup_consumers SET ENABLED = 'YES' \
+        notes.push(if session.server.capabilities.performance_schema {
+            "last statements of idle blockers need the events_statements_current consumer \
+             (UPDATE performance_schema.setup_consumers SET ENABLED = 'YES' \
              WHERE NAME = 'events_statements_current')"
-                .to_owned(),
-        );
+                .to_owned()
+        } else {
+            "last statements of idle blockers are not recorded: performance_schema is off on \
+             this server (performance_schema=ON at start-up records them)"
+                .to_owned()
+        });
     }
     let by_pid: HashMap<u64, &Thread> = threads.iter().map(|t| (t.pid, t)).collect();
     // INNODB_LOCK_WAITS and INNODB_TRX are served from a cache up to 100 ms old (and older while
@@ -125,20 +154,117 @@ pub(crate) async fn collect_with(
             last.and_then(|m| m.get(&pid)),
         )
     };
+    let remedy = mdl_source.remedy(&session.server);
+    let unresolved: Vec<UnknownBlocker> = states::unexplained(threads, &edges)
+        .into_iter()
+        .map(|unknown| UnknownBlocker {
+            session: describe(unknown.waiter),
+            waiting_for: unknown.wait,
+            blocker: None,
+            candidates: unknown.candidates.into_iter().map(describe).collect(),
+            remedy: remedy.clone(),
+        })
+        .collect();
+    if !unresolved.is_empty() {
+        notes.push(format!(
+            "{} session(s) wait for a lock whose holder this server does not show: blocker \
+             unknown, candidates listed; {}",
+            unresolved.len(),
+            remedy
+                .as_deref()
+                .unwrap_or("no source on this server names the holder")
+        ));
+    }
+    let mut forest = tree::build(&edges, &describe);
+    forest.blocked_sessions += unresolved.len();
     let server = &session.server;
     Ok(LocksReport {
         sources: LockSources {
             row_locks: server.sources.lock_waits,
-            metadata_locks: server.sources.metadata_locks,
+            metadata_locks: mdl_source,
             last_statements: server
                 .capabilities
                 .statement_history
                 .then_some("performance_schema.events_statements_current"),
         },
-        forest: tree::build(&edges, &describe),
+        forest,
+        unresolved,
+        writes_frozen: threads.iter().any(|t| {
+            t.state
+                .as_deref()
+                .is_some_and(|s| FROZEN_STATES.contains(&s))
+        }),
         notes,
         full: args.full,
     })
+}
+
+impl LocksReport {
+    /// The roots whose every edge to a direct waiter is exact: what `kill --blockers` may act on.
+    pub(crate) fn exact_root(node: &Node<LockSession>) -> bool {
+        node.waiters
+            .iter()
+            .any(|w| w.waiting_for.as_ref().is_some_and(|x| x.how == How::Exact))
+    }
+}
+
+/// Granted metadata locks from MariaDB's plugin.
+async fn plugin_locks(session: &mut Session) -> Result<Vec<GrantedLock>> {
+    let rows: Vec<mysql_async::Row> = session
+        .db
+        .query("reading METADATA_LOCK_INFO", queries::METADATA_LOCK_INFO)
+        .await?;
+    Ok(rows
+        .iter()
+        .filter_map(|row| {
+            let col = Columns(row);
+            Some(GrantedLock::from_plugin(
+                col.u64("pid")?,
+                col.text("lock_mode")?,
+                &col.text("lock_type").unwrap_or_default(),
+                col.text("table_schema"),
+                col.text("table_name"),
+            ))
+        })
+        .collect())
+}
+
+/// Who holds the user locks that sessions wait for, by `IS_USED_LOCK()`: one statement per
+/// distinct lock name (rarely more than one), only while someone waits.
+async fn user_lock_edges(session: &mut Session, threads: &[Thread]) -> Result<Vec<Edge>> {
+    let mut names: Vec<String> = states::user_lock_waits(threads)
+        .into_iter()
+        .map(|(_, name)| name)
+        .collect();
+    names.sort_unstable();
+    names.dedup();
+    names.truncate(10);
+    let mut holders = Vec::new();
+    for name in names {
+        let rows: Vec<Option<u64>> = session
+            .db
+            .exec(
+                "reading a user lock's holder",
+                queries::USER_LOCK_HOLDER,
+                Params::from((name.clone(),)),
+            )
+            .await?;
+        if let Some(Some(holder)) = rows.first() {
+            holders.push((name, *holder));
+        }
+    }
+    Ok(states::user_lock_edges(threads, &holders))
+}
+
+/// `(pid, schema.table)` of open table handles, where performance_schema keeps them.
+async fn table_handles(session: &mut Session) -> Result<Option<Vec<(u64, String)>>> {
+    if !session.server.capabilities.table_handles {
+        return Ok(None);
+    }
+    session
+        .db
+        .query_if_permitted::<(u64, String)>("reading table handles", queries::TABLE_HANDLES_P_S)
+        .await
 }
 
 fn describe(pid: u64, thread: Option<&Thread>, last: Option<&String>) -> LockSession {
@@ -200,6 +326,7 @@ async fn lock_wait_rows(
     params: Params,
 ) -> Result<Vec<(bool, Edge)>> {
     let rows: Vec<mysql_async::Row> = session.db.exec(what, sql, params).await?;
+    let source = session.server.sources.lock_waits.table();
     Ok(rows
         .iter()
         .filter_map(|row| {
@@ -214,6 +341,7 @@ async fn lock_wait_rows(
                     blocker: col.u64("blocking_pid")?,
                     wait: WaitInfo {
                         kind: WaitKind::Row,
+                        object_type: None,
                         table: col.text("locked_table").map(|t| t.replace('`', "")),
                         index: col.text("locked_index"),
                         lock_mode: col.text("waiting_mode"),
@@ -226,7 +354,9 @@ async fn lock_wait_rows(
                             }
                         }),
                         wait_s: col.u64("wait_s"),
-                        inferred: false,
+                        held: None,
+                        how: How::Exact,
+                        source,
                     },
                 },
             ))
@@ -266,12 +396,15 @@ async fn mdl_edges(session: &mut Session) -> Result<Vec<Edge>> {
             if !mdl::blocks(&object_type, &requested, &other, granted) {
                 return None;
             }
+            let object = col.text("object_name").filter(|o| !o.is_empty());
             Some(Edge {
                 waiter: col.u64("waiting_pid")?,
                 blocker: col.u64("other_pid")?,
                 wait: WaitInfo {
                     kind: WaitKind::Metadata,
-                    table: col.text("object_name"),
+                    held: Some(mdl::held(&object_type, object.as_deref(), &other, granted)),
+                    object_type: Some(object_type),
+                    table: object,
                     index: None,
                     lock_mode: Some(requested),
                     blocking_lock_mode: Some(if granted {
@@ -280,48 +413,12 @@ async fn mdl_edges(session: &mut Session) -> Result<Vec<Edge>> {
                         format!("{other} (queued)")
                     }),
                     wait_s: col.u64("wait_s"),
-                    inferred: false,
+                    how: How::Exact,
+                    source: "performance_schema.metadata_locks",
                 },
             })
         })
         .collect())
-}
-
-/// Without the MDL instrument, a waiter is known by its state; its blockers are taken to be the
-/// sessions whose open transaction began before the wait began (and which are not waiting for a
-/// metadata lock themselves). Edges are marked `inferred`.
-fn inferred_mdl_edges(threads: &[Thread]) -> Vec<Edge> {
-    let is_mdl_waiter = |t: &Thread| {
-        t.state
-            .as_deref()
-            .is_some_and(|s| MDL_WAIT_STATES.contains(&s))
-    };
-    let mut edges = Vec::new();
-    for waiter in threads.iter().filter(|t| is_mdl_waiter(t)) {
-        let waited = waiter.time_s.unwrap_or(0);
-        for holder in threads
-            .iter()
-            .filter(|t| t.pid != waiter.pid && !is_mdl_waiter(t))
-        {
-            let Some(trx) = &holder.trx else { continue };
-            if trx.age_s >= waited {
-                edges.push(Edge {
-                    waiter: waiter.pid,
-                    blocker: holder.pid,
-                    wait: WaitInfo {
-                        kind: WaitKind::Metadata,
-                        table: None,
-                        index: None,
-                        lock_mode: waiter.state.clone(),
-                        blocking_lock_mode: None,
-                        wait_s: waiter.time_s,
-                        inferred: true,
-                    },
-                });
-            }
-        }
-    }
-    edges
 }
 
 impl Report for LocksReport {
@@ -331,7 +428,43 @@ impl Report for LocksReport {
         for root in &self.forest.roots {
             flatten(root, 0, self.full, &mut shown, &mut rows);
         }
+        for unknown in &self.unresolved {
+            rows.push(vec![
+                "?".to_owned(),
+                "blocker unknown".to_owned(),
+                String::new(),
+                String::new(),
+                String::new(),
+                String::new(),
+                String::new(),
+                format!(
+                    "candidates: {}",
+                    if unknown.candidates.is_empty() {
+                        "none".to_owned()
+                    } else {
+                        unknown
+                            .candidates
+                            .iter()
+                            .map(|c| c.pid.to_string())
+                            .collect::<Vec<_>>()
+                            .join(", ")
+                    }
+                ),
+            ]);
+            let node = Node {
+                info: unknown.session.clone(),
+                waiting_for: Some(Box::new(unknown.waiting_for.clone())),
+                waiters_total: 0,
+                waiters: Vec::new(),
+            };
+            flatten(&node, 1, self.full, &mut shown, &mut rows);
+        }
         let mut blocks = Vec::new();
+        if self.writes_frozen {
+            blocks.push(Block::Note(
+                "WRITES FROZEN: a global read lock or backup lock holds every writer".to_owned(),
+            ));
+        }
         if rows.is_empty() {
             blocks.push(Block::Note("No lock waits: nothing is blocked.".to_owned()));
         } else {
@@ -355,7 +488,7 @@ impl Report for LocksReport {
                 self.forest.roots.len(),
                 self.forest.blocked_sessions,
                 serde_label(&self.sources.row_locks),
-                self.sources.metadata_locks
+                serde_label(&self.sources.metadata_locks)
             )));
         }
         for cycle in &self.forest.cycles {
@@ -399,6 +532,10 @@ fn flatten(
         .unwrap_or("?");
     let who = format!("{}@{host}", info.user.as_deref().unwrap_or("?"));
     let age = match (info.trx_age_s, info.idle_in_trx) {
+        _ if info.rolling_back() => format!(
+            "ROLLING BACK ({} rows left)",
+            info.trx_rows_modified.unwrap_or(0)
+        ),
         (Some(age), true) => format!("{age}s IDLE"),
         (Some(age), false) => format!("{age}s"),
         (None, _) => String::new(),
@@ -406,7 +543,7 @@ fn flatten(
     let waits = node
         .waiting_for
         .as_ref()
-        .map(describe_wait)
+        .map(|w| describe_wait(w))
         .unwrap_or_default();
     let waiting = node
         .waiting_for
@@ -442,17 +579,32 @@ fn flatten(
 fn describe_wait(wait: &WaitInfo) -> String {
     let kind = match wait.kind {
         WaitKind::Row => "row",
-        WaitKind::Metadata if wait.inferred => "MDL?",
         WaitKind::Metadata => "MDL",
+        WaitKind::TableFlush => "flush",
     };
+    let inferred = if wait.how == How::Inferred {
+        " (inferred)"
+    } else {
+        ""
+    };
+    if let Some(held) = &wait.held {
+        return format!("{kind}: {held}{inferred}");
+    }
     let place = [wait.table.as_deref(), wait.index.as_deref()]
         .into_iter()
         .flatten()
         .collect::<Vec<_>>()
         .join(" ");
     let mode = wait.lock_mode.as_deref().unwrap_or("");
-    format!("{kind} {place} {mode}")
+    format!("{kind} {place} {mode}{inferred}")
         .split_whitespace()
         .collect::<Vec<_>>()
         .join(" ")
+}
+
+impl LockSession {
+    /// A transaction rolling back: killing it again frees nothing.
+    pub(crate) fn rolling_back(&self) -> bool {
+        self.trx_state.as_deref() == Some("ROLLING BACK")
+    }
 }

@@ -70,13 +70,24 @@ impl Thread {
             user: col.text(user),
             host: col.text(host),
             db: col.text(db),
-            idle_in_trx: trx.is_some() && command.as_deref() == Some("Sleep"),
+            idle_in_trx: Thread::idle_in(command.as_deref(), trx.as_ref()),
             command,
             time_s: col.u64(time),
             state: col.text(state).filter(|s| !s.is_empty()),
             statement: col.text(info),
             trx,
         })
+    }
+
+    /// Sleeping with an open transaction. A transaction ROLLING BACK is not idle: InnoDB is
+    /// undoing it, and killing the session again would change nothing.
+    fn idle_in(command: Option<&str>, trx: Option<&Trx>) -> bool {
+        command == Some("Sleep") && trx.is_some_and(|t| t.state != "ROLLING BACK")
+    }
+
+    /// The transaction is being rolled back.
+    pub(crate) fn rolling_back(&self) -> bool {
+        self.trx.as_ref().is_some_and(|t| t.state == "ROLLING BACK")
     }
 
     /// The client host without its port (`10.0.0.5:51234` → `10.0.0.5`).
@@ -181,7 +192,7 @@ async fn threads_from_show(session: &mut Session) -> Result<Vec<Thread>> {
         .filter_map(Thread::from_show_row)
         .map(|mut thread| {
             thread.trx = trx.remove(&thread.pid);
-            thread.idle_in_trx = thread.trx.is_some() && thread.command.as_deref() == Some("Sleep");
+            thread.idle_in_trx = Thread::idle_in(thread.command.as_deref(), thread.trx.as_ref());
             thread
         })
         .collect())

@@ -158,6 +158,11 @@ impl ServerInfo {
                 "metadata-lock holders and waiters",
             ),
             (
+                "metadata_lock_info plugin",
+                caps.metadata_lock_info,
+                "metadata-lock holders without performance_schema (MariaDB)",
+            ),
+            (
                 "statement consumer",
                 caps.statement_history,
                 "last statement of idle sessions",
@@ -198,7 +203,7 @@ impl ServerInfo {
             ],
             vec![
                 "metadata locks".to_owned(),
-                self.sources.metadata_locks.to_owned(),
+                serde_label(&self.sources.metadata_locks),
             ],
         ];
         let mut blocks = vec![

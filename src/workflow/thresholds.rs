@@ -284,16 +284,47 @@ fn blockers(locks: &LocksReport, t: &Thresholds) -> Finding {
         .roots
         .iter()
         .any(|r| r.info.idle_in_trx && r.waiters_total > 0);
-    let verdict = if idle_root || blocked >= t.blocked_crit || longest >= t.lock_wait_crit_s {
-        Verdict::Crit
-    } else if blocked >= t.blocked_warn.max(1) || longest >= t.lock_wait_warn_s && blocked > 0 {
-        Verdict::Warn
-    } else {
-        Verdict::Ok
-    };
-    let summary = match forest.roots.first() {
-        None => "no lock waits".to_owned(),
-        Some(root) => {
+    let longest = locks
+        .unresolved
+        .iter()
+        .filter_map(|u| u.waiting_for.wait_s)
+        .fold(longest, u64::max);
+    let frozen = locks.writes_frozen;
+    let verdict =
+        if frozen || idle_root || blocked >= t.blocked_crit || longest >= t.lock_wait_crit_s {
+            Verdict::Crit
+        } else if blocked >= t.blocked_warn.max(1) || longest >= t.lock_wait_warn_s && blocked > 0 {
+            Verdict::Warn
+        } else {
+            Verdict::Ok
+        };
+    let frozen = if frozen { "WRITES FROZEN; " } else { "" };
+    let summary = match (forest.roots.first(), locks.unresolved.first()) {
+        (None, None) => "no lock waits".to_owned(),
+        (None, Some(unknown)) => {
+            let candidates: Vec<String> = unknown
+                .candidates
+                .iter()
+                .map(|c| c.pid.to_string())
+                .collect();
+            format!(
+                "{frozen}{blocked} blocked (longest wait {longest}s); blocker unknown for {} ({}); \
+                 candidates: {}{}",
+                unknown.session.pid,
+                unknown.session.state.as_deref().unwrap_or("waiting"),
+                if candidates.is_empty() {
+                    "none".to_owned()
+                } else {
+                    candidates.join(", ")
+                },
+                unknown
+                    .remedy
+                    .as_deref()
+                    .map(|r| format!("; {r}"))
+                    .unwrap_or_default()
+            )
+        }
+        (Some(root), _) => {
             let info = &root.info;
             let what = match (&info.statement, &info.last_statement) {
                 (Some(now), _) => clip(now, false),
@@ -305,8 +336,14 @@ fn blockers(locks: &LocksReport, t: &Thresholds) -> Finding {
             } else {
                 ""
             };
+            let held = root
+                .waiters
+                .iter()
+                .find_map(|w| w.waiting_for.as_ref()?.held.clone())
+                .map(|h| format!(" ({h})"))
+                .unwrap_or_default();
             format!(
-                "{blocked} blocked (longest wait {longest}s); root {} {}@{}{idle} holds up {}: {what}",
+                "{frozen}{blocked} blocked (longest wait {longest}s); root {} {}@{}{idle}{held} holds up {}: {what}",
                 info.pid,
                 info.user.as_deref().unwrap_or("?"),
                 info.host.as_deref().map(strip_port).unwrap_or("?"),

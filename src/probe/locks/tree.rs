@@ -7,16 +7,30 @@ use serde::Serialize;
 
 /// The kind of lock a session waits for.
 #[derive(Debug, Clone, Copy, PartialEq, Eq, PartialOrd, Ord, Serialize)]
-#[serde(rename_all = "lowercase")]
+#[serde(rename_all = "snake_case")]
 pub(crate) enum WaitKind {
     Row,
     Metadata,
+    /// "Waiting for table flush": a FLUSH waits for sessions that hold the table open, and new
+    /// users of the table wait for the FLUSH. No lock is pending anywhere.
+    TableFlush,
+}
+
+/// How an edge is known: read from a lock table, or inferred from states, times and statements.
+/// `kill --blockers` acts only on exact edges.
+#[derive(Debug, Clone, Copy, PartialEq, Eq, Serialize)]
+#[serde(rename_all = "lowercase")]
+pub(crate) enum How {
+    Exact,
+    Inferred,
 }
 
 /// What a waiter waits for, on the edge to one blocker.
 #[derive(Debug, Clone, PartialEq, Serialize)]
 pub(crate) struct WaitInfo {
     pub kind: WaitKind,
+    /// The metadata-lock namespace (`TABLE`, `GLOBAL`, `BACKUP`, `USER LEVEL LOCK`, ...).
+    pub object_type: Option<String>,
     /// `schema.table` (or the metadata-lock object).
     pub table: Option<String>,
     pub index: Option<String>,
@@ -25,8 +39,12 @@ pub(crate) struct WaitInfo {
     /// The conflicting mode the blocker holds (or, for metadata locks, has queued).
     pub blocking_lock_mode: Option<String>,
     pub wait_s: Option<u64>,
-    /// True when the blocker was inferred (metadata locks without performance_schema).
-    pub inferred: bool,
+    /// What the blocker holds, in plain words ("global read lock by FLUSH TABLES WITH READ
+    /// LOCK", "user lock 'job'", "table flush").
+    pub held: Option<String>,
+    pub how: How,
+    /// Where the edge was read: a table, or the rule it was inferred by.
+    pub source: &'static str,
 }
 
 /// One waits-for edge.
@@ -43,7 +61,8 @@ pub(crate) struct Node<I> {
     #[serde(flatten)]
     pub info: I,
     /// What this session waits for from its parent; `null` for a root.
-    pub waiting_for: Option<WaitInfo>,
+    /// Boxed: a node is built on every level of a recursion as deep as the longest chain.
+    pub waiting_for: Option<Box<WaitInfo>>,
     /// Distinct sessions held up by this one, directly or through others.
     pub waiters_total: usize,
     pub waiters: Vec<Node<I>>,
@@ -144,7 +163,7 @@ pub(crate) fn build<I: Clone>(edges: &[Edge], describe: &dyn Fn(u64) -> I) -> Fo
 fn grow<I: Clone>(
     graph: &Graph<'_>,
     pid: u64,
-    waiting_for: Option<WaitInfo>,
+    waiting_for: Option<&WaitInfo>,
     path: &mut Vec<u64>,
     describe: &dyn Fn(u64) -> I,
     budget: &mut usize,
@@ -164,7 +183,7 @@ fn grow<I: Clone>(
         waiters.push(grow(
             graph,
             edge.waiter,
-            Some(edge.wait.clone()),
+            Some(&edge.wait),
             path,
             describe,
             budget,
@@ -175,7 +194,7 @@ fn grow<I: Clone>(
     waiters.sort_by_key(|node| std::cmp::Reverse(node.waiters_total));
     Node {
         info: describe(pid),
-        waiting_for,
+        waiting_for: waiting_for.map(|w| Box::new(w.clone())),
         waiters_total: graph.waiters_total(pid),
         waiters,
     }
@@ -274,12 +293,15 @@ mod tests {
             blocker,
             wait: WaitInfo {
                 kind: WaitKind::Row,
+                object_type: None,
                 table: Some("db.t".into()),
                 index: Some("PRIMARY".into()),
                 lock_mode: Some("X".into()),
                 blocking_lock_mode: Some("X".into()),
                 wait_s: Some(1),
-                inferred: false,
+                held: None,
+                how: How::Exact,
+                source: "test",
             },
         }
     }
