@@ -138,6 +138,69 @@ struct Line<'a> {
     complete: bool,
 }
 
+/// One session's transaction in the TRANSACTIONS section's per-session list.
+#[derive(Debug, Clone, PartialEq, Eq)]
+pub(crate) struct SessionTrx {
+    /// The connection id (`MySQL thread id N` / `MariaDB thread id N`).
+    pub thread_id: u64,
+    /// The transaction id; `None` for MariaDB's read-only transactions, printed by address.
+    pub trx_id: Option<u64>,
+    /// `ACTIVE N sec`.
+    pub active_s: Option<u64>,
+    /// `Trx read view will not see trx with id >= X`: the view's low limit X, when it has one.
+    pub read_view_low_limit: Option<u64>,
+    /// `undo log entries N`: it has written, so it is a read-write transaction.
+    pub undo_entries: u64,
+}
+
+/// The per-session transactions that are running (`ACTIVE`), with their read views. MariaDB
+/// prints a read view next to each session; MySQL 8+ prints none.
+pub(crate) fn session_transactions(status: &str) -> Vec<SessionTrx> {
+    let Some((_, list)) = status.split_once("LIST OF TRANSACTIONS FOR EACH SESSION:") else {
+        return Vec::new();
+    };
+    let list = list.split("\n--------").next().unwrap_or(list);
+    list.split("---TRANSACTION ")
+        .skip(1)
+        .filter_map(|block| {
+            let head = block.lines().next()?;
+            let (id, state) = head.split_once(", ")?;
+            if !state.starts_with("ACTIVE") {
+                return None;
+            }
+            let thread_id = block.lines().find_map(|line| {
+                let (_, rest) = line.split_once(" thread id ")?;
+                leading_number(rest)
+            })?;
+            Some(SessionTrx {
+                thread_id,
+                trx_id: id.trim().parse().ok(),
+                active_s: active_secs(state),
+                read_view_low_limit: block.lines().find_map(|line| {
+                    leading_number(line.strip_prefix("Trx read view will not see trx with id >= ")?)
+                }),
+                undo_entries: block
+                    .lines()
+                    .find_map(|line| number_after(line, "undo log entries "))
+                    .unwrap_or(0),
+            })
+        })
+        .collect()
+}
+
+/// `Purge done for trx's n:o < N`: purge has removed the history of every transaction that
+/// committed below N.
+pub(crate) fn purge_done_below(status: &str) -> Option<u64> {
+    status
+        .lines()
+        .find_map(|line| leading_number(line.strip_prefix("Purge done for trx's n:o < ")?))
+}
+
+fn number_after(text: &str, phrase: &str) -> Option<u64> {
+    let at = text.find(phrase)? + phrase.len();
+    leading_number(&text[at..])
+}
+
 fn split_lines(status: &str) -> Vec<Line<'_>> {
     let mut lines: Vec<Line<'_>> = status
         .split('\n')

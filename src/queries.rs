@@ -40,6 +40,8 @@ pub(crate) const METADATA_LOCK_INFO: &str = include_str!("../queries/metadata_lo
 pub(crate) const TABLE_HANDLES_P_S: &str = include_str!("../queries/table_handles.p_s.sql");
 /// The holder of one user-level lock.
 pub(crate) const USER_LOCK_HOLDER: &str = include_str!("../queries/user_lock_holder.sql");
+/// When each active transaction began, sub-second.
+pub(crate) const TRX_TIMER_START_P_S: &str = include_str!("../queries/trx_timer_start.p_s.sql");
 /// Last statements of sessions in a transaction.
 pub(crate) const LAST_STATEMENTS_P_S: &str = include_str!("../queries/last_statements.p_s.sql");
 /// SHOW ENGINE INNODB STATUS.

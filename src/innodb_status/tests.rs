@@ -870,6 +870,7 @@ fn history_list_length_on_every_fixture() {
         ("mariadb-10.11-insert-intention.txt", 3277),
         ("mariadb-10.11-multiline-long.txt", 0),
         ("mariadb-10.11-no-deadlock.txt", 3033),
+        ("mariadb-10.11-read-views.txt", 0),
         ("mariadb-10.11-secondary-index.txt", 0),
         ("mariadb-10.11-three-trx.txt", 24643),
         ("mariadb-10.11-two-trx-after-commit.txt", 1),
@@ -880,6 +881,7 @@ fn history_list_length_on_every_fixture() {
         ("mysql-9.7-insert-intention.txt", 5544),
         ("mysql-9.7-multiline-long.txt", 148),
         ("mysql-9.7-no-deadlock.txt", 55),
+        ("mysql-9.7-read-views.txt", 0),
         ("mysql-9.7-secondary-index.txt", 3005),
         ("mysql-9.7-three-trx.txt", 5477),
         ("mysql-9.7-two-trx.txt", 3),
@@ -1086,4 +1088,41 @@ fn garbage_never_panics() {
             let _ = history_list_length(&shuffled);
         }
     }
+}
+
+#[test]
+fn mariadb_prints_each_read_view_beside_its_session() {
+    let status = fixture("mariadb-10.11-read-views.txt");
+    let sessions = session_transactions(&status);
+    let by_thread = |id: u64| sessions.iter().find(|s| s.thread_id == id).cloned();
+    // The READ COMMITTED writer: a transaction id and undo, but no read view.
+    let writer = by_thread(76).expect("the RC writer");
+    assert_eq!(writer.trx_id, Some(97));
+    assert_eq!(writer.undo_entries, 1);
+    assert_eq!(writer.read_view_low_limit, None);
+    assert_eq!(writer.active_s, Some(2));
+    // The consistent snapshot and the autocommit SELECT: read-only, printed by address, each
+    // with a view.
+    for reader in [77, 78] {
+        let reader = by_thread(reader).expect("a reader");
+        assert_eq!(reader.trx_id, None);
+        assert_eq!(reader.read_view_low_limit, Some(97));
+        assert_eq!(reader.undo_entries, 0);
+    }
+    assert_eq!(sessions.len(), 3);
+    assert_eq!(purge_done_below(&status), Some(93));
+}
+
+#[test]
+fn mysql_prints_no_read_views() {
+    let status = fixture("mysql-9.7-read-views.txt");
+    let sessions = session_transactions(&status);
+    assert_eq!(
+        sessions.len(),
+        1,
+        "only the writer has a thread line: {sessions:?}"
+    );
+    assert_eq!(sessions[0].thread_id, 67);
+    assert_eq!(sessions[0].read_view_low_limit, None);
+    assert_eq!(purge_done_below(&status), Some(1706));
 }

@@ -1,5 +1,5 @@
-//! `mytriage history`: the InnoDB history list length (purge lag), its growth, and the oldest
-//! open transaction, which holds purge back.
+//! `mytriage history`: the InnoDB history list length (purge lag), its growth, the sessions that
+//! really hold purge back (see [`purge`]), and the oldest open transaction.
 
 use std::collections::HashMap;
 use std::time::Instant;
@@ -10,11 +10,12 @@ use serde::Serialize;
 use crate::cli::HistoryArgs;
 use crate::connect::Session;
 use crate::innodb_status;
+use crate::probe::purge::{self, PurgeBlocker};
 use crate::probe::{deadlocks, processlist};
 use crate::render::{Block, Report, View, clip};
 use crate::verdict::Verdict;
 
-/// The transaction that holds purge back.
+/// The oldest open transaction (which need not be what holds purge back).
 #[derive(Debug, Clone, Serialize)]
 pub(crate) struct OldestTrx {
     pub pid: u64,
@@ -46,6 +47,10 @@ pub(crate) struct HistoryReport {
     /// Growth per second over the samples (`--sample N --interval S`), when more than one.
     pub growth_per_s: Option<f64>,
     pub samples: Vec<Sample>,
+    /// The sessions holding purge back, oldest first.
+    pub purge_blockers: Vec<PurgeBlocker>,
+    /// `Purge done for trx's n:o < N` from the InnoDB status, where it was read.
+    pub purge_done_below: Option<u64>,
     pub oldest_trx: Option<OldestTrx>,
 }
 
@@ -76,13 +81,6 @@ pub(crate) async fn history_list_length_with(
     Ok((hll, "SHOW ENGINE INNODB STATUS"))
 }
 
-/// The oldest open transaction: its read view (or its undo) is what purge waits for.
-pub(crate) async fn oldest_trx(session: &mut Session) -> Result<Option<OldestTrx>> {
-    let threads = processlist::threads(session).await?;
-    let last = processlist::last_statements(session).await?;
-    Ok(oldest_trx_from(&threads, last.as_ref()))
-}
-
 /// As [`oldest_trx`], on a thread snapshot and last statements already read.
 pub(crate) fn oldest_trx_from(
     threads: &[processlist::Thread],
@@ -91,7 +89,7 @@ pub(crate) fn oldest_trx_from(
     let oldest = threads
         .iter()
         .filter(|t| t.trx.is_some())
-        .max_by_key(|t| t.trx_age())?;
+        .min_by(|a, b| processlist::oldest_first(a, b))?;
     let trx = oldest.trx.as_ref()?;
     Some(OldestTrx {
         pid: oldest.pid,
@@ -126,16 +124,26 @@ pub(crate) async fn collect(session: &mut Session, args: &HistoryArgs) -> Result
         });
     }
     let growth_per_s = growth(&samples);
-    let last = samples.last().map_or(0, |s| s.history_list_length);
+    let length = samples.last().map_or(0, |s| s.history_list_length);
+    let threads = processlist::threads(session).await?;
+    let last = processlist::last_statements(session).await?;
+    // MariaDB prints every read view there; MySQL prints none, so it is read only on MariaDB.
+    let mariadb = session.server.flavor.is_mariadb();
+    let status = match mariadb {
+        true => Some(deadlocks::innodb_status(session).await?),
+        false => None,
+    };
     Ok(HistoryReport {
-        history_list_length: last,
+        history_list_length: length,
         source,
-        verdict: Verdict::of(last, args.warn, args.crit),
+        verdict: Verdict::of(length, args.warn, args.crit),
         warn: args.warn,
         crit: args.crit,
         growth_per_s,
         samples,
-        oldest_trx: oldest_trx(session).await?,
+        purge_blockers: purge::blockers(mariadb, &threads, last.as_ref(), status.as_deref()),
+        purge_done_below: status.as_deref().and_then(innodb_status::purge_done_below),
+        oldest_trx: oldest_trx_from(&threads, last.as_ref()),
     })
 }
 
@@ -201,7 +209,17 @@ impl Report for HistoryReport {
             }
             None => "no open transaction".to_owned(),
         };
-        fields.push(("Holding purge back".to_owned(), oldest));
+        let holding = if self.purge_blockers.is_empty() {
+            "nothing: no read view or open writer is older than the history".to_owned()
+        } else {
+            self.purge_blockers
+                .iter()
+                .map(describe_blocker)
+                .collect::<Vec<_>>()
+                .join("\n")
+        };
+        fields.push(("Holding purge back".to_owned(), holding));
+        fields.push(("Oldest transaction".to_owned(), oldest));
         View {
             blocks: vec![Block::Fields {
                 title: None,
@@ -209,6 +227,34 @@ impl Report for HistoryReport {
             }],
         }
     }
+}
+
+/// One purge blocker on one line: who, what it holds and how that is known.
+pub(crate) fn describe_blocker(b: &PurgeBlocker) -> String {
+    let what = match (&b.statement, &b.last_statement) {
+        (Some(now), _) => clip(now, false),
+        (None, Some(last)) => format!("last: {}", clip(last, false)),
+        (None, None) => String::new(),
+    };
+    let holds = match b.holds {
+        purge::Holds::ReadView => "read view",
+        purge::Holds::Transaction => "transaction",
+    };
+    format!(
+        "pid {} {}@{} {holds} {}s, {} ({}: {}) {what}",
+        b.pid,
+        b.user.as_deref().unwrap_or("?"),
+        b.host
+            .as_deref()
+            .map(crate::render::strip_port)
+            .unwrap_or("?"),
+        b.age_s,
+        b.isolation.as_deref().unwrap_or("isolation unknown"),
+        crate::render::serde_label(&b.how),
+        b.reason
+    )
+    .trim_end()
+    .to_owned()
 }
 
 #[cfg(test)]

@@ -177,6 +177,15 @@ pub(crate) async fn collect_with(
     }
     let mut forest = tree::build(&edges, &describe);
     forest.blocked_sessions += unresolved.len();
+    // Roots holding up as many: the oldest transaction first, in the order every command uses.
+    forest.roots.sort_by(|a, b| {
+        b.waiters_total.cmp(&a.waiters_total).then_with(|| {
+            match (by_pid.get(&a.info.pid), by_pid.get(&b.info.pid)) {
+                (Some(x), Some(y)) => processlist::oldest_first(x, y),
+                _ => a.info.pid.cmp(&b.info.pid),
+            }
+        })
+    });
     let server = &session.server;
     Ok(LocksReport {
         sources: LockSources {

@@ -6,6 +6,7 @@ pub(crate) mod deadlocks;
 pub(crate) mod history;
 pub(crate) mod locks;
 pub(crate) mod processlist;
+pub(crate) mod purge;
 pub(crate) mod server;
 pub(crate) mod top;
 pub(crate) mod trx;

@@ -43,6 +43,10 @@ pub(crate) struct Trx {
     pub isolation: Option<String>,
     /// Seconds waiting for a row lock, when in LOCK WAIT.
     pub lock_wait_s: Option<u64>,
+    /// When it began, in picoseconds since the server started
+    /// (`events_transactions_current.TIMER_START`): orders transactions within one second.
+    #[serde(skip_serializing_if = "Option::is_none")]
+    pub timer_start: Option<u64>,
 }
 
 impl Thread {
@@ -132,6 +136,7 @@ impl Trx {
             rows_modified: 1,
             isolation: None,
             lock_wait_s: None,
+            timer_start: None,
         }
     }
 }
@@ -154,10 +159,70 @@ pub(crate) async fn threads(session: &mut Session) -> Result<Vec<Thread>> {
         Err(error) if is_cannot_convert(&error) => threads_from_show(session).await?,
         Err(error) => return Err(error),
     };
-    Ok(threads
+    let mut threads: Vec<Thread> = threads
         .into_iter()
         .filter(|t: &Thread| t.pid != own)
-        .collect())
+        .collect();
+    order_ties(session, &mut threads).await?;
+    Ok(threads)
+}
+
+/// The one order of transactions every command uses, oldest first: by age in seconds, then by
+/// when performance_schema saw it begin (sub-second, where recorded), then by transaction id
+/// (read-write transactions' ids grow with their start; read-only ones' large ids sort last),
+/// then by pid. Threads without a transaction sort last.
+pub(crate) fn oldest_first(a: &Thread, b: &Thread) -> std::cmp::Ordering {
+    fn key(t: &Thread) -> (bool, std::cmp::Reverse<u64>, u64, u128, u64) {
+        match &t.trx {
+            Some(trx) => (
+                false,
+                std::cmp::Reverse(trx.age_s),
+                trx.timer_start.unwrap_or(u64::MAX),
+                trx.id.parse().unwrap_or(u128::MAX),
+                t.pid,
+            ),
+            None => (true, std::cmp::Reverse(0), u64::MAX, u128::MAX, t.pid),
+        }
+    }
+    key(a).cmp(&key(b))
+}
+
+/// When the oldest transactions tie at one-second resolution and the snapshot has no sub-second
+/// start, reads events_transactions_current once (only then: a tie costs one round trip).
+async fn order_ties(session: &mut Session, threads: &mut [Thread]) -> Result<()> {
+    let oldest = threads
+        .iter()
+        .filter_map(|t| t.trx.as_ref())
+        .map(|x| x.age_s)
+        .max();
+    let tied = threads
+        .iter()
+        .filter_map(|t| t.trx.as_ref())
+        .filter(|x| Some(x.age_s) == oldest && x.timer_start.is_none())
+        .count();
+    if tied < 2 || !session.server.capabilities.performance_schema {
+        return Ok(());
+    }
+    let Some(rows) = session
+        .db
+        .query_if_permitted::<(u64, Option<u64>)>(
+            "reading when transactions began",
+            queries::TRX_TIMER_START_P_S,
+        )
+        .await?
+    else {
+        return Ok(());
+    };
+    let started: HashMap<u64, u64> = rows
+        .into_iter()
+        .filter_map(|(pid, timer)| Some((pid, timer?)))
+        .collect();
+    for thread in threads.iter_mut() {
+        if let Some(trx) = thread.trx.as_mut() {
+            trx.timer_start = trx.timer_start.or(started.get(&thread.pid).copied());
+        }
+    }
+    Ok(())
 }
 
 /// MySQL 8+ error 3854: information_schema.PROCESSLIST cannot hold a 4-byte character.
@@ -209,6 +274,7 @@ impl Trx {
             rows_modified: col.u64("trx_rows_modified").unwrap_or(0),
             isolation: col.text("trx_isolation_level"),
             lock_wait_s: col.u64("lock_wait_s"),
+            timer_start: col.u64("trx_timer_start"),
         })
     }
 }
@@ -292,8 +358,9 @@ impl Filter {
         let total = all.len();
         let mut threads: Vec<Thread> = all.into_iter().filter(|t| self.keeps(t)).collect();
         match self.args.sort {
-            SortBy::TrxAge => threads
-                .sort_by_key(|t| (std::cmp::Reverse(t.trx_age()), std::cmp::Reverse(t.time_s))),
+            SortBy::TrxAge => {
+                threads.sort_by(|a, b| oldest_first(a, b).then_with(|| b.time_s.cmp(&a.time_s)))
+            }
             SortBy::Time => threads
                 .sort_by_key(|t| (std::cmp::Reverse(t.time_s), std::cmp::Reverse(t.trx_age()))),
         }

@@ -45,7 +45,9 @@ pub(crate) async fn collect(session: &mut Session, args: &TrxArgs) -> Result<Trx
     let last = processlist::last_statements(session)
         .await?
         .unwrap_or_default();
-    let mut transactions: Vec<LongTrx> = threads
+    let mut threads = threads;
+    threads.sort_by(processlist::oldest_first);
+    let transactions: Vec<LongTrx> = threads
         .into_iter()
         .filter_map(|t| {
             let trx = t.trx?;
@@ -71,7 +73,6 @@ pub(crate) async fn collect(session: &mut Session, args: &TrxArgs) -> Result<Trx
             })
         })
         .collect();
-    transactions.sort_by(|a, b| b.age_s.cmp(&a.age_s).then(a.pid.cmp(&b.pid)));
     Ok(TrxReport {
         min_age_s,
         transactions,

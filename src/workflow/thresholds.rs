@@ -175,7 +175,14 @@ pub(crate) fn evaluate(
             check: "history",
             verdict: Verdict::of(length, t.hll_warn, t.hll_crit),
             value: length as f64,
-            summary: format!("history list length {length}"),
+            summary: match triage.purge_blockers.first() {
+                None => format!("history list length {length}"),
+                Some(oldest) => format!(
+                    "history list length {length}; held back by {} session(s), oldest {}",
+                    triage.purge_blockers.len(),
+                    crate::probe::history::describe_blocker(oldest)
+                ),
+            },
         },
         (None, gap) => not_checked("history", gap),
     };

@@ -12,6 +12,7 @@ use crate::innodb_status::{self, Deadlock};
 use crate::probe::connections::{self, ConnectionsReport};
 use crate::probe::history::{self, OldestTrx};
 use crate::probe::locks::{self, LocksReport};
+use crate::probe::purge::{self, PurgeBlocker};
 use crate::probe::{deadlocks, processlist};
 use crate::server::ServerInfo;
 
@@ -27,6 +28,8 @@ pub(crate) struct Triage {
     pub oldest_idle_in_trx: Option<OldestTrx>,
     pub idle_in_trx: usize,
     pub history_list_length: Option<u64>,
+    /// The sessions holding purge back, oldest first.
+    pub purge_blockers: Vec<PurgeBlocker>,
     pub latest_deadlock: Option<Deadlock>,
     /// The server's clock when the snapshot was taken (its own time zone).
     pub server_time: Option<String>,
@@ -122,6 +125,8 @@ pub(crate) async fn collect(session: &mut Session) -> Result<Triage> {
     )
     .await?
     .map(|(length, _)| length);
+    let mariadb = session.server.flavor.is_mariadb();
+    let purge_blockers = purge::blockers(mariadb, &threads, last.as_ref(), status.as_deref());
     let now: Option<Vec<String>> = section(
         &mut gaps,
         Section::ServerTime,
@@ -138,6 +143,7 @@ pub(crate) async fn collect(session: &mut Session) -> Result<Triage> {
         oldest_idle_in_trx,
         idle_in_trx,
         history_list_length,
+        purge_blockers,
         latest_deadlock: status
             .as_deref()
             .and_then(innodb_status::parse_latest_deadlock),
