@@ -136,56 +136,6 @@ async fn pile_up_has_one_root_holding_fifty() {
 }
 
 #[tokio::test]
-async fn alter_waits_on_the_open_transaction() {
-    for server in support::servers() {
-        support::announce("locks: metadata-lock wait", &server);
-        let mdl = scenarios::metadata_lock_wait(&server)
-            .await
-            .expect("mdl scenario");
-        let (holder_id, alter_id) = (mdl.holder_id, mdl.alter_id);
-        // Without the MDL instrument the holder is found through INNODB_TRX, a cache InnoDB
-        // refreshes only after 100 ms without readers: read again until it has caught up.
-        let mut report = Value::Null;
-        for _ in 0..40 {
-            report = run_json(&server, &["locks"]).await;
-            let roots = report["roots"].as_array().cloned().unwrap_or_default();
-            let holds_alter = |r: &Value| {
-                r["waiters"]
-                    .as_array()
-                    .is_some_and(|w| w.iter().any(|w| w["pid"] == alter_id))
-            };
-            if roots
-                .iter()
-                .any(|r| r["pid"] == holder_id && holds_alter(r))
-            {
-                break;
-            }
-            tokio::time::sleep(std::time::Duration::from_millis(250)).await;
-        }
-        mdl.cleanup().await.expect("cleanup");
-
-        let holder = root_with_pid(&report, holder_id);
-        let alter = holder["waiters"]
-            .as_array()
-            .unwrap()
-            .iter()
-            .find(|w| w["pid"] == alter_id)
-            .unwrap_or_else(|| panic!("ALTER {alter_id} not under holder {holder_id}: {report:#}"));
-        assert_eq!(alter["waiting_for"]["kind"], "metadata");
-        assert!(
-            alter["statement"].as_str().unwrap().contains("ALTER TABLE"),
-            "{alter:#}"
-        );
-        if report["sources"]["metadata_locks"] == "performance_schema.metadata_locks" {
-            assert_eq!(alter["waiting_for"]["lock_mode"], "EXCLUSIVE");
-            assert_eq!(alter["waiting_for"]["inferred"], false);
-        } else {
-            assert_eq!(alter["waiting_for"]["inferred"], true);
-        }
-    }
-}
-
-#[tokio::test]
 async fn processlist_flags_idle_in_trx_and_hides_itself() {
     for server in support::servers() {
         support::announce("processlist", &server);

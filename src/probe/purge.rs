@@ -167,7 +167,7 @@ fn inferred(
     let level = isolation.unwrap_or("isolation unknown");
     let (holds, age, reason) = if repeatable(isolation) {
         (
-            Holds::Transaction,
+            Holds::ReadView,
             trx.age_s,
             format!(
                 "{level}: holds the read view of its first consistent read until it ends \

@@ -244,6 +244,58 @@ impl TestServer {
     }
 }
 
+impl TestServer {
+    /// Installs or removes MariaDB's `metadata_lock_info` plugin (INSTALL / UNINSTALL SONAME);
+    /// [`PluginGuard::restore`] puts back the state found. A server-wide change: tests that use
+    /// it are named `exclusive_*` so nextest runs them alone.
+    pub async fn metadata_lock_info(&self, installed: bool) -> PluginGuard {
+        let mut root = self.conn().await;
+        let was = plugin_installed(&mut root).await;
+        set_plugin(&mut root, was, installed).await;
+        PluginGuard {
+            root,
+            was,
+            now: installed,
+        }
+    }
+}
+
+async fn plugin_installed(root: &mut Conn) -> bool {
+    let found: Option<String> = root
+        .query_first(
+            "SELECT TABLE_NAME FROM information_schema.TABLES \
+             WHERE TABLE_SCHEMA = 'information_schema' AND TABLE_NAME = 'METADATA_LOCK_INFO'",
+        )
+        .await
+        .unwrap();
+    found.is_some()
+}
+
+async fn set_plugin(root: &mut Conn, from: bool, to: bool) {
+    let statement = match (from, to) {
+        (false, true) => "INSTALL SONAME 'metadata_lock_info'",
+        (true, false) => "UNINSTALL SONAME 'metadata_lock_info'",
+        _ => return,
+    };
+    root.query_drop(statement)
+        .await
+        .unwrap_or_else(|e| panic!("{statement}: {e}"));
+}
+
+/// The plugin state to put back.
+pub struct PluginGuard {
+    root: Conn,
+    was: bool,
+    now: bool,
+}
+
+impl PluginGuard {
+    pub async fn restore(mut self) {
+        set_plugin(&mut self.root, self.now, self.was).await;
+        let _ = self.root.disconnect().await;
+    }
+}
+
 /// The deadlock-logging settings to restore; tests share the server.
 pub struct DeadlockLogging {
     root: Conn,

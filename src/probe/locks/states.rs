@@ -361,8 +361,10 @@ pub(crate) fn plugin_edges(threads: &[Thread], granted: &[GrantedLock]) -> Vec<E
     for (waiter, asks) in &waiters {
         for ask in asks {
             for (earlier, their_asks) in &waiters {
+                // Earlier: waiting longer; within the same second, the older connection.
                 let queued_ahead = earlier.pid != waiter.pid
-                    && earlier.time_s > waiter.time_s
+                    && (earlier.time_s, std::cmp::Reverse(earlier.pid))
+                        > (waiter.time_s, std::cmp::Reverse(waiter.pid))
                     && resolved.contains(&earlier.pid);
                 if !queued_ahead {
                     continue;
