@@ -124,7 +124,39 @@ async fn readme_shapes_match_live_output() {
         for ((command, documented), (_, live)) in docs.iter().zip(&live) {
             assert_same_shape(command, documented, live);
         }
+        unresolved_shape_matches(&server, &docs).await;
     }
+}
+
+/// Where no source names metadata-lock holders (MariaDB without performance_schema or the
+/// plugin), an ALTER behind a reader is "blocker unknown": its entry has the documented keys.
+async fn unresolved_shape_matches(server: &TestServer, docs: &[(String, Value)]) {
+    let info = support::mytriage_json_async(&server.url, &["server"]).await;
+    if info["sources"]["metadata_locks"] != "thread states" {
+        return;
+    }
+    let mdl = scenarios::metadata_lock_wait(server)
+        .await
+        .expect("mdl scenario");
+    let locks = support::mytriage_json_async(&server.url, &["locks"]).await;
+    mdl.cleanup().await.expect("cleanup");
+    let documented = &docs
+        .iter()
+        .find(|(c, _)| c == "locks")
+        .expect("locks shape")
+        .1;
+    let (doc, live) = (&documented["unresolved"][0], &locks["unresolved"][0]);
+    assert!(live.is_object(), "no unresolved waiter: {locks:#}");
+    assert_eq!(
+        support::json_keys(doc),
+        support::json_keys(live),
+        "keys of locks unresolved[0]"
+    );
+    assert_eq!(
+        support::json_keys(&doc["waiting_for"]),
+        support::json_keys(&live["waiting_for"]),
+        "keys of locks unresolved[0].waiting_for"
+    );
 }
 
 /// Arguments that make a command list what the scenario created.

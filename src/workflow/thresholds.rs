@@ -338,10 +338,15 @@ fn blockers(locks: &LocksReport, t: &Thresholds) -> Finding {
                 (None, Some(last)) => format!("last: {}", clip(last, false)),
                 (None, None) => "statement unknown".to_owned(),
             };
-            let idle = if info.idle_in_trx {
-                ", idle in transaction"
+            let idle = if info.rolling_back() {
+                format!(
+                    ", ROLLING BACK ({} rows left)",
+                    info.trx_rows_modified.unwrap_or(0)
+                )
+            } else if info.idle_in_trx {
+                ", idle in transaction".to_owned()
             } else {
-                ""
+                String::new()
             };
             let held = root
                 .waiters
