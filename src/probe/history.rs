@@ -12,7 +12,7 @@ use crate::connect::Session;
 use crate::innodb_status;
 use crate::probe::purge::{self, PurgeBlocker};
 use crate::probe::{deadlocks, processlist};
-use crate::render::{Block, Report, View, clip};
+use crate::render::{Block, Report, View, now_or_last};
 use crate::verdict::Verdict;
 
 /// The oldest open transaction (which need not be what holds purge back).
@@ -185,11 +185,7 @@ impl Report for HistoryReport {
         }
         let oldest = match &self.oldest_trx {
             Some(t) => {
-                let what = match (&t.statement, &t.last_statement) {
-                    (Some(now), _) => clip(now, false),
-                    (None, Some(last)) => format!("last: {}", clip(last, false)),
-                    (None, None) => String::new(),
-                };
+                let what = now_or_last(t.statement.as_deref(), t.last_statement.as_deref(), false);
                 let idle = if t.idle_in_trx {
                     ", idle in transaction"
                 } else {
@@ -231,11 +227,7 @@ impl Report for HistoryReport {
 
 /// One purge blocker on one line: who, what it holds and how that is known.
 pub(crate) fn describe_blocker(b: &PurgeBlocker) -> String {
-    let what = match (&b.statement, &b.last_statement) {
-        (Some(now), _) => clip(now, false),
-        (None, Some(last)) => format!("last: {}", clip(last, false)),
-        (None, None) => String::new(),
-    };
+    let what = now_or_last(b.statement.as_deref(), b.last_statement.as_deref(), false);
     let holds = match b.holds {
         purge::Holds::ReadView => "read view",
         purge::Holds::Transaction => "transaction",

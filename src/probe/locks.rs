@@ -16,7 +16,7 @@ use crate::connect::Session;
 use crate::connect::row::Columns;
 use crate::probe::processlist::{self, Thread};
 use crate::queries;
-use crate::render::{Block, Report, View, clip, serde_label};
+use crate::render::{Block, Report, View, now_or_last, serde_label};
 use crate::server::{LockWaitSource, MdlSource};
 use states::GrantedLock;
 use tree::{Edge, Forest, How, Node, WaitInfo, WaitKind};
@@ -560,11 +560,14 @@ fn flatten(
         .and_then(|w| w.wait_s)
         .map(|s| format!("{s}s"))
         .unwrap_or_default();
-    let statement = match (&info.statement, &info.last_statement) {
-        _ if !first_time => "(shown above)".to_owned(),
-        (Some(now), _) => clip(now, full),
-        (None, Some(last)) => format!("last: {}", clip(last, full)),
-        (None, None) => String::new(),
+    let statement = if first_time {
+        now_or_last(
+            info.statement.as_deref(),
+            info.last_statement.as_deref(),
+            full,
+        )
+    } else {
+        "(shown above)".to_owned()
     };
     rows.push(vec![
         format!("{indent}{}", info.pid),

@@ -6,7 +6,7 @@ use serde::Serialize;
 use crate::cli::TrxArgs;
 use crate::connect::Session;
 use crate::probe::processlist;
-use crate::render::{Block, Report, View, clip};
+use crate::render::{Block, Report, View, now_or_last};
 
 /// One long-running transaction.
 #[derive(Debug, Clone, Serialize)]
@@ -110,11 +110,11 @@ impl Report for TrxReport {
                     (true, _) => "IDLE IN TRX".to_owned(),
                     _ => String::new(),
                 };
-                let statement = match (&t.statement, &t.last_statement) {
-                    (Some(now), _) => clip(now, self.full),
-                    (None, Some(last)) => format!("last: {}", clip(last, self.full)),
-                    (None, None) => String::new(),
-                };
+                let statement = now_or_last(
+                    t.statement.as_deref(),
+                    t.last_statement.as_deref(),
+                    self.full,
+                );
                 vec![
                     t.pid.to_string(),
                     format!(

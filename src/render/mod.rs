@@ -72,6 +72,16 @@ pub(crate) fn clip(statement: &str, full: bool) -> String {
     }
 }
 
+/// What a session runs now, or `last: …` what it ran last when it runs nothing; empty when
+/// neither is known.
+pub(crate) fn now_or_last(statement: Option<&str>, last: Option<&str>, full: bool) -> String {
+    match (statement, last) {
+        (Some(now), _) => clip(now, full),
+        (None, Some(last)) => format!("last: {}", clip(last, full)),
+        (None, None) => String::new(),
+    }
+}
+
 /// `host:port` → `host`, as processlist hosts are shown in tables (IPv6 addresses are left whole).
 pub(crate) fn strip_port(host: &str) -> &str {
     match host.rsplit_once(':') {

@@ -11,7 +11,7 @@ use crate::probe::connections::ConnectionsReport;
 use crate::probe::locks::LockSession;
 use crate::probe::locks::LocksReport;
 use crate::probe::locks::tree::Node;
-use crate::render::{clip, strip_port};
+use crate::render::{now_or_last, strip_port};
 use crate::verdict::Verdict;
 use crate::workflow::triage::{Section, Triage, Unavailable};
 
@@ -333,10 +333,13 @@ fn blockers(locks: &LocksReport, t: &Thresholds) -> Finding {
         }
         (Some(root), _) => {
             let info = &root.info;
-            let what = match (&info.statement, &info.last_statement) {
-                (Some(now), _) => clip(now, false),
-                (None, Some(last)) => format!("last: {}", clip(last, false)),
-                (None, None) => "statement unknown".to_owned(),
+            let what = match now_or_last(
+                info.statement.as_deref(),
+                info.last_statement.as_deref(),
+                false,
+            ) {
+                known if !known.is_empty() => known,
+                _ => "statement unknown".to_owned(),
             };
             let idle = if info.rolling_back() {
                 format!(
@@ -386,11 +389,11 @@ fn trx_age(
             summary: "none".to_owned(),
         };
     };
-    let what = match (&trx.statement, &trx.last_statement) {
-        (Some(now), _) => clip(now, false),
-        (None, Some(last)) => format!("last: {}", clip(last, false)),
-        (None, None) => String::new(),
-    };
+    let what = now_or_last(
+        trx.statement.as_deref(),
+        trx.last_statement.as_deref(),
+        false,
+    );
     let count = if count > 1 {
         format!("{count} sessions; oldest ")
     } else {
