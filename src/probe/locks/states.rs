@@ -610,9 +610,11 @@ pub(crate) fn unexplained(threads: &[Thread], edges: &[Edge]) -> Vec<UnknownWait
         .collect()
 }
 
-/// Sessions that may hold what `waiter` waits for: not waiting themselves, not system threads,
-/// and there before the wait began (an open transaction at least as old, or a command running or
-/// idle at least as long). Longest-standing first.
+/// Sessions that may hold what `waiter` waits for: not waiting for a metadata lock themselves,
+/// not system threads, and there before the wait began (an open transaction at least as old, or
+/// a command running or idle at least as long). Idle sessions first (an idle transaction, LOCK
+/// TABLES, FLUSH TABLES WITH READ LOCK and GET_LOCK holders all sit in Sleep), then running
+/// statements, then sessions waiting for a row lock; longest-standing first within each.
 pub(crate) fn candidates(waiter: &Thread, threads: &[Thread]) -> Vec<u64> {
     let waited = waiter.time_s.unwrap_or(0);
     let mut found: Vec<&Thread> = threads
@@ -626,8 +628,18 @@ pub(crate) fn candidates(waiter: &Thread, threads: &[Thread]) -> Vec<u64> {
         })
         .filter(|t| t.trx_age() >= waited || t.time_s.unwrap_or(0) >= waited)
         .collect();
+    let rank = |t: &Thread| {
+        if t.command.as_deref() == Some("Sleep") {
+            0
+        } else if t.trx.as_ref().is_some_and(|x| x.state == "LOCK WAIT") {
+            2
+        } else {
+            1
+        }
+    };
     found.sort_by_key(|t| {
         (
+            rank(t),
             std::cmp::Reverse(t.trx_age().max(t.time_s.unwrap_or(0))),
             t.pid,
         )
@@ -834,6 +846,36 @@ mod tests {
         assert_eq!(unknown[0].waiter, 3);
         assert_eq!(unknown[0].candidates, [1, 2], "6 came after the wait began");
         assert_eq!(unknown[0].wait.how, How::Inferred);
+    }
+
+    #[test]
+    fn row_lock_waiters_do_not_crowd_the_idle_holder_out_of_the_candidates() {
+        let mut threads: Vec<Thread> = (100..130)
+            .map(|pid| {
+                let mut t = thread(
+                    pid,
+                    "Query",
+                    50,
+                    Some("updating"),
+                    Some("UPDATE other SET v = 1"),
+                );
+                let mut trx = Trx::sample(&pid.to_string(), 50);
+                trx.state = "LOCK WAIT".into();
+                t.trx = Some(trx);
+                t
+            })
+            .collect();
+        threads.push(idle_trx(7, 10));
+        threads.push(thread(
+            8,
+            "Query",
+            5,
+            Some("Waiting for table metadata lock"),
+            Some("ALTER TABLE t ADD c INT"),
+        ));
+        let found = candidates(&threads[31], &threads);
+        assert_eq!(found.len(), MAX_CANDIDATES);
+        assert_eq!(found[0], 7, "{found:?}");
     }
 
     #[test]
