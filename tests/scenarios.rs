@@ -13,7 +13,7 @@ use anyhow::{Context, Result, ensure};
 use mysql_async::Conn;
 use mysql_async::prelude::*;
 use support::scenarios::{self, FILLER_USER};
-use support::{TestServer, announce, servers};
+use support::{TestServer, announce, metadata_lock_info_installed, servers};
 use tokio::time::sleep;
 
 /// Waiters in the pile-up test; enough to look like an incident, few enough to run in parallel.
@@ -242,6 +242,7 @@ async fn check_mdl(conn: &mut Conn, s: &scenarios::MetadataLockWait) -> Result<(
         "{info:?}"
     );
     ensure!(command(conn, s.holder_id).await?.as_deref() == Some("Sleep"));
+    check_decoy(conn, s.decoy_id, &[s.holder_id, s.alter_id]).await?;
     if Flavor::of(conn).await? == Flavor::MySql {
         let (_, table) = s.table.split_once('.').context("unqualified table")?;
         ensure!(mdl_status(conn, s.alter_id, table, "PENDING").await? >= 1);
@@ -257,6 +258,309 @@ async fn mdl_status(conn: &mut Conn, id: u64, table: &str, status: &str) -> Resu
                WHERE t.PROCESSLIST_ID = ? AND m.OBJECT_NAME = ? AND m.LOCK_STATUS = ?";
     let n: Option<u64> = conn.exec_first(sql, (id, table, status)).await?;
     Ok(n.unwrap_or(0))
+}
+
+#[tokio::test]
+async fn exclusive_global_read_lock_freezes_writers() -> Result<()> {
+    run(
+        "exclusive_global_read_lock_freezes_writers",
+        scenarios::global_read_lock,
+        check_global_read_lock,
+    )
+    .await
+}
+
+async fn check_global_read_lock(conn: &mut Conn, s: &scenarios::GlobalReadLock) -> Result<()> {
+    let flavor = Flavor::of(conn).await?;
+    let waiting = match flavor {
+        Flavor::MySql => "Waiting for global read lock",
+        Flavor::MariaDb => "Waiting for backup lock",
+    };
+    ensure_activity(conn, s.writer_id, "Query", waiting).await?;
+    ensure_activity(conn, s.holder_id, "Sleep", "").await?;
+    check_decoy(conn, s.decoy_id, &[s.holder_id, s.writer_id]).await?;
+    ensure_no_trx(conn, &[s.holder_id, s.writer_id]).await?;
+    if let Some(locks) = mdl_locks(conn, &[s.holder_id, s.writer_id]).await? {
+        let scope = match flavor {
+            Flavor::MySql => "GLOBAL",
+            Flavor::MariaDb => "BACKUP",
+        };
+        ensure_lock(&locks, s.holder_id, scope, "GRANTED")?;
+        ensure_lock(&locks, s.writer_id, scope, "PENDING")?;
+    }
+    Ok(())
+}
+
+#[tokio::test]
+async fn table_flush_waits_behind_a_long_select() -> Result<()> {
+    run(
+        "table_flush_waits_behind_a_long_select",
+        scenarios::table_flush,
+        check_table_flush,
+    )
+    .await
+}
+
+async fn check_table_flush(conn: &mut Conn, s: &scenarios::TableFlush) -> Result<()> {
+    let flavor = Flavor::of(conn).await?;
+    let waiting = match flavor {
+        Flavor::MySql => "Waiting for table flush",
+        Flavor::MariaDb => "Waiting for table metadata lock",
+    };
+    ensure!(s.waiting_state == waiting, "{}", s.waiting_state);
+    ensure_activity(conn, s.select_id, "Query", "User sleep").await?;
+    ensure_activity(conn, s.flush_id, "Query", waiting).await?;
+    ensure_activity(conn, s.reader_id, "Query", waiting).await?;
+    check_decoy(conn, s.decoy_id, &[s.select_id, s.flush_id, s.reader_id]).await?;
+    if let Some(locks) = mdl_locks(conn, &[s.select_id, s.flush_id, s.reader_id]).await? {
+        ensure_lock(&locks, s.select_id, "TABLE", "GRANTED")?;
+        match flavor {
+            // MySQL's wait is on the table definition: the flush holds no metadata lock.
+            Flavor::MySql => {
+                ensure!(!locks.iter().any(|l| l.0 == s.flush_id), "{locks:?}");
+                ensure_lock(&locks, s.reader_id, "TABLE", "GRANTED")?;
+            }
+            Flavor::MariaDb => {
+                ensure_lock(&locks, s.flush_id, "TABLE", "PENDING")?;
+                ensure_lock(&locks, s.reader_id, "TABLE", "PENDING")?;
+            }
+        }
+    }
+    // Only the named table is affected.
+    other_tables_writable(conn).await
+}
+
+#[tokio::test]
+async fn exclusive_ftwrl_waits_behind_a_long_select() -> Result<()> {
+    run(
+        "exclusive_ftwrl_waits_behind_a_long_select",
+        scenarios::ftwrl_behind_select,
+        check_ftwrl_behind_select,
+    )
+    .await
+}
+
+async fn check_ftwrl_behind_select(
+    conn: &mut Conn,
+    s: &scenarios::FtwrlBehindSelect,
+) -> Result<()> {
+    let flavor = Flavor::of(conn).await?;
+    ensure_activity(conn, s.select_id, "Query", "User sleep").await?;
+    match flavor {
+        Flavor::MySql => {
+            ensure!(s.ftwrl_waits);
+            ensure_activity(conn, s.ftwrl_id, "Query", "Waiting for table flush").await?;
+            ensure_activity(conn, s.writer_id, "Query", "Waiting for global read lock").await?;
+        }
+        Flavor::MariaDb => {
+            ensure!(!s.ftwrl_waits);
+            ensure_activity(conn, s.ftwrl_id, "Sleep", "").await?;
+            ensure_activity(conn, s.writer_id, "Query", "Waiting for backup lock").await?;
+        }
+    }
+    check_decoy(conn, s.decoy_id, &[s.select_id, s.ftwrl_id, s.writer_id]).await?;
+    ensure_no_trx(conn, &[s.ftwrl_id, s.writer_id]).await?;
+    if let Some(locks) = mdl_locks(conn, &[s.select_id, s.ftwrl_id, s.writer_id]).await? {
+        let scope = match flavor {
+            Flavor::MySql => "GLOBAL",
+            Flavor::MariaDb => "BACKUP",
+        };
+        ensure_lock(&locks, s.select_id, "TABLE", "GRANTED")?;
+        ensure_lock(&locks, s.ftwrl_id, scope, "GRANTED")?;
+        ensure_lock(&locks, s.writer_id, scope, "PENDING")?;
+    }
+    Ok(())
+}
+
+#[tokio::test]
+async fn get_lock_waits_for_an_idle_holder() -> Result<()> {
+    run(
+        "get_lock_waits_for_an_idle_holder",
+        scenarios::user_lock,
+        check_user_lock,
+    )
+    .await
+}
+
+async fn check_user_lock(conn: &mut Conn, s: &scenarios::UserLock) -> Result<()> {
+    ensure_activity(conn, s.waiter_id, "Query", "User lock").await?;
+    ensure_activity(conn, s.holder_id, "Sleep", "").await?;
+    let owner: Option<Option<u64>> = conn
+        .exec_first("SELECT IS_USED_LOCK(?)", (&s.lock_name,))
+        .await?;
+    ensure!(owner.flatten() == Some(s.holder_id), "{owner:?}");
+    check_decoy(conn, s.decoy_id, &[s.holder_id, s.waiter_id]).await?;
+    ensure_no_trx(conn, &[s.holder_id, s.waiter_id]).await?;
+    if let Some(locks) = mdl_locks(conn, &[s.holder_id, s.waiter_id]).await? {
+        ensure_lock(&locks, s.holder_id, "USER LEVEL LOCK", "GRANTED")?;
+        ensure_lock(&locks, s.waiter_id, "USER LEVEL LOCK", "PENDING")?;
+    }
+    Ok(())
+}
+
+#[tokio::test]
+async fn lock_tables_write_blocks_a_writer() -> Result<()> {
+    run(
+        "lock_tables_write_blocks_a_writer",
+        scenarios::lock_tables,
+        check_lock_tables,
+    )
+    .await
+}
+
+async fn check_lock_tables(conn: &mut Conn, s: &scenarios::LockTables) -> Result<()> {
+    let waiting = "Waiting for table metadata lock";
+    ensure_activity(conn, s.writer_id, "Query", waiting).await?;
+    ensure_activity(conn, s.holder_id, "Sleep", "").await?;
+    check_decoy(conn, s.decoy_id, &[s.holder_id, s.writer_id]).await?;
+    ensure_no_trx(conn, &[s.holder_id, s.writer_id]).await?;
+    if let Some(locks) = mdl_locks(conn, &[s.holder_id, s.writer_id]).await? {
+        let held = ("TABLE", "SHARED_NO_READ_WRITE", "GRANTED");
+        let wanted = ("TABLE", "SHARED_WRITE", "PENDING");
+        for (id, (kind, mode, status)) in [(s.holder_id, held), (s.writer_id, wanted)] {
+            ensure!(
+                locks.contains(&(id, kind.into(), mode.into(), status.into())),
+                "{id}: no {kind} {mode} {status} in {locks:?}"
+            );
+        }
+    }
+    Ok(())
+}
+
+#[tokio::test]
+async fn purge_is_held_by_the_snapshot_not_the_older_writer() -> Result<()> {
+    run(
+        "purge_is_held_by_the_snapshot_not_the_older_writer",
+        scenarios::purge_holders,
+        check_purge_holders,
+    )
+    .await
+}
+
+async fn check_purge_holders(conn: &mut Conn, s: &scenarios::PurgeHolders) -> Result<()> {
+    for id in [s.rc_writer_id, s.rr_snapshot_id] {
+        ensure_activity(conn, id, "Sleep", "").await?;
+    }
+    // The RC writer is the older transaction, as a decoy would be.
+    check_decoy(conn, s.rc_writer_id, &[s.rr_snapshot_id]).await?;
+    let sql = format!(
+        "SELECT trx_mysql_thread_id, trx_isolation_level FROM information_schema.INNODB_TRX \
+         WHERE trx_mysql_thread_id IN ({})",
+        ids_sql(&[s.rc_writer_id, s.rr_snapshot_id])
+    );
+    eventually(async || {
+        let levels: HashMap<u64, String> = conn.query(&sql).await?.into_iter().collect();
+        ensure!(
+            state(&levels, s.rc_writer_id) == Some("READ COMMITTED"),
+            "{levels:?}"
+        );
+        ensure!(
+            state(&levels, s.rr_snapshot_id) == Some("REPEATABLE READ"),
+            "{levels:?}"
+        );
+        Ok(())
+    })
+    .await?;
+    let length = status_history_length(conn).await?;
+    ensure!(
+        length >= scenarios::HISTORY_CHURN,
+        "history list length {length}"
+    );
+    let status = scenarios::innodb_status(conn).await?;
+    let rc = transaction_block(&status, s.rc_writer_id);
+    let rr = transaction_block(&status, s.rr_snapshot_id);
+    let rc = rc.context("RC writer missing from SHOW ENGINE INNODB STATUS")?;
+    ensure!(
+        !rc.contains("Trx read view"),
+        "RC writer has a read view: {rc}"
+    );
+    match Flavor::of(conn).await? {
+        Flavor::MariaDb => {
+            let rr = rr.context("snapshot missing from SHOW ENGINE INNODB STATUS")?;
+            ensure!(
+                rr.contains("Trx read view will not see trx with id >= "),
+                "snapshot has no read view: {rr}"
+            );
+        }
+        // MySQL lists no read-only transaction there, so not the snapshot.
+        Flavor::MySql => ensure!(rr.is_none(), "{rr:?}"),
+    }
+    Ok(())
+}
+
+#[tokio::test]
+async fn killed_transaction_is_rolling_back() -> Result<()> {
+    run(
+        "killed_transaction_is_rolling_back",
+        scenarios::rolling_back,
+        check_rolling_back,
+    )
+    .await
+}
+
+async fn check_rolling_back(conn: &mut Conn, s: &scenarios::RollingBack) -> Result<()> {
+    let sql = "SELECT trx_state, trx_rows_modified FROM information_schema.INNODB_TRX \
+               WHERE trx_mysql_thread_id = ?";
+    eventually(async || {
+        let row: Option<(String, u64)> = conn.exec_first(sql, (s.id,)).await?;
+        let (trx_state, rows) = row.context("no transaction")?;
+        ensure!(
+            trx_state == "ROLLING BACK" && rows > 0,
+            "{trx_state} {rows}"
+        );
+        Ok(())
+    })
+    .await?;
+    match Flavor::of(conn).await? {
+        Flavor::MariaDb => ensure_activity(conn, s.id, "Killed", "Rollback").await?,
+        // MySQL drops a killed connection from the processlist at once.
+        Flavor::MySql => ensure!(activity(conn, s.id).await?.is_none()),
+    }
+    check_decoy(conn, s.decoy_id, &[s.id]).await
+}
+
+#[tokio::test]
+async fn exclusive_metadata_lock_info_guard_installs_and_restores() -> Result<()> {
+    for server in servers() {
+        announce(
+            "exclusive_metadata_lock_info_guard_installs_and_restores",
+            &server,
+        );
+        let mut conn = server.try_conn().await?;
+        let mariadb = Flavor::of(&mut conn).await? == Flavor::MariaDb;
+        let before = metadata_lock_info_installed(&mut conn).await;
+        for wanted in [!before, before, true, false] {
+            let guard = server.metadata_lock_info(wanted).await;
+            let now = metadata_lock_info_installed(&mut conn).await;
+            let lists = if now {
+                lists_own_user_lock(&mut conn).await
+            } else {
+                Ok(())
+            };
+            guard.restore().await;
+            let after = metadata_lock_info_installed(&mut conn).await;
+            let name = &server.name;
+            ensure!(after == before, "{name}: {before} -> {after} after restore");
+            ensure!(
+                now == (wanted && mariadb),
+                "{name}: wanted {wanted}, got {now}"
+            );
+            lists.with_context(|| format!("{name}: METADATA_LOCK_INFO"))?;
+        }
+    }
+    Ok(())
+}
+
+/// The plugin's table really lists this session's locks.
+async fn lists_own_user_lock(conn: &mut Conn) -> Result<()> {
+    let name = format!("mytriage_test.plugin_probe_{}", std::process::id());
+    conn.exec_drop("SELECT GET_LOCK(?, 0)", (&name,)).await?;
+    let sql = "SELECT COUNT(*) FROM information_schema.METADATA_LOCK_INFO \
+               WHERE THREAD_ID = CONNECTION_ID() AND LOCK_TYPE = 'User lock' AND TABLE_SCHEMA = ?";
+    let n: Option<u64> = conn.exec_first(sql, (&name,)).await?;
+    conn.exec_drop("SELECT RELEASE_LOCK(?)", (&name,)).await?;
+    ensure!(n == Some(1), "{n:?} rows for the user lock {name}");
+    Ok(())
 }
 
 #[tokio::test]
@@ -349,10 +653,41 @@ scenario!(Deadlock, |s| vec![s.t1_id, s.t2_id], Some(&s.table));
 scenario!(HistoryGrowth, |s| vec![s.reader_id], Some(&s.table));
 scenario!(
     MetadataLockWait,
-    |s| vec![s.holder_id, s.alter_id],
+    |s| vec![s.decoy_id, s.holder_id, s.alter_id],
     Some(&s.table)
 );
 scenario!(FillConnections, |s| s.ids.clone(), None);
+scenario!(
+    GlobalReadLock,
+    |s| vec![s.decoy_id, s.holder_id, s.writer_id],
+    Some(&s.table)
+);
+scenario!(
+    TableFlush,
+    |s| vec![s.decoy_id, s.select_id, s.flush_id, s.reader_id],
+    Some(&s.table)
+);
+scenario!(
+    FtwrlBehindSelect,
+    |s| vec![s.decoy_id, s.select_id, s.ftwrl_id, s.writer_id],
+    Some(&s.table)
+);
+scenario!(
+    UserLock,
+    |s| vec![s.decoy_id, s.holder_id, s.waiter_id],
+    None
+);
+scenario!(
+    LockTables,
+    |s| vec![s.decoy_id, s.holder_id, s.writer_id],
+    Some(&s.table)
+);
+scenario!(
+    PurgeHolders,
+    |s| vec![s.rc_writer_id, s.rr_snapshot_id],
+    Some(&s.table)
+);
+scenario!(RollingBack, |s| vec![s.decoy_id, s.id], Some(&s.table));
 
 /// Runs `setup` on every server, then `check`, then cleanup (also when the check
 /// failed, so a failure leaks nothing), then verifies cleanup closed every session
@@ -489,4 +824,113 @@ async fn eventually(mut check: impl AsyncFnMut() -> Result<()>) -> Result<()> {
             Err(_) => sleep(scenarios::trx_cache_pause()).await,
         }
     }
+}
+
+/// The session's processlist `COMMAND` and `STATE` (`""` for none), `None` if it is gone.
+async fn activity(conn: &mut Conn, id: u64) -> Result<Option<(String, String)>> {
+    let sql =
+        "SELECT COMMAND, COALESCE(STATE, '') FROM information_schema.PROCESSLIST WHERE ID = ?";
+    Ok(conn.exec_first(sql, (id,)).await?)
+}
+
+async fn ensure_activity(conn: &mut Conn, id: u64, command: &str, state: &str) -> Result<()> {
+    let seen = activity(conn, id).await?;
+    let want = (command.to_string(), state.to_string());
+    ensure!(
+        seen.as_ref() == Some(&want),
+        "connection {id}: {seen:?}, expected {want:?}"
+    );
+    Ok(())
+}
+
+/// The decoy sits idle in the oldest transaction: `RUNNING`, started strictly
+/// earlier (by the one-second `trx_started` clock) than every transaction of `others`.
+async fn check_decoy(conn: &mut Conn, decoy: u64, others: &[u64]) -> Result<()> {
+    ensure!(command(conn, decoy).await?.as_deref() == Some("Sleep"));
+    let ids = [&[decoy][..], others].concat();
+    let sql = format!(
+        "SELECT trx_mysql_thread_id, trx_state, CAST(trx_started AS CHAR) \
+         FROM information_schema.INNODB_TRX WHERE trx_mysql_thread_id IN ({})",
+        ids_sql(&ids)
+    );
+    eventually(async || {
+        let trx: Vec<(u64, String, String)> = conn.query(&sql).await?;
+        let started = trx.iter().find(|t| t.0 == decoy && t.1 == "RUNNING");
+        let (_, _, started) = started.with_context(|| format!("decoy not RUNNING: {trx:?}"))?;
+        let younger = trx.iter().filter(|t| t.0 != decoy).all(|t| t.2 > *started);
+        ensure!(younger, "decoy is not the oldest: {trx:?}");
+        Ok(())
+    })
+    .await
+}
+
+/// None of `ids` has an InnoDB transaction.
+async fn ensure_no_trx(conn: &mut Conn, ids: &[u64]) -> Result<()> {
+    eventually(async || {
+        let trx = trx_states(conn, ids).await?;
+        ensure!(trx.is_empty(), "unexpected transactions: {trx:?}");
+        Ok(())
+    })
+    .await
+}
+
+/// `(connection id, OBJECT_TYPE, LOCK_TYPE, LOCK_STATUS)` of the metadata locks of
+/// `ids` in performance_schema, or `None` where it does not instrument them
+/// (MariaDB without performance_schema or without the MDL instrument).
+async fn mdl_locks(
+    conn: &mut Conn,
+    ids: &[u64],
+) -> Result<Option<Vec<(u64, String, String, String)>>> {
+    let sql = "SELECT COUNT(*) FROM performance_schema.setup_instruments \
+               WHERE NAME = 'wait/lock/metadata/sql/mdl' AND ENABLED = 'YES'";
+    let on: Option<u64> = conn.query_first(sql).await?;
+    if on != Some(1) {
+        return Ok(None);
+    }
+    let sql = format!(
+        "SELECT t.PROCESSLIST_ID, m.OBJECT_TYPE, m.LOCK_TYPE, m.LOCK_STATUS \
+         FROM performance_schema.metadata_locks m \
+         JOIN performance_schema.threads t ON t.THREAD_ID = m.OWNER_THREAD_ID \
+         WHERE t.PROCESSLIST_ID IN ({})",
+        ids_sql(ids)
+    );
+    Ok(Some(conn.query(sql).await?))
+}
+
+fn ensure_lock(
+    locks: &[(u64, String, String, String)],
+    id: u64,
+    kind: &str,
+    status: &str,
+) -> Result<()> {
+    let found = locks
+        .iter()
+        .any(|l| l.0 == id && l.1 == kind && l.3 == status);
+    ensure!(found, "{id}: no {status} {kind} lock in {locks:?}");
+    Ok(())
+}
+
+/// The `---TRANSACTION` block of `SHOW ENGINE INNODB STATUS` for connection `id`.
+fn transaction_block(status: &str, id: u64) -> Option<&str> {
+    let thread = format!(" thread id {id},");
+    status.split("---TRANSACTION").find(|b| b.contains(&thread))
+}
+
+/// A table of the test's own can still be created, written and dropped at once.
+async fn other_tables_writable(conn: &mut Conn) -> Result<()> {
+    let nanos = std::time::SystemTime::now()
+        .duration_since(std::time::UNIX_EPOCH)?
+        .subsec_nanos();
+    let table = format!("mytriage_test.probe_{}_{nanos}", std::process::id());
+    let statements = [
+        format!("CREATE TABLE {table} (id INT PRIMARY KEY) ENGINE=InnoDB"),
+        format!("INSERT INTO {table} VALUES (1)"),
+        format!("DROP TABLE {table}"),
+    ];
+    for statement in statements {
+        tokio::time::timeout(Duration::from_secs(5), conn.query_drop(&statement))
+            .await
+            .with_context(|| format!("blocked: {statement}"))??;
+    }
+    Ok(())
 }

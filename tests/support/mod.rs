@@ -244,58 +244,6 @@ impl TestServer {
     }
 }
 
-impl TestServer {
-    /// Installs or removes MariaDB's `metadata_lock_info` plugin (INSTALL / UNINSTALL SONAME);
-    /// [`PluginGuard::restore`] puts back the state found. A server-wide change: tests that use
-    /// it are named `exclusive_*` so nextest runs them alone.
-    pub async fn metadata_lock_info(&self, installed: bool) -> PluginGuard {
-        let mut root = self.conn().await;
-        let was = plugin_installed(&mut root).await;
-        set_plugin(&mut root, was, installed).await;
-        PluginGuard {
-            root,
-            was,
-            now: installed,
-        }
-    }
-}
-
-async fn plugin_installed(root: &mut Conn) -> bool {
-    let found: Option<String> = root
-        .query_first(
-            "SELECT TABLE_NAME FROM information_schema.TABLES \
-             WHERE TABLE_SCHEMA = 'information_schema' AND TABLE_NAME = 'METADATA_LOCK_INFO'",
-        )
-        .await
-        .unwrap();
-    found.is_some()
-}
-
-async fn set_plugin(root: &mut Conn, from: bool, to: bool) {
-    let statement = match (from, to) {
-        (false, true) => "INSTALL SONAME 'metadata_lock_info'",
-        (true, false) => "UNINSTALL SONAME 'metadata_lock_info'",
-        _ => return,
-    };
-    root.query_drop(statement)
-        .await
-        .unwrap_or_else(|e| panic!("{statement}: {e}"));
-}
-
-/// The plugin state to put back.
-pub struct PluginGuard {
-    root: Conn,
-    was: bool,
-    now: bool,
-}
-
-impl PluginGuard {
-    pub async fn restore(mut self) {
-        set_plugin(&mut self.root, self.now, self.was).await;
-        let _ = self.root.disconnect().await;
-    }
-}
-
 /// The deadlock-logging settings to restore; tests share the server.
 pub struct DeadlockLogging {
     root: Conn,
@@ -321,4 +269,72 @@ pub fn mytriage_output(url: &str, args: &[&str]) -> std::process::Output {
         .args(args)
         .output()
         .expect("run mytriage")
+}
+
+impl TestServer {
+    /// Brings MariaDB's `metadata_lock_info` plugin (`information_schema.METADATA_LOCK_INFO`)
+    /// to the wanted state, installing (`INSTALL SONAME`) or uninstalling (`UNINSTALL
+    /// SONAME`) it as needed; [`PluginGuard::restore`] puts back the state it found.
+    /// A no-op on MySQL, which has no such plugin. The plugin is server-wide: tests
+    /// using this must run alone (name them `exclusive_`).
+    pub async fn metadata_lock_info(&self, installed: bool) -> PluginGuard {
+        let mut root = self.conn().await;
+        let version: String = root
+            .query_first("SELECT VERSION()")
+            .await
+            .unwrap()
+            .unwrap_or_default();
+        let original = if version.to_ascii_lowercase().contains("mariadb") {
+            let original = metadata_lock_info_installed(&mut root).await;
+            set_metadata_lock_info(&mut root, installed).await;
+            Some(original)
+        } else {
+            None
+        };
+        PluginGuard { root, original }
+    }
+}
+
+/// Whether `information_schema.METADATA_LOCK_INFO` exists.
+pub async fn metadata_lock_info_installed(conn: &mut Conn) -> bool {
+    let sql = "SELECT COUNT(*) FROM information_schema.TABLES \
+               WHERE TABLE_SCHEMA = 'information_schema' AND TABLE_NAME = 'METADATA_LOCK_INFO'";
+    let n: Option<u64> = conn.query_first(sql).await.unwrap();
+    n.unwrap_or(0) > 0
+}
+
+/// Installs or uninstalls the plugin unless it is already so. A failed statement
+/// is accepted if the plugin ended up as wanted anyway (another client did it).
+async fn set_metadata_lock_info(conn: &mut Conn, installed: bool) {
+    if metadata_lock_info_installed(conn).await == installed {
+        return;
+    }
+    let statement = if installed {
+        "INSTALL SONAME 'metadata_lock_info'"
+    } else {
+        "UNINSTALL SONAME 'metadata_lock_info'"
+    };
+    let result = conn.query_drop(statement).await;
+    if let Err(e) = result {
+        assert!(
+            metadata_lock_info_installed(conn).await == installed,
+            "{statement}: {e}"
+        );
+    }
+}
+
+/// The `metadata_lock_info` plugin state to restore; tests share the server.
+pub struct PluginGuard {
+    root: Conn,
+    /// Whether the plugin was installed before; `None` on MySQL.
+    original: Option<bool>,
+}
+
+impl PluginGuard {
+    pub async fn restore(mut self) {
+        if let Some(installed) = self.original {
+            set_metadata_lock_info(&mut self.root, installed).await;
+        }
+        let _ = self.root.disconnect().await;
+    }
 }

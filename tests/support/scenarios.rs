@@ -11,11 +11,17 @@
 //! so polling it (especially from many parallel tests) can pin a stale view for
 //! seconds. Code asserting on `INNODB_TRX` should retry; see [`trx_cache_pause`].
 //!
-//! Every scenario's `cleanup()` releases what it made: idle holders are rolled
-//! back first (that is what lets the waiters finish), then the waiter tasks are
+//! Every scenario's `cleanup()` releases what it made: long-running statements
+//! that block others are stopped (`KILL QUERY`) and server-level locks (`FLUSH
+//! TABLES WITH READ LOCK`, `LOCK TABLES`) released first, then idle holders are
+//! rolled back (that is what lets the waiters finish), then the waiter tasks are
 //! awaited and their sessions closed, stragglers are killed, and the table is
 //! dropped. It tolerates sessions the test killed itself. If a scenario fails
 //! half-way it cleans up before returning the error.
+//!
+//! Most scenarios start with a *decoy* (see `Scope::decoy`): an older, unrelated
+//! transaction idle on a table of its own, so that "the oldest transaction" is
+//! never the culprit by accident.
 
 use std::sync::atomic::{AtomicU32, Ordering};
 use std::time::{Duration, Instant, SystemTime, UNIX_EPOCH};
@@ -38,7 +44,10 @@ pub const ESTABLISH_TIMEOUT: Duration = Duration::from_secs(15);
 const LOCK_TIMEOUT_SECS: u32 = 300;
 /// Connection slots [`fill_connections`] always leaves for tests running in parallel.
 const FREE_SLOTS: u64 = 40;
-/// Committed updates [`history_growth`] makes before it returns.
+/// How much older the decoy's transaction is made than the scenario's own: more
+/// than one tick of the one-second `trx_started` clock.
+const DECOY_LEAD: Duration = Duration::from_millis(1100);
+/// Committed updates [`history_growth`] and [`purge_holders`] make before they return.
 pub const HISTORY_CHURN: u64 = 2000;
 /// The rows the waiting statements target.
 const ROW_1: u32 = 1;
@@ -61,11 +70,14 @@ struct Scope {
     /// Idle sessions (holders, fillers); rolled back first at cleanup.
     sessions: Vec<Conn>,
     waiters: Vec<Waiter>,
-    /// Sessions running a long statement, interrupted first at cleanup.
-    interrupt: Vec<u64>,
     /// Every scenario connection id, to find stragglers at cleanup.
     ids: Vec<u64>,
     tables: Vec<String>,
+    /// Connections whose running statement cleanup stops first (`KILL QUERY`).
+    kill_queries: Vec<u64>,
+    /// Connections (idle or waiting) holding a server-level lock; released right
+    /// after `kill_queries`, before anything else.
+    unlock_first: Vec<u64>,
 }
 
 impl Scope {
@@ -76,10 +88,33 @@ impl Scope {
             admin,
             sessions: Vec::new(),
             waiters: Vec::new(),
-            interrupt: Vec::new(),
             ids: Vec::new(),
             tables: Vec::new(),
+            kill_queries: Vec::new(),
+            unlock_first: Vec::new(),
         })
+    }
+
+    /// Whether the server is MariaDB (asked on the admin session).
+    async fn is_mariadb(&mut self) -> Result<bool> {
+        let version: String = self
+            .admin
+            .query_first("SELECT VERSION()")
+            .await?
+            .context("no VERSION()")?;
+        Ok(version.to_ascii_lowercase().contains("mariadb"))
+    }
+
+    /// The decoy: an older, unrelated transaction, `BEGIN; UPDATE <own table> SET
+    /// v = v + 1 WHERE id = 1`, left idle (command Sleep) until cleanup. Created
+    /// first, and followed by a pause of [`DECOY_LEAD`], so its `trx_started` is
+    /// strictly earlier than that of any transaction the scenario opens after it.
+    /// Returns its connection id.
+    async fn decoy(&mut self) -> Result<u64> {
+        let table = self.table("decoy", 1).await?;
+        let id = self.hold(&["BEGIN", &update(&table, ROW_1, 1)]).await?;
+        sleep(DECOY_LEAD).await;
+        Ok(id)
     }
 
     /// Creates `DB.<kind>_<unique>` with rows `1..=rows` (`v = 0`), returning its qualified name.
@@ -115,16 +150,6 @@ impl Scope {
     async fn hold(&mut self, stmts: &[&str]) -> Result<u64> {
         let (conn, id) = self.prepare(stmts).await?;
         self.sessions.push(conn);
-        Ok(id)
-    }
-
-    /// The decoy every culprit scenario starts with: an older, unrelated idle transaction on a
-    /// table of its own, which must never be blamed. Its transaction is made strictly older, by
-    /// the one-second `trx_started` clock, than anything the scenario opens after it.
-    async fn decoy(&mut self) -> Result<u64> {
-        let table = self.table("decoy", 1).await?;
-        let id = self.hold(&["BEGIN", &update(&table, ROW_1, 1)]).await?;
-        sleep(Duration::from_millis(1100)).await;
         Ok(id)
     }
 
@@ -240,12 +265,11 @@ impl Scope {
 
     /// Waits until all `ids` show `state` in the processlist.
     async fn until_state(&mut self, what: &str, ids: &[u64], state: &str) -> Result<()> {
-        self.until_states(what, ids, &[state]).await
+        self.until_state_in(what, ids, &[state]).await
     }
 
-    /// Waits until all `ids` show one of `states` in the processlist (the flavors name some
-    /// waits differently).
-    async fn until_states(&mut self, what: &str, ids: &[u64], states: &[&str]) -> Result<()> {
+    /// Waits until all `ids` show one of `states` in the processlist.
+    async fn until_state_in(&mut self, what: &str, ids: &[u64], states: &[&str]) -> Result<()> {
         let states: Vec<String> = states.iter().map(|s| format!("'{s}'")).collect();
         let sql = format!(
             "SELECT COUNT(*) FROM information_schema.PROCESSLIST \
@@ -255,6 +279,37 @@ impl Scope {
         );
         self.until_count(what, &sql, ids.len() as u64, live_pause)
             .await
+    }
+
+    /// Waits until the waiting statement of `id` either shows `state` (returns
+    /// `true`) or has succeeded (returns `false`; its session is then kept idle).
+    /// For statements that wait on one flavor and not on the other.
+    async fn until_state_or_done(&mut self, what: &str, id: u64, state: &str) -> Result<bool> {
+        let sql = format!(
+            "SELECT COUNT(*) FROM information_schema.PROCESSLIST WHERE STATE = '{state}' AND ID = {id}"
+        );
+        let start = Instant::now();
+        loop {
+            let seen: u64 = self.admin.query_first(&sql).await?.unwrap_or(0);
+            if seen == 1 {
+                return Ok(true);
+            }
+            if self
+                .waiters
+                .iter()
+                .any(|w| w.id == id && w.task.is_finished())
+            {
+                let result = self.finish(id).await?;
+                result.with_context(|| format!("{what}: the statement of connection {id}"))?;
+                return Ok(false);
+            }
+            self.fail_if_a_waiter_ended(what).await?;
+            if start.elapsed() > ESTABLISH_TIMEOUT {
+                let sessions = self.describe().await?;
+                bail!("{what}: not established within {ESTABLISH_TIMEOUT:?}; sessions: {sessions}");
+            }
+            sleep(live_pause()).await;
+        }
     }
 
     /// Awaits the waiting statement of `id` and keeps its session; returns the statement's result.
@@ -287,11 +342,19 @@ impl Scope {
     }
 
     async fn cleanup(mut self) -> Result<()> {
-        // Long statements first (they hold tables open), then holders: their rollback is what
-        // lets the waiters finish.
-        for id in std::mem::take(&mut self.interrupt) {
+        // Long statements and server-level locks first: nothing else can finish before they do.
+        for id in std::mem::take(&mut self.kill_queries) {
             let _ = self.admin.query_drop(format!("KILL QUERY {id}")).await;
         }
+        for id in std::mem::take(&mut self.unlock_first) {
+            if let Some(pos) = self.sessions.iter().position(|c| u64::from(c.id()) == id) {
+                release(self.sessions.remove(pos)).await;
+            } else if let Some(pos) = self.waiters.iter().position(|w| w.id == id) {
+                let waiter = self.waiters.remove(pos);
+                self.reap(waiter).await;
+            }
+        }
+        // Then holders: their rollback is what lets the waiters finish.
         for conn in std::mem::take(&mut self.sessions) {
             release(conn).await;
         }
@@ -377,11 +440,11 @@ async fn open(opts: &Opts) -> Result<(Conn, u64)> {
     Ok((conn, id))
 }
 
-/// Ends a session politely; errors are expected when the test killed it. UNLOCK TABLES ends
-/// LOCK TABLES and FLUSH TABLES WITH READ LOCK; closing the session releases user locks.
+/// Ends a session politely (its transaction rolled back, then `LOCK TABLES` or
+/// `FLUSH TABLES WITH READ LOCK` released); errors are expected when the test killed it.
 async fn release(mut conn: Conn) {
-    let _ = conn.query_drop("UNLOCK TABLES").await;
     let _ = conn.query_drop("ROLLBACK").await;
+    let _ = conn.query_drop("UNLOCK TABLES").await;
     let _ = conn.disconnect().await;
 }
 
@@ -845,7 +908,7 @@ async fn enable_history_metric(admin: &mut Conn) -> Result<()> {
 
 /// An `ALTER TABLE` stuck behind the shared metadata lock of an idle transaction.
 pub struct MetadataLockWait {
-    /// An older idle transaction on another table: never the blocker.
+    /// An older, unrelated idle transaction on a table of its own (see `Scope::decoy`).
     pub decoy_id: u64,
     pub holder_id: u64,
     pub alter_id: u64,
@@ -855,8 +918,8 @@ pub struct MetadataLockWait {
     scope: Scope,
 }
 
-/// Holder reads the table in an open transaction and idles; the ALTER waits for
-/// `Waiting for table metadata lock`.
+/// After the decoy, the holder reads the table in an open transaction and idles;
+/// the ALTER waits for `Waiting for table metadata lock`.
 pub async fn metadata_lock_wait(server: &TestServer) -> Result<MetadataLockWait> {
     establish(server, async |s| {
         let decoy_id = s.decoy().await?;
@@ -876,6 +939,412 @@ pub async fn metadata_lock_wait(server: &TestServer) -> Result<MetadataLockWait>
             holder_id,
             alter_id,
             alter_statement,
+            table,
+            scope,
+        })
+    })
+    .await
+}
+
+/// The processlist state of a statement waiting for `FLUSH TABLES WITH READ LOCK`
+/// to be released: MySQL names the global read lock, MariaDB (which implements
+/// FTWRL with its backup lock) the backup lock.
+pub const GLOBAL_READ_LOCK_STATES: [&str; 2] =
+    ["Waiting for global read lock", "Waiting for backup lock"];
+/// The processlist state of a statement waiting for a metadata lock on a table.
+pub const TABLE_MDL_STATE: &str = "Waiting for table metadata lock";
+/// The processlist state of a statement waiting for a table to be flushed (MySQL).
+pub const TABLE_FLUSH_STATE: &str = "Waiting for table flush";
+
+/// `SELECT v, SLEEP(<LOCK_TIMEOUT_SECS>) FROM <table>`: on a one-row table, a
+/// query that runs (state `User sleep`) and keeps the table open until cleanup
+/// stops it with `KILL QUERY`.
+async fn long_select(s: &mut Scope, table: &str) -> Result<u64> {
+    let sql = format!("SELECT v, SLEEP({LOCK_TIMEOUT_SECS}) FROM {table}");
+    let id = s.wait_on(&[], sql).await?;
+    s.kill_queries.push(id);
+    s.until_state("long select runs", &[id], "User sleep")
+        .await?;
+    Ok(id)
+}
+
+/// Every writer on the server frozen by `FLUSH TABLES WITH READ LOCK` that an idle
+/// session holds (a backup tool that took the lock and hung, a forgotten console).
+///
+/// The writer's `UPDATE` waits in `Waiting for global read lock` (MySQL) or
+/// `Waiting for backup lock` (MariaDB), see [`GLOBAL_READ_LOCK_STATES`]; the
+/// holder is idle (command Sleep) without an InnoDB transaction. Since FTWRL
+/// stops writes server-wide, the scenario holds the named lock `server_wide`
+/// until cleanup (tests using it must run alone), and cleanup unlocks the holder
+/// before anything else.
+pub struct GlobalReadLock {
+    /// An older, unrelated idle transaction on a table of its own (see `Scope::decoy`).
+    pub decoy_id: u64,
+    pub holder_id: u64,
+    pub writer_id: u64,
+    /// The table the writer updates.
+    pub table: String,
+    scope: Scope,
+}
+
+/// Decoy, then the holder's FTWRL, then the writer's update of row 1 of its table.
+pub async fn global_read_lock(server: &TestServer) -> Result<GlobalReadLock> {
+    establish(server, async |s| {
+        s.serialise("server_wide").await?;
+        // Everything that writes comes before the lock, which would block it: the
+        // decoy's UPDATE and the CREATE TABLE.
+        let decoy_id = s.decoy().await?;
+        let table = s.table("global_read_lock", 1).await?;
+        let holder_id = s.hold(&["FLUSH TABLES WITH READ LOCK"]).await?;
+        s.unlock_first.push(holder_id);
+        let writer_id = s.wait_on(&[], update(&table, ROW_1, 1)).await?;
+        s.until_state_in("global_read_lock", &[writer_id], &GLOBAL_READ_LOCK_STATES)
+            .await?;
+        Ok(move |scope| GlobalReadLock {
+            decoy_id,
+            holder_id,
+            writer_id,
+            table,
+            scope,
+        })
+    })
+    .await
+}
+
+/// A `FLUSH TABLES <table>` stuck behind a long `SELECT` that keeps the table
+/// open, and a plain reader of the table stuck behind the flush.
+///
+/// On MySQL both the flush and the reader wait in `Waiting for table flush`
+/// ([`TABLE_FLUSH_STATE`]); performance_schema shows no metadata lock for the
+/// flush and a granted `SHARED_READ` for the reader (its wait is on the table
+/// definition, not on a lock). MariaDB 10.11 implements `FLUSH TABLES <table>`
+/// with an exclusive metadata lock instead, so there both wait in `Waiting for
+/// table metadata lock` ([`TABLE_MDL_STATE`]): the flush's `EXCLUSIVE` request is
+/// pending behind the select's `SHARED_READ`, the reader's `SHARED_READ` request
+/// is pending behind the flush. [`TableFlush::waiting_state`] says which.
+/// Only the named table is affected, so the scenario is not serialised.
+pub struct TableFlush {
+    /// An older, unrelated idle transaction on a table of its own (see `Scope::decoy`).
+    pub decoy_id: u64,
+    /// Runs `SELECT v, SLEEP(300) FROM <table>` (state `User sleep`).
+    pub select_id: u64,
+    /// Runs `FLUSH TABLES <table>`, waiting.
+    pub flush_id: u64,
+    /// Runs `SELECT * FROM <table>`, waiting.
+    pub reader_id: u64,
+    pub table: String,
+    /// The state both `flush_id` and `reader_id` show: [`TABLE_FLUSH_STATE`] on
+    /// MySQL, [`TABLE_MDL_STATE`] on MariaDB.
+    pub waiting_state: &'static str,
+    scope: Scope,
+}
+
+/// Decoy, then the long select, then the flush (once the select runs), then the
+/// reader (once the flush waits). Cleanup stops the select first (`KILL QUERY`).
+pub async fn table_flush(server: &TestServer) -> Result<TableFlush> {
+    establish(server, async |s| {
+        let decoy_id = s.decoy().await?;
+        let table = s.table("table_flush", 1).await?;
+        let waiting_state = if s.is_mariadb().await? {
+            TABLE_MDL_STATE
+        } else {
+            TABLE_FLUSH_STATE
+        };
+        let select_id = long_select(s, &table).await?;
+        let flush_id = s.wait_on(&[], format!("FLUSH TABLES {table}")).await?;
+        s.until_state("table_flush: FLUSH waits", &[flush_id], waiting_state)
+            .await?;
+        let reader_id = s.wait_on(&[], format!("SELECT * FROM {table}")).await?;
+        s.until_state("table_flush", &[flush_id, reader_id], waiting_state)
+            .await?;
+        Ok(move |scope| TableFlush {
+            decoy_id,
+            select_id,
+            flush_id,
+            reader_id,
+            table,
+            waiting_state,
+            scope,
+        })
+    })
+    .await
+}
+
+/// `FLUSH TABLES WITH READ LOCK` (as `mysqldump --master-data` or a backup tool
+/// issues it) behind a long `SELECT`, and a writer of another table behind the FTWRL.
+///
+/// On MySQL the FTWRL has taken the global read lock but waits in `Waiting for
+/// table flush` for the select's table to close, so writes anywhere on the server
+/// wait in `Waiting for global read lock` behind a statement that itself waits.
+/// MariaDB 10.11's FTWRL does not wait for running selects: it returns at once
+/// and its session idles (command Sleep) holding the backup lock, and the writer
+/// waits in `Waiting for backup lock`. [`FtwrlBehindSelect::ftwrl_waits`] says
+/// which. Server-wide, so serialised on `server_wide` like [`global_read_lock`].
+/// Cleanup stops the select (`KILL QUERY`), then unlocks the FTWRL session.
+pub struct FtwrlBehindSelect {
+    /// An older, unrelated idle transaction on a table of its own (see `Scope::decoy`).
+    pub decoy_id: u64,
+    /// Runs `SELECT v, SLEEP(300) FROM <table>` (state `User sleep`).
+    pub select_id: u64,
+    /// Ran `FLUSH TABLES WITH READ LOCK`: still running on MySQL, done and idle on MariaDB.
+    pub ftwrl_id: u64,
+    /// Updates row 1 of `other_table`, waiting (one of [`GLOBAL_READ_LOCK_STATES`]).
+    pub writer_id: u64,
+    /// The table the select reads.
+    pub table: String,
+    /// The table the writer updates.
+    pub other_table: String,
+    /// Whether the FTWRL statement itself still waits (`Waiting for table flush`):
+    /// `true` on MySQL, `false` on MariaDB.
+    pub ftwrl_waits: bool,
+    scope: Scope,
+}
+
+/// Decoy, then the long select, then FTWRL, then the writer.
+pub async fn ftwrl_behind_select(server: &TestServer) -> Result<FtwrlBehindSelect> {
+    establish(server, async |s| {
+        s.serialise("server_wide").await?;
+        let decoy_id = s.decoy().await?;
+        let table = s.table("ftwrl_select", 1).await?;
+        let other_table = s.table("ftwrl_other", 1).await?;
+        let select_id = long_select(s, &table).await?;
+        let ftwrl_id = s
+            .wait_on(&[], "FLUSH TABLES WITH READ LOCK".to_string())
+            .await?;
+        s.unlock_first.push(ftwrl_id);
+        let ftwrl_waits = s
+            .until_state_or_done("ftwrl_behind_select: FTWRL", ftwrl_id, TABLE_FLUSH_STATE)
+            .await?;
+        let writer_id = s.wait_on(&[], update(&other_table, ROW_1, 1)).await?;
+        s.until_state_in(
+            "ftwrl_behind_select: writer",
+            &[writer_id],
+            &GLOBAL_READ_LOCK_STATES,
+        )
+        .await?;
+        if ftwrl_waits {
+            s.until_state("ftwrl_behind_select: FTWRL", &[ftwrl_id], TABLE_FLUSH_STATE)
+                .await?;
+        }
+        Ok(move |scope| FtwrlBehindSelect {
+            decoy_id,
+            select_id,
+            ftwrl_id,
+            writer_id,
+            table,
+            other_table,
+            ftwrl_waits,
+            scope,
+        })
+    })
+    .await
+}
+
+/// A session waiting in `GET_LOCK()` for a user-level lock an idle session holds
+/// (application-level mutexes, cron jobs guarding against overlap).
+///
+/// The waiter's state is `User lock` on both flavors. No table is involved
+/// besides the decoy's; the lock name is unique per scenario.
+pub struct UserLock {
+    /// An older, unrelated idle transaction on a table of its own (see `Scope::decoy`).
+    pub decoy_id: u64,
+    /// Got the lock with `SELECT GET_LOCK('<lock_name>', 0)` and idles.
+    pub holder_id: u64,
+    /// Runs `SELECT GET_LOCK('<lock_name>', 300)`, waiting.
+    pub waiter_id: u64,
+    /// `mytriage_test.user_lock_<unique>`.
+    pub lock_name: String,
+    scope: Scope,
+}
+
+/// Decoy, then the holder takes the lock, then the waiter asks for it.
+/// Cleanup closes the holder, which frees the lock.
+pub async fn user_lock(server: &TestServer) -> Result<UserLock> {
+    establish(server, async |s| {
+        let decoy_id = s.decoy().await?;
+        let lock_name = format!("{DB}.{}", unique_name("user_lock"));
+        let (mut holder, holder_id) = s.prepare(&[]).await?;
+        let got: Result<Option<Option<i64>>, _> = holder
+            .query_first(format!("SELECT GET_LOCK('{lock_name}', 0)"))
+            .await;
+        s.sessions.push(holder);
+        ensure!(
+            got?.flatten() == Some(1),
+            "user_lock: the holder did not get {lock_name}"
+        );
+        let wait = format!("SELECT GET_LOCK('{lock_name}', {LOCK_TIMEOUT_SECS})");
+        let waiter_id = s.wait_on(&[], wait).await?;
+        s.until_state("user_lock", &[waiter_id], "User lock")
+            .await?;
+        Ok(move |scope| UserLock {
+            decoy_id,
+            holder_id,
+            waiter_id,
+            lock_name,
+            scope,
+        })
+    })
+    .await
+}
+
+/// A writer stuck behind `LOCK TABLES <table> WRITE` that an idle session holds.
+///
+/// The writer waits in `Waiting for table metadata lock` on both flavors (the
+/// holder's `SHARED_NO_READ_WRITE` metadata lock). Cleanup unlocks the holder first.
+pub struct LockTables {
+    /// An older, unrelated idle transaction on a table of its own (see `Scope::decoy`).
+    pub decoy_id: u64,
+    /// Ran `LOCK TABLES <table> WRITE` and idles.
+    pub holder_id: u64,
+    /// Updates row 1 of `table`, waiting.
+    pub writer_id: u64,
+    pub table: String,
+    scope: Scope,
+}
+
+/// Decoy, then the holder's `LOCK TABLES`, then the writer.
+pub async fn lock_tables(server: &TestServer) -> Result<LockTables> {
+    establish(server, async |s| {
+        let decoy_id = s.decoy().await?;
+        let table = s.table("lock_tables", 1).await?;
+        let holder_id = s.hold(&[&format!("LOCK TABLES {table} WRITE")]).await?;
+        s.unlock_first.push(holder_id);
+        let writer_id = s.wait_on(&[], update(&table, ROW_1, 1)).await?;
+        s.until_state("lock_tables", &[writer_id], TABLE_MDL_STATE)
+            .await?;
+        Ok(move |scope| LockTables {
+            decoy_id,
+            holder_id,
+            writer_id,
+            table,
+            scope,
+        })
+    })
+    .await
+}
+
+/// Two idle transactions, only one of which holds back purge: the older one is a
+/// READ COMMITTED writer (no read view while idle), the younger one a REPEATABLE
+/// READ consistent snapshot (its read view pins all history committed after it).
+/// There is no decoy: the RC writer plays that part.
+///
+/// [`HISTORY_CHURN`] committed updates of `table` follow the snapshot, so the
+/// history list length is at least that. In `SHOW ENGINE INNODB STATUS` MariaDB
+/// prints a `Trx read view will not see trx with id >= N, sees < M` line in the
+/// snapshot's transaction block (`... MariaDB thread id <rr_snapshot_id>, ...`)
+/// and none in the RC writer's. MySQL 9 prints a block (`MySQL thread id N, ...`)
+/// for the RC writer only: a read-only transaction is not listed, so the snapshot
+/// and its read view do not appear there at all; `Trx read view` lines appear
+/// nowhere.
+pub struct PurgeHolders {
+    /// `READ COMMITTED`; `BEGIN; UPDATE <rc_table> SET v = v + 1 WHERE id = 1`, then idle.
+    pub rc_writer_id: u64,
+    /// `START TRANSACTION WITH CONSISTENT SNAPSHOT; SELECT SUM(v) FROM <table>`,
+    /// then idle; opened 1.1 s after the RC writer.
+    pub rr_snapshot_id: u64,
+    /// The table read by the snapshot and churned (100 rows).
+    pub table: String,
+    /// The RC writer's own table (1 row).
+    pub rc_table: String,
+    scope: Scope,
+}
+
+/// RC writer, 1.1 s pause, RR snapshot, [`HISTORY_CHURN`] updates; confirms the
+/// history list length is at least that.
+pub async fn purge_holders(server: &TestServer) -> Result<PurgeHolders> {
+    establish(server, async |s| {
+        enable_history_metric(&mut s.admin).await?;
+        let rc_table = s.table("purge_rc", 1).await?;
+        let table = s.table("purge", 100).await?;
+        let rc_writer_id = s
+            .hold(&[
+                "SET SESSION TRANSACTION ISOLATION LEVEL READ COMMITTED",
+                "BEGIN",
+                &update(&rc_table, ROW_1, 1),
+            ])
+            .await?;
+        sleep(DECOY_LEAD).await;
+        let read = format!("SELECT SUM(v) FROM {table}");
+        let rr_snapshot_id = s
+            .hold(&["START TRANSACTION WITH CONSISTENT SNAPSHOT", &read])
+            .await?;
+        churn(&s.server, &table, HISTORY_CHURN).await?;
+        let now = try_history_list_length(&mut s.admin).await?;
+        ensure!(
+            now >= HISTORY_CHURN,
+            "purge_holders: history list length is {now} after {HISTORY_CHURN} updates"
+        );
+        Ok(move |scope| PurgeHolders {
+            rc_writer_id,
+            rr_snapshot_id,
+            table,
+            rc_table,
+            scope,
+        })
+    })
+    .await
+}
+
+/// Rows the rolling-back transaction inserts, in thousands. InnoDB rolls back
+/// faster on MariaDB, so it gets more to keep the rollback going for ≥ 3 s on
+/// the test servers (128M buffer pool); the insert takes a few seconds.
+const ROLLBACK_KROWS_MYSQL: u32 = 500;
+const ROLLBACK_KROWS_MARIADB: u32 = 1000;
+
+/// A large transaction rolling back after its connection was killed (what
+/// follows killing a long batch job: the rollback can take longer than the work).
+///
+/// The transaction inserted 500k (MySQL) or 1M (MariaDB) rows into a table with
+/// two secondary indexes, then `KILL <id>` hit its idle connection. The scenario
+/// returns once `INNODB_TRX` shows `trx_state = 'ROLLING BACK'` for `id`, which
+/// on these servers lasts several seconds more. While it lasts, MariaDB's
+/// processlist shows the connection as command `Killed`, state `Rollback`;
+/// MySQL 9 removes it from the processlist at once, so only `INNODB_TRX` (with
+/// `trx_mysql_thread_id = id`) still shows it. Cleanup waits for the rollback
+/// (the `DROP TABLE` waits for it).
+pub struct RollingBack {
+    /// An older, unrelated idle transaction on a table of its own (see `Scope::decoy`).
+    pub decoy_id: u64,
+    /// The killed connection whose transaction rolls back.
+    pub id: u64,
+    pub table: String,
+    scope: Scope,
+}
+
+/// Decoy, then the big insert in an open transaction, then `KILL`.
+pub async fn rolling_back(server: &TestServer) -> Result<RollingBack> {
+    establish(server, async |s| {
+        let decoy_id = s.decoy().await?;
+        let table = format!("{DB}.{}", unique_name("rolling_back"));
+        s.admin
+            .query_drop(format!(
+                "CREATE TABLE {table} (id INT PRIMARY KEY, v INT NOT NULL DEFAULT 0, \
+                 k1 INT NOT NULL, k2 INT NOT NULL, KEY (k1), KEY (k2)) ENGINE=InnoDB"
+            ))
+            .await?;
+        s.tables.push(table.clone());
+        let krows = if s.is_mariadb().await? {
+            ROLLBACK_KROWS_MARIADB
+        } else {
+            ROLLBACK_KROWS_MYSQL
+        };
+        let insert = format!(
+            "INSERT INTO {table} (id, k1, k2) \
+             WITH RECURSIVE seq (n) AS (SELECT 1 UNION ALL SELECT n + 1 FROM seq WHERE n < 1000) \
+             SELECT a.n * 1000 + b.n, a.n * 1000 + b.n, a.n * 1000 + b.n \
+             FROM seq a, seq b WHERE a.n <= {krows}"
+        );
+        let id = s.hold(&["BEGIN", &insert]).await?;
+        s.admin.query_drop(format!("KILL {id}")).await?;
+        let sql = format!(
+            "SELECT COUNT(*) FROM information_schema.INNODB_TRX \
+             WHERE trx_state = 'ROLLING BACK' AND trx_mysql_thread_id = {id}"
+        );
+        s.until_count("rolling_back", &sql, 1, trx_cache_pause)
+            .await?;
+        Ok(move |scope| RollingBack {
+            decoy_id,
+            id,
             table,
             scope,
         })
@@ -989,273 +1458,4 @@ async fn create_filler_user(admin: &mut Conn) -> Result<()> {
     );
     admin.query_drop(sql).await?;
     Ok(())
-}
-
-/// Thread states of a writer stopped by FLUSH TABLES WITH READ LOCK: MySQL's global read lock,
-/// MariaDB's backup lock.
-const FROZEN_WRITER: [&str; 2] = ["Waiting for global read lock", "Waiting for backup lock"];
-
-/// A session that started a long statement on `table`: `SELECT v, SLEEP(300)` over its one row,
-/// holding the table open until cleanup interrupts it.
-async fn long_select(s: &mut Scope, table: &str) -> Result<u64> {
-    let (conn, id) = s.prepare(&[]).await?;
-    s.spawn(conn, id, format!("SELECT v, SLEEP(300) FROM {table}"));
-    s.interrupt.push(id);
-    s.until_state("long select", &[id], "User sleep").await?;
-    Ok(id)
-}
-
-/// FLUSH TABLES WITH READ LOCK held by an idle session; a writer waits for it (MySQL: "Waiting
-/// for global read lock"; MariaDB: "Waiting for backup lock"). Every writer on the server stops,
-/// so the scenario holds the `server_wide` named lock until cleanup.
-pub struct GlobalReadLock {
-    pub decoy_id: u64,
-    pub holder_id: u64,
-    pub writer_id: u64,
-    pub table: String,
-    scope: Scope,
-}
-
-pub async fn global_read_lock(server: &TestServer) -> Result<GlobalReadLock> {
-    establish(server, async |s| {
-        s.serialise("server_wide").await?;
-        let decoy_id = s.decoy().await?;
-        let table = s.table("ftwrl", 1).await?;
-        let holder_id = s.hold(&["FLUSH TABLES WITH READ LOCK"]).await?;
-        let writer_id = s.wait_on(&[], update(&table, ROW_1, 1)).await?;
-        s.until_states("global_read_lock", &[writer_id], &FROZEN_WRITER)
-            .await?;
-        Ok(move |scope| GlobalReadLock {
-            decoy_id,
-            holder_id,
-            writer_id,
-            table,
-            scope,
-        })
-    })
-    .await
-}
-
-/// "Waiting for table flush": a long SELECT holds a one-row table open, `FLUSH TABLES t` waits
-/// for it, and a new reader waits for the FLUSH. On MySQL both wait "Waiting for table flush";
-/// MariaDB's FLUSH TABLES t asks for an exclusive metadata lock instead, and both wait "Waiting
-/// for table metadata lock".
-pub struct TableFlush {
-    pub decoy_id: u64,
-    pub select_id: u64,
-    pub flush_id: u64,
-    pub reader_id: u64,
-    pub table: String,
-    scope: Scope,
-}
-
-const FLUSH_WAIT: [&str; 2] = ["Waiting for table flush", "Waiting for table metadata lock"];
-
-pub async fn table_flush(server: &TestServer) -> Result<TableFlush> {
-    establish(server, async |s| {
-        let decoy_id = s.decoy().await?;
-        let table = s.table("flush", 1).await?;
-        let select_id = long_select(s, &table).await?;
-        let flush_id = s.wait_on(&[], format!("FLUSH TABLES {table}")).await?;
-        s.until_states("table_flush: FLUSH", &[flush_id], &FLUSH_WAIT)
-            .await?;
-        let reader_id = s.wait_on(&[], format!("SELECT * FROM {table}")).await?;
-        s.until_states("table_flush: reader", &[reader_id], &FLUSH_WAIT)
-            .await?;
-        Ok(move |scope| TableFlush {
-            decoy_id,
-            select_id,
-            flush_id,
-            reader_id,
-            table,
-            scope,
-        })
-    })
-    .await
-}
-
-/// FLUSH TABLES WITH READ LOCK waiting for a long SELECT ("Waiting for table flush") while a
-/// writer of another table waits for the FTWRL. The root is the SELECT, not the backup.
-/// Server-wide: holds the `server_wide` named lock. MySQL only: MariaDB 10.11's FTWRL returns at
-/// once beside a running SELECT.
-pub struct FtwrlBehindSelect {
-    pub decoy_id: u64,
-    pub select_id: u64,
-    pub ftwrl_id: u64,
-    pub writer_id: u64,
-    pub table: String,
-    pub other_table: String,
-    scope: Scope,
-}
-
-pub async fn ftwrl_behind_select(server: &TestServer) -> Result<FtwrlBehindSelect> {
-    establish(server, async |s| {
-        s.serialise("server_wide").await?;
-        let decoy_id = s.decoy().await?;
-        let table = s.table("ftwrl_flush", 1).await?;
-        let other_table = s.table("ftwrl_other", 1).await?;
-        let select_id = long_select(s, &table).await?;
-        let ftwrl_id = s
-            .wait_on(&[], "FLUSH TABLES WITH READ LOCK".to_owned())
-            .await?;
-        s.until_states("ftwrl_behind_select: FTWRL", &[ftwrl_id], &FLUSH_WAIT)
-            .await?;
-        let writer_id = s.wait_on(&[], update(&other_table, ROW_1, 1)).await?;
-        s.until_states("ftwrl_behind_select: writer", &[writer_id], &FROZEN_WRITER)
-            .await?;
-        Ok(move |scope| FtwrlBehindSelect {
-            decoy_id,
-            select_id,
-            ftwrl_id,
-            writer_id,
-            table,
-            other_table,
-            scope,
-        })
-    })
-    .await
-}
-
-/// A user-level lock (GET_LOCK) held by an idle session; another waits for it ("User lock").
-pub struct UserLock {
-    pub decoy_id: u64,
-    pub holder_id: u64,
-    pub waiter_id: u64,
-    pub lock_name: String,
-    scope: Scope,
-}
-
-pub async fn user_lock(server: &TestServer) -> Result<UserLock> {
-    establish(server, async |s| {
-        let decoy_id = s.decoy().await?;
-        let lock_name = unique_name("job");
-        let holder_id = s
-            .hold(&[&format!("SELECT GET_LOCK('{lock_name}', 0)")])
-            .await?;
-        let waiter_id = s
-            .wait_on(&[], format!("SELECT GET_LOCK('{lock_name}', 300)"))
-            .await?;
-        s.until_state("user_lock", &[waiter_id], "User lock")
-            .await?;
-        Ok(move |scope| UserLock {
-            decoy_id,
-            holder_id,
-            waiter_id,
-            lock_name,
-            scope,
-        })
-    })
-    .await
-}
-
-/// LOCK TABLES t WRITE held by an idle session; a writer waits for its metadata lock.
-pub struct LockTables {
-    pub decoy_id: u64,
-    pub holder_id: u64,
-    pub writer_id: u64,
-    pub table: String,
-    scope: Scope,
-}
-
-pub async fn lock_tables(server: &TestServer) -> Result<LockTables> {
-    establish(server, async |s| {
-        let decoy_id = s.decoy().await?;
-        let table = s.table("lock_tables", 1).await?;
-        let holder_id = s.hold(&[&format!("LOCK TABLES {table} WRITE")]).await?;
-        let writer_id = s.wait_on(&[], update(&table, ROW_1, 1)).await?;
-        s.until_state(
-            "lock_tables",
-            &[writer_id],
-            "Waiting for table metadata lock",
-        )
-        .await?;
-        Ok(move |scope| LockTables {
-            decoy_id,
-            holder_id,
-            writer_id,
-            table,
-            scope,
-        })
-    })
-    .await
-}
-
-/// Purge held back: an idle READ COMMITTED transaction that updated one row (older: the
-/// decoy on MySQL, where it holds no read view; a real holder on MariaDB, where an open writer
-/// holds purge back), then a REPEATABLE READ consistent snapshot, then [`HISTORY_CHURN`]
-/// committed updates.
-pub struct PurgeHolders {
-    pub rc_writer_id: u64,
-    pub rr_snapshot_id: u64,
-    pub table: String,
-    scope: Scope,
-}
-
-pub async fn purge_holders(server: &TestServer) -> Result<PurgeHolders> {
-    establish(server, async |s| {
-        enable_history_metric(&mut s.admin).await?;
-        let own = s.table("purge_rc", 1).await?;
-        let table = s.table("purge", 100).await?;
-        let rc_writer_id = s
-            .hold(&[
-                "SET SESSION TRANSACTION ISOLATION LEVEL READ COMMITTED",
-                "BEGIN",
-                &update(&own, ROW_1, 1),
-            ])
-            .await?;
-        sleep(Duration::from_millis(1100)).await;
-        let read = format!("SELECT SUM(v) FROM {table}");
-        let rr_snapshot_id = s
-            .hold(&["START TRANSACTION WITH CONSISTENT SNAPSHOT", &read])
-            .await?;
-        churn(&s.server, &table, HISTORY_CHURN).await?;
-        Ok(move |scope| PurgeHolders {
-            rc_writer_id,
-            rr_snapshot_id,
-            table,
-            scope,
-        })
-    })
-    .await
-}
-
-/// A transaction ROLLING BACK: it inserted many rows, then its connection was killed; the
-/// scenario returns once INNODB_TRX shows it rolling back.
-pub struct RollingBack {
-    pub decoy_id: u64,
-    pub id: u64,
-    pub table: String,
-    scope: Scope,
-}
-
-/// The rolled-back transaction inserts 2 × 1000 × 1000 rows: 400,000 rows took 1.6 s to roll
-/// back on MySQL 9.7 and 0.9 s on MariaDB 10.11 here, and a test must see it while it lasts.
-const THOUSAND: &str = "(WITH RECURSIVE d(n) AS (SELECT 0 UNION ALL SELECT n + 1 FROM d WHERE n < 999) \
-                        SELECT n FROM d)";
-
-pub async fn rolling_back(server: &TestServer) -> Result<RollingBack> {
-    establish(server, async |s| {
-        let decoy_id = s.decoy().await?;
-        let table = s.table("rollback", 1).await?;
-        let fill = format!(
-            "INSERT INTO {table} (id) SELECT 2 + a.n + 1000 * b.n + 1000000 * c.n \
-             FROM {THOUSAND} a, {THOUSAND} b, (SELECT 0 AS n UNION ALL SELECT 1) c"
-        );
-        let (conn, id) = s.prepare(&["BEGIN", &fill]).await?;
-        s.sessions.push(conn);
-        s.admin.query_drop(format!("KILL {id}")).await?;
-        let sql = format!(
-            "SELECT COUNT(*) FROM information_schema.INNODB_TRX \
-             WHERE trx_state = 'ROLLING BACK' AND trx_mysql_thread_id = {id}"
-        );
-        s.until_count("rolling_back", &sql, 1, trx_cache_pause)
-            .await?;
-        Ok(move |scope| RollingBack {
-            decoy_id,
-            id,
-            table,
-            scope,
-        })
-    })
-    .await
 }
