@@ -29,6 +29,9 @@ pub(crate) struct Db {
     conn: Option<Conn>,
     own_id: u64,
     query_timeout: Duration,
+    /// The session set-up, sent in front of the first statement so it costs no round trip of
+    /// its own. No statement runs without it: the server stops a batch whose set-up fails.
+    setup: Option<String>,
 }
 
 impl Session {
@@ -40,11 +43,11 @@ impl Session {
             conn: Some(conn),
             own_id,
             query_timeout: config.query_timeout,
+            setup: None,
         };
         let facts = collect_facts(&mut db).await?;
         let server = server::detect(&facts);
-        let setup = server.session_setup(config.query_timeout);
-        db.run("setting up the session", &setup).await?;
+        db.setup = Some(server.session_setup(config.query_timeout));
         Ok(Session { db, server })
     }
 
@@ -83,13 +86,20 @@ impl Db {
         T: FromRow + Send + 'static,
         P: Into<Params> + Send,
     {
+        let params = params.into();
+        if self.setup.is_some() {
+            if matches!(params, Params::Empty) {
+                let mut answers = self.batch(what, &[sql]).await?;
+                return Ok(rows(answers.remove(0)?));
+            }
+            self.batch(what, &[]).await?;
+        }
         let limit = self.query_timeout + CLIENT_GRACE;
         let conn = self.conn.as_mut().ok_or_else(|| {
             anyhow!(Failure::Abandoned {
                 what: what.to_owned()
             })
         })?;
-        let params = params.into();
         let outcome = match params {
             Params::Empty => tokio::time::timeout(limit, conn.query(sql)).await,
             params => tokio::time::timeout(limit, conn.exec(sql, params)).await,
@@ -132,6 +142,76 @@ impl Db {
     /// Runs a statement that returns no rows.
     pub(crate) async fn run(&mut self, what: &str, sql: &str) -> Result<()> {
         self.query::<mysql_async::Row>(what, sql).await.map(drop)
+    }
+
+    /// Runs `statements` as one multi-statement query, one round trip for all of them, and
+    /// returns each statement's own rows or error. The server stops a batch at its first error
+    /// (a statement past its server-side limit, a missing privilege): the statements after it
+    /// are sent again as a new batch, so no later result is lost. The client deadline guards each
+    /// round trip; past it the connection is given up and every statement not answered fails.
+    pub(crate) async fn batch(
+        &mut self,
+        what: &str,
+        statements: &[&str],
+    ) -> Result<Vec<Result<Vec<mysql_async::Row>>>> {
+        if let Some(setup) = self.setup.take() {
+            let mut with_setup = vec![setup.as_str()];
+            with_setup.extend_from_slice(statements);
+            let mut answers = self.run_batch(what, &with_setup).await;
+            answers
+                .remove(0)
+                .context("setting up the session (read only, statement limits)")?;
+            return Ok(answers);
+        }
+        Ok(self.run_batch(what, statements).await)
+    }
+
+    async fn run_batch(
+        &mut self,
+        what: &str,
+        statements: &[&str],
+    ) -> Vec<Result<Vec<mysql_async::Row>>> {
+        let mut results = Vec::with_capacity(statements.len());
+        while results.len() < statements.len() {
+            let rest = &statements[results.len()..];
+            let limit = self.query_timeout + CLIENT_GRACE;
+            let timeout = self.query_timeout;
+            let Some(conn) = self.conn.as_mut() else {
+                results.push(Err(anyhow!(Failure::Abandoned {
+                    what: what.to_owned()
+                })));
+                continue;
+            };
+            let mut answered = Vec::new();
+            let round = async {
+                let mut result = match conn.query_iter(rest.join(";\n")).await {
+                    Ok(result) => result,
+                    Err(error) => {
+                        answered.push(Err(statement_error(error, what, timeout)));
+                        return;
+                    }
+                };
+                while answered.len() < rest.len() {
+                    match result.collect::<mysql_async::Row>().await {
+                        Ok(rows) => answered.push(Ok(rows)),
+                        Err(error) => {
+                            answered.push(Err(statement_error(error, what, timeout)));
+                            return;
+                        }
+                    }
+                }
+            };
+            if tokio::time::timeout(limit, round).await.is_err() {
+                // The protocol is mid-result; the connection cannot be reused safely.
+                self.conn = None;
+                answered.push(Err(anyhow!(Failure::QueryTimeout {
+                    what: what.to_owned(),
+                    after: self.query_timeout
+                })));
+            }
+            results.extend(answered);
+        }
+        results
     }
 }
 
@@ -223,21 +303,47 @@ const MDL_INSTRUMENT: &str = "wait/lock/metadata/sql/mdl";
 /// The consumers that keep each session's current and recent statements.
 const STATEMENT_CONSUMERS: [&str; 2] = ["events_statements_current", "events_statements_history"];
 
-/// Runs the detection statements; what they return is judged by the pure [`server::detect`].
+/// Runs the detection statements, in one round trip; what they return is judged by the pure
+/// [`server::detect`]. The performance_schema set-up goes last: an account without SELECT on
+/// performance_schema fails only that statement, which is a finding, not a failure.
 async fn collect_facts(db: &mut Db) -> Result<server::ServerFacts> {
-    let variables: Vec<(String, String)> = db
-        .query("reading server variables", queries::SERVER_VARIABLES)
-        .await?;
-    let tables: Vec<(String, String)> = db
-        .query("listing diagnostic tables", queries::SERVER_TABLES)
-        .await?;
-    let grants: Vec<String> = db.query("reading own grants", queries::SHOW_GRANTS).await?;
-    let (current_user,): (String,) = db
-        .query("reading current user", queries::CURRENT_USER)
-        .await?
+    let what = "detecting the server";
+    let mut answers = db
+        .run_batch(
+            what,
+            &[
+                queries::SERVER_VARIABLES,
+                queries::SERVER_TABLES,
+                queries::SHOW_GRANTS,
+                queries::CURRENT_USER,
+                queries::PS_SETUP,
+            ],
+        )
+        .await
+        .into_iter();
+    let mut next = || {
+        answers
+            .next()
+            .context("a detection statement went unanswered")
+    };
+    let variables: Vec<(String, String)> = rows(next()?.context("reading server variables")?);
+    let tables: Vec<(String, String)> = rows(next()?.context("listing diagnostic tables")?);
+    let grants: Vec<String> = rows(next()?.context("reading own grants")?);
+    let (current_user,): (String,) = rows(next()?.context("reading current user")?)
         .into_iter()
         .next()
         .context("CURRENT_USER() returned no row")?;
+    let setup = match next()? {
+        Ok(rows_) => Some(rows::<(String, String)>(rows_)),
+        Err(error)
+            if error
+                .downcast_ref::<Failure>()
+                .is_some_and(Failure::is_privilege) =>
+        {
+            None
+        }
+        Err(error) => return Err(error.context("reading the performance_schema set-up")),
+    };
     let mut facts = server::ServerFacts {
         variables: variables
             .into_iter()
@@ -250,28 +356,25 @@ async fn collect_facts(db: &mut Db) -> Result<server::ServerFacts> {
         statement_consumers: None,
         connection_id: db.own_id,
     };
-    if facts.performance_schema_on() {
-        // An account without SELECT on performance_schema cannot tell; that is a finding, not a failure.
-        let setup = db
-            .query_if_permitted::<(String, String)>(
-                "reading the performance_schema set-up",
-                queries::PS_SETUP,
-            )
-            .await?;
-        if let Some(rows) = setup {
-            let enabled = |name: &str| {
-                rows.iter()
-                    .any(|(n, e)| n == name && e.eq_ignore_ascii_case("YES"))
-            };
-            facts.mdl_instrument = Some(enabled(MDL_INSTRUMENT));
-            facts.statement_consumers = Some(
-                STATEMENT_CONSUMERS
-                    .iter()
-                    .filter(|name| enabled(name))
-                    .map(|name| (*name).to_owned())
-                    .collect(),
-            );
-        }
+    // With performance_schema off the set-up tables say nothing: leave the facts unknown.
+    if let Some(rows) = setup.filter(|_| facts.performance_schema_on()) {
+        let enabled = |name: &str| {
+            rows.iter()
+                .any(|(n, e)| n == name && e.eq_ignore_ascii_case("YES"))
+        };
+        facts.mdl_instrument = Some(enabled(MDL_INSTRUMENT));
+        facts.statement_consumers = Some(
+            STATEMENT_CONSUMERS
+                .iter()
+                .filter(|name| enabled(name))
+                .map(|name| (*name).to_owned())
+                .collect(),
+        );
     }
     Ok(facts)
+}
+
+/// Rows of a batch answer as `T`.
+fn rows<T: FromRow>(rows: Vec<mysql_async::Row>) -> Vec<T> {
+    rows.into_iter().map(FromRow::from_row).collect()
 }

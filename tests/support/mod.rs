@@ -6,6 +6,7 @@
 //! mysql_async, tokio, anyhow and std, never on the mytriage crate itself.
 #![allow(dead_code)]
 
+pub mod proxy;
 pub mod scenarios;
 
 use anyhow::{Context, Result};
