@@ -323,6 +323,13 @@ pub(crate) async fn run(
     log: &mut EvidenceLog,
 ) -> Result<KillReport> {
     session.require_process("kill")?;
+    // The selection reads its snapshot in one round trip.
+    let mut ahead = processlist::statements(&session.server);
+    ahead.extend(locks::statements(&session.server));
+    session
+        .db
+        .prefetch("taking the kill snapshot", &ahead)
+        .await?;
     let threads = processlist::threads(session).await?;
     let last = processlist::last_statements(session).await?;
     let locks = locks::collect_with(
@@ -332,6 +339,10 @@ pub(crate) async fn run(
         &crate::cli::LocksArgs::default(),
     )
     .await?;
+    // Nothing read ahead may answer a later statement: the re-verification just before each
+    // KILL stays its own round trip, reading the session as it is then. That is a safety rule,
+    // not a cost to optimise away: the check must gate the kill.
+    session.db.forget_prefetched();
     let seen = Observed {
         threads: &threads,
         last: last.as_ref(),

@@ -1,6 +1,7 @@
 //! The one gentle session: a single read-only connection whose every statement is bounded twice,
 //! by the client (tokio) and by the server (`MAX_EXECUTION_TIME` / `max_statement_time`).
 
+use std::collections::HashMap;
 use std::time::Duration;
 
 use anyhow::{Context, Result, anyhow, bail};
@@ -32,6 +33,8 @@ pub(crate) struct Db {
     /// The session set-up, sent in front of the first statement so it costs no round trip of
     /// its own. No statement runs without it: the server stops a batch whose set-up fails.
     setup: Option<String>,
+    /// Answers read ahead by [`Db::prefetch`], by statement text, each handed out once.
+    prefetched: HashMap<&'static str, Result<Vec<mysql_async::Row>>>,
 }
 
 impl Session {
@@ -44,6 +47,7 @@ impl Session {
             own_id,
             query_timeout: config.query_timeout,
             setup: None,
+            prefetched: HashMap::new(),
         };
         let facts = collect_facts(&mut db).await?;
         let server = server::detect(&facts);
@@ -87,6 +91,11 @@ impl Db {
         P: Into<Params> + Send,
     {
         let params = params.into();
+        if matches!(params, Params::Empty)
+            && let Some(answer) = self.prefetched.remove(sql)
+        {
+            return answer.map(rows);
+        }
         if self.setup.is_some() {
             if matches!(params, Params::Empty) {
                 let mut answers = self.batch(what, &[sql]).await?;
@@ -142,6 +151,23 @@ impl Db {
     /// Runs a statement that returns no rows.
     pub(crate) async fn run(&mut self, what: &str, sql: &str) -> Result<()> {
         self.query::<mysql_async::Row>(what, sql).await.map(drop)
+    }
+
+    /// Reads a snapshot's statements ahead, in one round trip: each later [`Db::query`] of one
+    /// of them takes its answer (rows or error) from here, once, instead of asking the server.
+    /// So a snapshot costs one round trip while every probe keeps reading the statements it
+    /// chose, and a statement that fails or times out still fails only its own section.
+    /// Statements a probe will run with parameters, or only on a condition, are not read ahead.
+    pub(crate) async fn prefetch(&mut self, what: &str, statements: &[&'static str]) -> Result<()> {
+        self.prefetched.clear();
+        let answers = self.batch(what, statements).await?;
+        self.prefetched = statements.iter().copied().zip(answers).collect();
+        Ok(())
+    }
+
+    /// Drops answers read ahead that no probe took, so a later snapshot asks the server again.
+    pub(crate) fn forget_prefetched(&mut self) {
+        self.prefetched.clear();
     }
 
     /// Runs `statements` as one multi-statement query, one round trip for all of them, and

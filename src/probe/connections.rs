@@ -53,8 +53,16 @@ pub(crate) struct ConnectionsReport {
 
 /// Reads the counters and groups the threads.
 pub(crate) async fn collect(session: &mut Session) -> Result<ConnectionsReport> {
+    let mut ahead = processlist::statements(&session.server);
+    ahead.extend(statements());
+    session.db.prefetch("reading connections", &ahead).await?;
     let threads = processlist::threads(session).await?;
     collect_with(session, &threads).await
+}
+
+/// What [`collect_with`] runs, for a snapshot to read ahead.
+pub(crate) fn statements() -> [&'static str; 2] {
+    [queries::CONNECTION_STATUS, queries::ACCOUNT_LIMITS]
 }
 
 /// As [`collect`], on a thread snapshot already taken (by `status`, say).

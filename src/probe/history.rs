@@ -112,9 +112,20 @@ pub(crate) async fn collect(session: &mut Session, args: &HistoryArgs) -> Result
     let started = Instant::now();
     let mut samples = Vec::new();
     let mut source = "";
+    // MariaDB prints every read view in the InnoDB status; MySQL prints none, so it is read only
+    // on MariaDB. The last sample reads it, the threads and last statements in the same round trip.
+    let mariadb = session.server.flavor.is_mariadb();
     for index in 0..args.sample {
         if index > 0 {
             tokio::time::sleep(args.interval).await;
+        }
+        if index + 1 == args.sample {
+            let mut ahead = vec![session.server.history_list_length_query()];
+            ahead.extend(processlist::statements(&session.server));
+            if mariadb {
+                ahead.push(crate::queries::INNODB_STATUS);
+            }
+            session.db.prefetch("reading the history", &ahead).await?;
         }
         let (hll, from) = history_list_length(session).await?;
         source = from;
@@ -127,8 +138,6 @@ pub(crate) async fn collect(session: &mut Session, args: &HistoryArgs) -> Result
     let length = samples.last().map_or(0, |s| s.history_list_length);
     let threads = processlist::threads(session).await?;
     let last = processlist::last_statements(session).await?;
-    // MariaDB prints every read view there; MySQL prints none, so it is read only on MariaDB.
-    let mariadb = session.server.flavor.is_mariadb();
     let status = match mariadb {
         true => Some(deadlocks::innodb_status(session).await?),
         false => None,

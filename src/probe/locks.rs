@@ -17,7 +17,7 @@ use crate::connect::row::Columns;
 use crate::probe::processlist::{self, Thread};
 use crate::queries;
 use crate::render::{Block, Report, View, now_or_last, serde_label};
-use crate::server::{LockWaitSource, MdlSource};
+use crate::server::{LockWaitSource, MdlSource, ServerInfo};
 use states::GrantedLock;
 use tree::{Edge, Forest, How, Node, WaitInfo, WaitKind};
 
@@ -90,8 +90,29 @@ const FROZEN_STATES: &[&str] = &[
     "Waiting for backup lock",
 ];
 
+/// What [`collect_with`] always runs, for a snapshot to read ahead (the lookups it makes only
+/// for waits found are not).
+pub(crate) fn statements(server: &ServerInfo) -> Vec<&'static str> {
+    let mut statements = Vec::new();
+    match server.sources.lock_waits {
+        LockWaitSource::DataLockWaits => statements.push(queries::LOCK_WAITS_P_S),
+        LockWaitSource::InnodbLockWaits => statements.push(queries::LOCK_WAITS_I_S),
+        LockWaitSource::None => {}
+    }
+    if server.sources.metadata_locks == MdlSource::PerformanceSchema {
+        statements.push(queries::MDL_WAITS_P_S);
+    }
+    statements
+}
+
 /// Reads the waits and builds the tree.
 pub(crate) async fn collect(session: &mut Session, args: &LocksArgs) -> Result<LocksReport> {
+    let mut ahead = processlist::statements(&session.server);
+    ahead.extend(statements(&session.server));
+    session
+        .db
+        .prefetch("reading the lock waits", &ahead)
+        .await?;
     let threads = processlist::threads(session).await?;
     let last = processlist::last_statements(session).await?;
     collect_with(session, &threads, last.as_ref(), args).await

@@ -31,6 +31,14 @@ pub(crate) struct SessionCheck {
 /// Reads back the session's settings; detection itself already ran in [`Session::open`].
 pub(crate) async fn collect(session: &mut Session) -> Result<ServerReport> {
     let server = session.server.clone();
+    let mut ahead = vec![server.session_check_query(), queries::SESSION_TLS];
+    if server.capabilities.performance_schema {
+        ahead.push(queries::OWN_PROGRAM_NAME);
+    }
+    session
+        .db
+        .prefetch("reading back the session", &ahead)
+        .await?;
     let rows: Vec<(bool, String)> = session
         .db
         .query("reading back the session", server.session_check_query())

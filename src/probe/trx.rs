@@ -41,6 +41,8 @@ pub(crate) struct TrxReport {
 /// Reads transactions and keeps those at least `--min-age` old.
 pub(crate) async fn collect(session: &mut Session, args: &TrxArgs) -> Result<TrxReport> {
     let min_age_s = args.min_age.as_secs();
+    let ahead = processlist::statements(&session.server);
+    session.db.prefetch("reading transactions", &ahead).await?;
     let threads = processlist::threads(session).await?;
     let last = processlist::last_statements(session)
         .await?

@@ -86,6 +86,25 @@ impl Triage {
 /// Takes the snapshot. The thread list is the base of every section, so without it there is no
 /// snapshot; any later section that times out is marked unavailable and the rest goes on.
 pub(crate) async fn collect(session: &mut Session) -> Result<Triage> {
+    // Every statement the snapshot always needs, in one round trip; the lookups made only for
+    // waits found (queued row locks, holders of user locks, table handles) follow when needed.
+    let server = &session.server;
+    let mut ahead = processlist::statements(server);
+    ahead.extend(locks::statements(server));
+    ahead.extend(connections::statements());
+    if server.capabilities.process_privilege {
+        ahead.push(crate::queries::INNODB_STATUS);
+    }
+    ahead.push(server.history_list_length_query());
+    ahead.push(crate::queries::SERVER_NOW);
+    session.db.prefetch("taking the snapshot", &ahead).await?;
+    let triage = snapshot(session).await;
+    session.db.forget_prefetched();
+    triage
+}
+
+/// The snapshot, section by section, from the statements read ahead.
+async fn snapshot(session: &mut Session) -> Result<Triage> {
     let mut gaps = Vec::new();
     let threads = processlist::threads(session).await?;
     let last = section(
