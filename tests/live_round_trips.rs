@@ -50,7 +50,10 @@ async fn anchor(proxy: &Proxy, user: &str) -> Option<u64> {
         .await
         .ok()?
         .ok()?;
-    output.status.success().then(|| proxy.turns())
+    if !output.status.success() {
+        return None;
+    }
+    Some(proxy.turns().await)
 }
 
 // Clients run in spawn_blocking: the proxy's tasks share this runtime and must keep running.
@@ -84,7 +87,7 @@ async fn exclusive_every_command_keeps_its_round_trips() {
                 "{command}: {}",
                 String::from_utf8_lossy(&output.stderr)
             );
-            let turns = proxy.turns();
+            let turns = proxy.turns().await;
             seen.push(format!("{command} {turns}"));
             if turns > bound {
                 over.push(format!(
@@ -101,4 +104,83 @@ async fn exclusive_every_command_keeps_its_round_trips() {
         );
     }
     assert!(over.is_empty(), "{}", over.join("; "));
+}
+
+/// Runs the binary through the proxy and returns its stdout and the client turns it took.
+async fn turns_of(proxy: &Proxy, url: &str, args: &[&str]) -> (String, u64) {
+    proxy.reset();
+    let url = url.to_owned();
+    let args: Vec<String> = args.iter().map(|a| (*a).to_owned()).collect();
+    let output = tokio::task::spawn_blocking(move || {
+        let refs: Vec<&str> = args.iter().map(String::as_str).collect();
+        support::mytriage_output(&url, &refs)
+    })
+    .await
+    .unwrap();
+    assert!(
+        output.status.code().is_some_and(|c| c <= 1),
+        "{}",
+        String::from_utf8_lossy(&output.stderr)
+    );
+    let turns = proxy.turns().await;
+    (String::from_utf8_lossy(&output.stdout).into_owned(), turns)
+}
+
+/// A `watch` or `top` sample is one round trip: the handshake, the detection and (where the run
+/// closes politely) the quit are the other turns of the run.
+#[tokio::test]
+async fn exclusive_each_watch_and_top_sample_is_one_round_trip() {
+    for server in servers() {
+        support::announce("round trips per sample", &server);
+        let proxy = Proxy::start(upstream(&server), Duration::ZERO)
+            .await
+            .expect("proxy");
+        let user = url::Url::parse(&server.url).unwrap().username().to_owned();
+        let url = format!(
+            "mysql://{user}@127.0.0.1:{}/?ssl-mode=DISABLED",
+            proxy.addr.port()
+        );
+        let watch = [
+            "watch",
+            "--samples",
+            "3",
+            "--interval",
+            "200ms",
+            "--format",
+            "json",
+        ];
+        let (stdout, watch_turns) = turns_of(&proxy, &url, &watch).await;
+        let samples = stdout.lines().filter(|l| l.starts_with('{')).count() as u64;
+        let turns = watch_turns;
+        assert_eq!(samples, 3, "{stdout}");
+        assert!(
+            turns <= samples + 3,
+            "watch on {}: {turns} turns",
+            server.name
+        );
+
+        let top = [
+            "top",
+            "--duration",
+            "2s",
+            "--interval",
+            "500ms",
+            "--format",
+            "json",
+        ];
+        let (stdout, turns) = turns_of(&proxy, &url, &top).await;
+        let report: serde_json::Value = serde_json::from_str(&stdout).expect("top JSON");
+        let samples = report["samples"].as_u64().expect("samples");
+        assert!(samples >= 2, "{report:#}");
+        assert!(
+            turns <= samples + 3,
+            "top on {}: {turns} turns",
+            server.name
+        );
+        eprintln!(
+            "round trips on {}: watch 3 samples in {watch_turns} turns, top {samples} samples in \
+             {turns} turns",
+            server.name
+        );
+    }
 }

@@ -34,7 +34,7 @@ pub(crate) struct Db {
     /// its own. No statement runs without it: the server stops a batch whose set-up fails.
     setup: Option<String>,
     /// Answers read ahead by [`Db::prefetch`], by statement text, each handed out once.
-    prefetched: HashMap<&'static str, Result<Vec<mysql_async::Row>>>,
+    prefetched: HashMap<&'static str, Answer>,
 }
 
 impl Session {
@@ -94,7 +94,9 @@ impl Db {
         if matches!(params, Params::Empty)
             && let Some(answer) = self.prefetched.remove(sql)
         {
-            return answer.map(rows);
+            return answer
+                .map(rows)
+                .map_err(|u| u.into_error(what, self.query_timeout));
         }
         if self.setup.is_some() {
             if matches!(params, Params::Empty) {
@@ -156,11 +158,12 @@ impl Db {
     /// Reads a snapshot's statements ahead, in one round trip: each later [`Db::query`] of one
     /// of them takes its answer (rows or error) from here, once, instead of asking the server.
     /// So a snapshot costs one round trip while every probe keeps reading the statements it
-    /// chose, and a statement that fails or times out still fails only its own section.
-    /// Statements a probe will run with parameters, or only on a condition, are not read ahead.
+    /// chose, and a statement that fails or times out still fails only its own section, named
+    /// by the probe that reads it. Statements a probe runs with parameters, or only on a
+    /// condition, are not read ahead.
     pub(crate) async fn prefetch(&mut self, what: &str, statements: &[&'static str]) -> Result<()> {
         self.prefetched.clear();
-        let answers = self.batch(what, statements).await?;
+        let answers = self.answers(what, statements).await?;
         self.prefetched = statements.iter().copied().zip(answers).collect();
         Ok(())
     }
@@ -180,32 +183,39 @@ impl Db {
         what: &str,
         statements: &[&str],
     ) -> Result<Vec<Result<Vec<mysql_async::Row>>>> {
+        let timeout = self.query_timeout;
+        Ok(self
+            .answers(what, statements)
+            .await?
+            .into_iter()
+            .map(|answer| answer.map_err(|u| u.into_error(what, timeout)))
+            .collect())
+    }
+
+    /// [`Db::batch`] with the session set-up in front when it is still pending, and the
+    /// failures kept raw, so whoever reads an answer names it.
+    async fn answers(&mut self, what: &str, statements: &[&str]) -> Result<Vec<Answer>> {
         if let Some(setup) = self.setup.take() {
             let mut with_setup = vec![setup.as_str()];
             with_setup.extend_from_slice(statements);
-            let mut answers = self.run_batch(what, &with_setup).await;
-            answers
-                .remove(0)
-                .context("setting up the session (read only, statement limits)")?;
+            let mut answers = self.run_batch(&with_setup).await;
+            let timeout = self.query_timeout;
+            answers.remove(0).map_err(|u| {
+                u.into_error(what, timeout)
+                    .context("setting up the session (read only, statement limits)")
+            })?;
             return Ok(answers);
         }
-        Ok(self.run_batch(what, statements).await)
+        Ok(self.run_batch(statements).await)
     }
 
-    async fn run_batch(
-        &mut self,
-        what: &str,
-        statements: &[&str],
-    ) -> Vec<Result<Vec<mysql_async::Row>>> {
+    async fn run_batch(&mut self, statements: &[&str]) -> Vec<Answer> {
         let mut results = Vec::with_capacity(statements.len());
         while results.len() < statements.len() {
             let rest = &statements[results.len()..];
             let limit = self.query_timeout + CLIENT_GRACE;
-            let timeout = self.query_timeout;
             let Some(conn) = self.conn.as_mut() else {
-                results.push(Err(anyhow!(Failure::Abandoned {
-                    what: what.to_owned()
-                })));
+                results.push(Err(Unanswered::Abandoned));
                 continue;
             };
             let mut answered = Vec::new();
@@ -213,7 +223,7 @@ impl Db {
                 let mut result = match conn.query_iter(rest.join(";\n")).await {
                     Ok(result) => result,
                     Err(error) => {
-                        answered.push(Err(statement_error(error, what, timeout)));
+                        answered.push(Err(Unanswered::Failed(error)));
                         return;
                     }
                 };
@@ -221,7 +231,7 @@ impl Db {
                     match result.collect::<mysql_async::Row>().await {
                         Ok(rows) => answered.push(Ok(rows)),
                         Err(error) => {
-                            answered.push(Err(statement_error(error, what, timeout)));
+                            answered.push(Err(Unanswered::Failed(error)));
                             return;
                         }
                     }
@@ -230,14 +240,39 @@ impl Db {
             if tokio::time::timeout(limit, round).await.is_err() {
                 // The protocol is mid-result; the connection cannot be reused safely.
                 self.conn = None;
-                answered.push(Err(anyhow!(Failure::QueryTimeout {
-                    what: what.to_owned(),
-                    after: self.query_timeout
-                })));
+                answered.push(Err(Unanswered::TimedOut));
             }
             results.extend(answered);
         }
         results
+    }
+}
+
+/// One statement's answer in a batch.
+type Answer = std::result::Result<Vec<mysql_async::Row>, Unanswered>;
+
+/// Why a statement of a batch has no rows, kept raw until someone names the statement.
+enum Unanswered {
+    /// The server's error for this statement (which also ended the server's batch).
+    Failed(mysql_async::Error),
+    /// The round trip ran past the client deadline; the connection was given up.
+    TimedOut,
+    /// The connection had been given up before this statement could be sent.
+    Abandoned,
+}
+
+impl Unanswered {
+    fn into_error(self, what: &str, timeout: Duration) -> anyhow::Error {
+        match self {
+            Unanswered::Failed(error) => statement_error(error, what, timeout),
+            Unanswered::TimedOut => anyhow!(Failure::QueryTimeout {
+                what: what.to_owned(),
+                after: timeout
+            }),
+            Unanswered::Abandoned => anyhow!(Failure::Abandoned {
+                what: what.to_owned()
+            }),
+        }
     }
 }
 
@@ -335,7 +370,7 @@ const STATEMENT_CONSUMERS: [&str; 2] = ["events_statements_current", "events_sta
 async fn collect_facts(db: &mut Db) -> Result<server::ServerFacts> {
     let what = "detecting the server";
     let mut answers = db
-        .run_batch(
+        .batch(
             what,
             &[
                 queries::SERVER_VARIABLES,
@@ -345,7 +380,7 @@ async fn collect_facts(db: &mut Db) -> Result<server::ServerFacts> {
                 queries::PS_SETUP,
             ],
         )
-        .await
+        .await?
         .into_iter();
     let mut next = || {
         answers

@@ -41,8 +41,24 @@ pub(crate) async fn innodb_status(session: &mut Session) -> Result<String> {
         .context("SHOW ENGINE INNODB STATUS returned no row")
 }
 
+/// What a deadlock poll reads, in one round trip: the InnoDB status, and the error log where
+/// the server logs every deadlock.
+fn statements(session: &Session) -> Vec<&'static str> {
+    let mut statements = vec![queries::INNODB_STATUS];
+    if logs_deadlocks(session) {
+        statements.push(queries::LOGGED_DEADLOCKS);
+    }
+    statements
+}
+
+fn logs_deadlocks(session: &Session) -> bool {
+    session.server.capabilities.error_log_table && session.server.print_all_deadlocks == Some(true)
+}
+
 /// Reads and parses the latest deadlock.
 pub(crate) async fn collect(session: &mut Session) -> Result<DeadlocksReport> {
+    let ahead = statements(session);
+    session.db.prefetch("reading deadlocks", &ahead).await?;
     let status = innodb_status(session).await?;
     let logged = logged_deadlocks(session).await?;
     Ok(DeadlocksReport {
@@ -176,9 +192,7 @@ fn victim_text(deadlock: &Deadlock) -> String {
 
 /// The deadlocks performance_schema.error_log holds, where the server logs them at all.
 async fn logged_deadlocks(session: &mut Session) -> Result<Option<Vec<LoggedDeadlock>>> {
-    let logging = session.server.capabilities.error_log_table
-        && session.server.print_all_deadlocks == Some(true);
-    if !logging {
+    if !logs_deadlocks(session) {
         return Ok(None);
     }
     let rows = session
@@ -259,6 +273,8 @@ pub(crate) async fn watch(
     let deadline = args.duration.map(|d| tokio::time::Instant::now() + d);
     let mut recorded = 0;
     loop {
+        let ahead = statements(session);
+        session.db.prefetch("polling for deadlocks", &ahead).await?;
         let status = innodb_status(session).await?;
         let latest = innodb_status::parse_latest_deadlock(&status);
         let server = format!("{} {}", session.server.flavor_name, session.server.version);

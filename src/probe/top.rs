@@ -398,11 +398,17 @@ pub(crate) async fn run(session: &mut Session, args: &TopArgs, format: Format) -
     let screen = Screen::enter(live_screen);
     let mut taken_so_far = 0u64;
     loop {
-        let mut taken = sample(session).await?;
         let last = args
             .duration
             .is_some_and(|d| started.elapsed() + args.interval >= d);
-        if taken_so_far % COUNTERS_EVERY == 0 || last {
+        let counters_due = taken_so_far % COUNTERS_EVERY == 0 || last;
+        if counters_due && session.server.capabilities.statement_history {
+            // A sample is one round trip, with the digest counters or without.
+            let ahead = [queries::TOP_SAMPLE_P_S, queries::DIGEST_COUNTERS];
+            session.db.prefetch("sampling", &ahead).await?;
+        }
+        let mut taken = sample(session).await?;
+        if counters_due {
             taken.digests = digest_counters(session).await?;
         }
         if let Some(file) = recording.as_mut() {

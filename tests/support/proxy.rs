@@ -20,6 +20,8 @@ use tokio::task::JoinHandle;
 pub struct Proxy {
     pub addr: SocketAddr,
     turns: Arc<AtomicU64>,
+    /// Connections relayed now.
+    open: Arc<AtomicU64>,
     accept: JoinHandle<()>,
 }
 
@@ -32,26 +34,39 @@ impl Proxy {
             .context("binding the proxy")?;
         let addr = listener.local_addr()?;
         let turns = Arc::new(AtomicU64::new(0));
-        let counter = turns.clone();
+        let open = Arc::new(AtomicU64::new(0));
+        let (counter, relayed) = (turns.clone(), open.clone());
         let accept = tokio::spawn(async move {
             while let Ok((client, _)) = listener.accept().await {
                 let counter = counter.clone();
+                let relayed = relayed.clone();
+                relayed.fetch_add(1, Ordering::SeqCst);
                 tokio::spawn(async move {
                     if let Ok(server) = TcpStream::connect(upstream).await {
                         relay(client, server, counter, rtt / 2).await;
                     }
+                    relayed.fetch_sub(1, Ordering::SeqCst);
                 });
             }
         });
         Ok(Proxy {
             addr,
             turns,
+            open,
             accept,
         })
     }
 
-    /// Client turns since the start or the last [`Proxy::reset`], over all connections.
-    pub fn turns(&self) -> u64 {
+    /// Client turns since the start or the last [`Proxy::reset`], over all connections, once
+    /// every connection has closed (a client's last packet may still be on its way when the
+    /// client process has already exited).
+    pub async fn turns(&self) -> u64 {
+        for _ in 0..200 {
+            if self.open.load(Ordering::SeqCst) == 0 {
+                break;
+            }
+            tokio::time::sleep(Duration::from_millis(10)).await;
+        }
         self.turns.load(Ordering::SeqCst)
     }
 
