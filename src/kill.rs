@@ -13,8 +13,8 @@ use anyhow::{Context, Result, anyhow, bail};
 use serde::Serialize;
 
 use crate::cli::KillArgs;
-use crate::connect::Session;
 use crate::connect::row::Columns;
+use crate::connect::{Session, inline_numbers};
 use crate::evidence::{EvidenceLog, Header};
 use crate::probe::locks::tree::Node;
 use crate::probe::locks::{self, LockSession, LocksReport};
@@ -358,9 +358,21 @@ pub(crate) async fn run(
         Some(reason) => reason.clone(),
         None => ask("Reason for the kill (goes into the evidence log): ")?,
     };
+    // Every victim's snapshot in one round trip, taken at the moment of the selection.
+    let ahead = snapshot_statements(session, &pids, &threads);
+    let ahead: Vec<&str> = ahead.iter().map(String::as_str).collect();
+    session
+        .db
+        .prefetch("snapshotting the victims", &ahead)
+        .await?;
+    let now: Vec<String> = session
+        .db
+        .query("reading the server clock", queries::SERVER_NOW)
+        .await?;
+    let now = now.into_iter().next().unwrap_or_default();
     let mut victims = Vec::new();
     for pid in pids {
-        let snapshot = snapshot(session, plan, pid, &seen, &reason, dry_run).await?;
+        let snapshot = snapshot(session, plan, pid, &seen, &reason, dry_run, &now).await?;
         log.append(&snapshot)
             .context("the snapshot could not be written, so nothing was killed")?;
         let mut outcome = act(session, plan, &snapshot, dry_run).await?;
@@ -377,12 +389,49 @@ pub(crate) async fn run(
             .context("the outcome could not be written to the evidence log")?;
         victims.push(Victim { snapshot, outcome });
     }
+    session.db.forget_prefetched();
     Ok(KillReport {
         evidence: log.path().to_owned(),
         dry_run,
         victims,
         skipped,
     })
+}
+
+/// The statements of every victim's snapshot, inlined so they ride in one batch: its identity,
+/// its row locks (by transaction id) and its metadata locks, and the server clock. What cannot
+/// be inlined (a transaction id that is not a number) is read on its own later.
+fn snapshot_statements(session: &Session, pids: &[u64], threads: &[Thread]) -> Vec<String> {
+    let server = &session.server;
+    let mut statements = vec![queries::SERVER_NOW.to_owned()];
+    for &pid in pids {
+        let pid_text = pid.to_string();
+        statements.extend(inline_numbers(server.thread_identity_query(), &[&pid_text]));
+        let trx_id = threads
+            .iter()
+            .find(|t| t.pid == pid)
+            .and_then(|t| t.trx.as_ref())
+            .map(|t| t.id.as_str());
+        if let (Some(trx_id), Some(sql)) = (trx_id, locks_held_query(server)) {
+            let ids: Vec<&str> = vec![trx_id; sql.matches('?').count()];
+            statements.extend(inline_numbers(sql, &ids));
+        }
+        if server.capabilities.mdl_instrument {
+            statements.extend(inline_numbers(
+                queries::METADATA_LOCKS_HELD_P_S,
+                &[&pid_text],
+            ));
+        }
+    }
+    statements
+}
+
+fn locks_held_query(server: &crate::server::ServerInfo) -> Option<&'static str> {
+    match server.sources.lock_waits {
+        LockWaitSource::DataLockWaits => Some(queries::LOCKS_HELD_P_S),
+        LockWaitSource::InnodbLockWaits => Some(queries::LOCKS_HELD_I_S),
+        LockWaitSource::None => None,
+    }
 }
 
 /// The victims chosen, and the sessions matched but left alone.
@@ -558,6 +607,7 @@ async fn snapshot(
     seen: &Observed<'_>,
     reason: &str,
     dry_run: bool,
+    now: &str,
 ) -> Result<Snapshot> {
     let thread = seen
         .threads
@@ -565,7 +615,7 @@ async fn snapshot(
         .find(|t| t.pid == pid)
         .cloned()
         .context("the session ended")?;
-    let identity = identity(session, pid).await?;
+    let identity = read_identity(session, pid, false).await?;
     let last_statement = match thread.statement {
         Some(_) => None,
         None => seen.last.and_then(|m| m.get(&pid).cloned()),
@@ -575,10 +625,6 @@ async fn snapshot(
         None => Vec::new(),
     };
     let metadata_locks = held_metadata_locks(session, pid).await?;
-    let now: Vec<String> = session
-        .db
-        .query("reading the server clock", queries::SERVER_NOW)
-        .await?;
     let server = &session.server;
     Ok(Snapshot {
         header: Header::new("kill.snapshot"),
@@ -591,7 +637,7 @@ async fn snapshot(
             flavor: server.flavor,
             version: server.version.clone(),
             hostname: server.hostname.clone(),
-            time: now.into_iter().next().unwrap_or_default(),
+            time: now.to_owned(),
         },
         trx_started: identity.as_ref().and_then(|i| i.trx_started.clone()),
         activity: identity.and_then(|i| i.activity),
@@ -634,28 +680,18 @@ fn blast_radius(roots: &[Node<LockSession>], pid: u64) -> BlastRadius {
 }
 
 async fn held_locks(session: &mut Session, trx_id: &str) -> Result<Vec<HeldLock>> {
-    let rows: Vec<mysql_async::Row> = match session.server.sources.lock_waits {
-        LockWaitSource::DataLockWaits => {
-            session
-                .db
-                .exec(
-                    "reading the victim's locks",
-                    queries::LOCKS_HELD_P_S,
-                    (trx_id,),
-                )
-                .await?
+    let what = "reading the victim's locks";
+    let Some(sql) = locks_held_query(&session.server) else {
+        return Ok(Vec::new());
+    };
+    let ids = vec![trx_id; sql.matches('?').count()];
+    let rows: Vec<mysql_async::Row> = match inline_numbers(sql, &ids) {
+        // As read ahead with the other snapshots, when it was.
+        Some(inlined) => session.db.query(what, &inlined).await?,
+        None => {
+            let params: Vec<mysql_async::Value> = ids.iter().map(|id| (*id).into()).collect();
+            session.db.exec(what, sql, params).await?
         }
-        LockWaitSource::InnodbLockWaits => {
-            session
-                .db
-                .exec(
-                    "reading the victim's locks",
-                    queries::LOCKS_HELD_I_S,
-                    (trx_id, trx_id),
-                )
-                .await?
-        }
-        LockWaitSource::None => Vec::new(),
     };
     Ok(rows
         .iter()
@@ -677,13 +713,11 @@ async fn held_metadata_locks(session: &mut Session, pid: u64) -> Result<Vec<Held
     if !session.server.capabilities.mdl_instrument {
         return Ok(Vec::new());
     }
+    let inlined = inline_numbers(queries::METADATA_LOCKS_HELD_P_S, &[&pid.to_string()])
+        .context("a pid is a number")?;
     let rows: Vec<mysql_async::Row> = session
         .db
-        .exec(
-            "reading the victim's metadata locks",
-            queries::METADATA_LOCKS_HELD_P_S,
-            (pid,),
-        )
+        .query("reading the victim's metadata locks", &inlined)
         .await?;
     Ok(rows
         .iter()
@@ -713,12 +747,24 @@ pub(crate) struct Identity {
     pub activity: Option<u64>,
 }
 
+/// The session as the server sees it now: the re-verification that gates the kill, always
+/// read from the server (one round trip; a prepared statement would take two).
 async fn identity(session: &mut Session, pid: u64) -> Result<Option<Identity>> {
+    read_identity(session, pid, true).await
+}
+
+/// A session's identity: `live` from the server, or else as read ahead with the snapshots.
+async fn read_identity(session: &mut Session, pid: u64, live: bool) -> Result<Option<Identity>> {
     let sql = session.server.thread_identity_query();
-    let rows: Vec<mysql_async::Row> = session
-        .db
-        .exec("re-reading the session", sql, (pid,))
-        .await?;
+    let inlined = inline_numbers(sql, &[&pid.to_string()]).context("a pid is a number")?;
+    let rows: Vec<mysql_async::Row> = if live {
+        session
+            .db
+            .query_live("re-reading the session", &inlined)
+            .await?
+    } else {
+        session.db.query("reading the session", &inlined).await?
+    };
     Ok(rows.first().map(|row| {
         let col = Columns(row);
         Identity {

@@ -184,3 +184,65 @@ async fn exclusive_each_watch_and_top_sample_is_one_round_trip() {
         );
     }
 }
+
+/// A batch kill snapshots every victim in one round trip; only the re-verification, which must
+/// gate each kill, is one round trip per victim. A dry run of three idle-in-transaction victims
+/// takes the handshake, the detection, the selection, the snapshots, three re-verifications and
+/// the quit.
+#[tokio::test]
+async fn exclusive_a_batch_kill_snapshots_every_victim_in_one_round_trip() {
+    use mysql_async::prelude::Queryable;
+    for server in servers() {
+        support::announce("round trips of a batch kill", &server);
+        let table = server.scratch_table("rt_kill").await;
+        let mut idle = Vec::new();
+        for row in 10..13 {
+            let mut conn = server.conn().await;
+            conn.query_drop("BEGIN").await.unwrap();
+            conn.query_drop(format!("INSERT INTO {table} VALUES ({row}, 0)"))
+                .await
+                .unwrap();
+            idle.push(conn);
+        }
+        let proxy = Proxy::start(upstream(&server), Duration::ZERO)
+            .await
+            .expect("proxy");
+        let user = url::Url::parse(&server.url).unwrap().username().to_owned();
+        let url = format!(
+            "mysql://{user}@127.0.0.1:{}/?ssl-mode=DISABLED",
+            proxy.addr.port()
+        );
+        let dir = tempfile::tempdir().unwrap();
+        let evidence = dir.path().join("e.jsonl");
+        let evidence = evidence.to_str().unwrap();
+        let kill = [
+            "kill",
+            "--idle-in-trx-older-than",
+            "0s",
+            "--reason",
+            "round trips",
+            "--evidence",
+            evidence,
+            "--format",
+            "json",
+        ];
+        let (stdout, turns) = turns_of(&proxy, &url, &kill).await;
+        for mut conn in idle {
+            let _ = conn.query_drop("ROLLBACK").await;
+            let _ = conn.disconnect().await;
+        }
+        let report: serde_json::Value = serde_json::from_str(&stdout).expect("kill JSON");
+        let victims = report["victims"].as_array().expect("victims").len() as u64;
+        assert_eq!(victims, 3, "{report:#}");
+        assert_eq!(report["dry_run"], true);
+        assert!(
+            turns <= victims + 5,
+            "kill of {victims} on {}: {turns} turns",
+            server.name
+        );
+        eprintln!(
+            "round trips on {}: a dry-run kill of {victims} victims in {turns} turns",
+            server.name
+        );
+    }
+}

@@ -19,7 +19,7 @@ use anyhow::{Context, Result, bail};
 
 use crate::cli::{ConnectArgs, SslMode};
 use option_file::{Defaults, OptionSet};
-pub(crate) use session::Session;
+pub(crate) use session::{Session, inline_numbers};
 
 /// Option-file groups mytriage reads, in order (later wins).
 const GROUPS: &[&str] = &["client", "mytriage"];

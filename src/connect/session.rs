@@ -34,7 +34,7 @@ pub(crate) struct Db {
     /// its own. No statement runs without it: the server stops a batch whose set-up fails.
     setup: Option<String>,
     /// Answers read ahead by [`Db::prefetch`], by statement text, each handed out once.
-    prefetched: HashMap<&'static str, Answer>,
+    prefetched: HashMap<String, Answer>,
 }
 
 impl Session {
@@ -128,6 +128,16 @@ impl Db {
         }
     }
 
+    /// As [`Db::query`], always from the server: nothing read ahead may answer it. For the
+    /// re-verification that gates a kill.
+    pub(crate) async fn query_live<T>(&mut self, what: &str, sql: &str) -> Result<Vec<T>>
+    where
+        T: FromRow + Send + 'static,
+    {
+        self.prefetched.remove(sql);
+        self.query(what, sql).await
+    }
+
     /// As [`Db::query`], but `None` when the account lacks the privilege: for optional facts.
     pub(crate) async fn query_if_permitted<T>(
         &mut self,
@@ -161,10 +171,14 @@ impl Db {
     /// chose, and a statement that fails or times out still fails only its own section, named
     /// by the probe that reads it. Statements a probe runs with parameters, or only on a
     /// condition, are not read ahead.
-    pub(crate) async fn prefetch(&mut self, what: &str, statements: &[&'static str]) -> Result<()> {
+    pub(crate) async fn prefetch(&mut self, what: &str, statements: &[&str]) -> Result<()> {
         self.prefetched.clear();
         let answers = self.answers(what, statements).await?;
-        self.prefetched = statements.iter().copied().zip(answers).collect();
+        self.prefetched = statements
+            .iter()
+            .map(|s| (*s).to_owned())
+            .zip(answers)
+            .collect();
         Ok(())
     }
 
@@ -246,6 +260,29 @@ impl Db {
         }
         results
     }
+}
+
+/// `sql` with each `?` replaced by the next of `numbers`, for statements that ride in a batch
+/// (a multi-statement query takes no parameters). Only digits are inlined; `None` otherwise.
+pub(crate) fn inline_numbers(sql: &str, numbers: &[&str]) -> Option<String> {
+    if numbers
+        .iter()
+        .any(|n| n.is_empty() || !n.bytes().all(|b| b.is_ascii_digit()))
+    {
+        return None;
+    }
+    let mut values = numbers.iter();
+    let mut out = String::with_capacity(sql.len() + 16);
+    for part in sql.split_inclusive('?') {
+        match part.strip_suffix('?') {
+            Some(head) => {
+                out.push_str(head);
+                out.push_str(values.next()?);
+            }
+            None => out.push_str(part),
+        }
+    }
+    values.next().is_none().then_some(out)
 }
 
 /// One statement's answer in a batch.
@@ -438,4 +475,30 @@ async fn collect_facts(db: &mut Db) -> Result<server::ServerFacts> {
 /// Rows of a batch answer as `T`.
 fn rows<T: FromRow>(rows: Vec<mysql_async::Row>) -> Vec<T> {
     rows.into_iter().map(FromRow::from_row).collect()
+}
+
+#[cfg(test)]
+mod tests {
+    use super::inline_numbers;
+
+    #[test]
+    fn only_numbers_are_inlined_one_per_placeholder() {
+        assert_eq!(
+            inline_numbers("SELECT a FROM t WHERE id = ? OR x = ?", &["12", "345"]).as_deref(),
+            Some("SELECT a FROM t WHERE id = 12 OR x = 345")
+        );
+        assert_eq!(inline_numbers("WHERE id = ?", &["1 OR 1=1"]), None);
+        assert_eq!(inline_numbers("WHERE id = ?", &[""]), None);
+        assert_eq!(
+            inline_numbers("WHERE id = ? AND ?", &["1"]),
+            None,
+            "too few"
+        );
+        assert_eq!(
+            inline_numbers("WHERE id = ?", &["1", "2"]),
+            None,
+            "too many"
+        );
+        assert_eq!(inline_numbers("SELECT 1", &[]).as_deref(), Some("SELECT 1"));
+    }
 }

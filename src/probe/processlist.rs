@@ -184,7 +184,7 @@ pub(crate) fn oldest_first(a: &Thread, b: &Thread) -> std::cmp::Ordering {
 }
 
 /// When the oldest transactions tie at one-second resolution and the snapshot has no sub-second
-/// start, reads events_transactions_current once (only then: a tie costs one round trip).
+/// start, reads events_transactions_current (read ahead with the snapshot, where there is one).
 async fn order_ties(session: &mut Session, threads: &mut [Thread]) -> Result<()> {
     let oldest = threads
         .iter()
@@ -196,7 +196,9 @@ async fn order_ties(session: &mut Session, threads: &mut [Thread]) -> Result<()>
         .filter_map(|t| t.trx.as_ref())
         .filter(|x| Some(x.age_s) == oldest && x.timer_start.is_none())
         .count();
-    if tied < 2 || !session.server.capabilities.performance_schema {
+    // performance_schema.threads already carries the start (NULL where its consumer is off);
+    // only performance_schema.processlist, which needs no SELECT on performance_schema, lacks it.
+    if tied < 2 || session.server.sources.processlist != ProcesslistSource::PsProcesslist {
         return Ok(());
     }
     let Some(rows) = session
@@ -235,6 +237,11 @@ pub(crate) fn statements(server: &ServerInfo) -> Vec<&'static str> {
     let mut statements = vec![threads_query(server)];
     if server.capabilities.statement_history {
         statements.push(queries::LAST_STATEMENTS_P_S);
+    }
+    // Read ahead whether or not the oldest transactions tie: in the batch it costs no round
+    // trip, asked for afterwards it would cost one.
+    if server.sources.processlist == ProcesslistSource::PsProcesslist {
+        statements.push(queries::TRX_TIMER_START_P_S);
     }
     statements
 }
@@ -391,6 +398,9 @@ impl Filter {
 
 /// Reads the threads and applies the filters.
 pub(crate) async fn collect(session: &mut Session, filter: &Filter) -> Result<ProcesslistReport> {
+    let mut ahead = statements(&session.server);
+    ahead.retain(|sql| *sql != queries::LAST_STATEMENTS_P_S);
+    session.db.prefetch("listing sessions", &ahead).await?;
     let all = threads(session).await?;
     Ok(filter.apply(session.server.sources.processlist, all))
 }
