@@ -4,6 +4,7 @@
 //!
 //!   scripts/bench --rtt 20ms [--rounds 9] [--server NAME]
 //!
+//! `MYTRIAGE_BENCH_BIN=PATH` runs another build of mytriage instead (a "before" binary, say).
 //! Each server is reached through a loopback proxy (`tests/support/proxy.rs`) that delays every
 //! chunk by half the RTT in each direction. The runs alternate (anchor, command, sys view, anchor,
 //! ...) so drift in the machine's load hits all alike; medians and their ratios go to stdout as
@@ -180,6 +181,8 @@ async fn main() -> Result<()> {
         );
         println!("| --- | --- | --- | --- | --- | --- | --- |");
         for command in COMMANDS {
+            let binary = std::env::var("MYTRIAGE_BENCH_BIN")
+                .unwrap_or_else(|_| env!("CARGO_BIN_EXE_mytriage").to_owned());
             let mine = vec![
                 "--no-defaults".to_owned(),
                 "--url".to_owned(),
@@ -189,13 +192,13 @@ async fn main() -> Result<()> {
             let (mut anchor, mut ours, mut view) = (Vec::new(), Vec::new(), Vec::new());
             for _ in 0..args.rounds {
                 anchor.push(time(&target.client[0], &select_1).await?);
-                ours.push(time(env!("CARGO_BIN_EXE_mytriage"), &mine).await?);
+                ours.push(time(&binary, &mine).await?);
                 if *command == "locks" && has_sys {
                     view.push(time(&target.client[0], &sys_view).await?);
                 }
             }
             proxy.reset();
-            time(env!("CARGO_BIN_EXE_mytriage"), &mine).await?;
+            time(&binary, &mine).await?;
             let turns = proxy.turns().await;
             let (anchor, ours) = (median(anchor), median(ours));
             let ratio = ours.as_secs_f64() / anchor.as_secs_f64();

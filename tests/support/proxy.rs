@@ -11,6 +11,8 @@ use std::sync::Arc;
 use std::sync::atomic::{AtomicBool, AtomicU64, Ordering};
 use std::time::Duration;
 
+use tokio::time::Instant;
+
 use anyhow::{Context, Result};
 use tokio::io::{AsyncReadExt, AsyncWriteExt};
 use tokio::net::{TcpListener, TcpStream};
@@ -27,7 +29,7 @@ pub struct Proxy {
 
 impl Proxy {
     /// Listens on an ephemeral loopback port and forwards every connection to `upstream`,
-    /// delaying each chunk by `rtt / 2` in each direction.
+    /// delivering each chunk `rtt / 2` late in each direction.
     pub async fn start(upstream: SocketAddr, rtt: Duration) -> Result<Proxy> {
         let listener = TcpListener::bind("127.0.0.1:0")
             .await
@@ -82,51 +84,60 @@ impl Drop for Proxy {
 }
 
 /// Copies both ways until either side closes. `client_spoke` says who sent last: a client chunk
-/// after a server chunk (or the first one) starts a new turn.
+/// after a server chunk (or the first one) starts a new turn. Each chunk is delivered `delay`
+/// after it arrived, in order, and chunks in flight do not wait for each other: latency, not a
+/// narrow pipe.
 async fn relay(client: TcpStream, server: TcpStream, turns: Arc<AtomicU64>, delay: Duration) {
     let _ = client.set_nodelay(true);
     let _ = server.set_nodelay(true);
-    let (mut client_read, mut client_write) = client.into_split();
-    let (mut server_read, mut server_write) = server.into_split();
+    let (client_read, client_write) = client.into_split();
+    let (server_read, server_write) = server.into_split();
     let client_spoke = Arc::new(AtomicBool::new(false));
-    let up = {
-        let client_spoke = client_spoke.clone();
-        async move {
-            let mut buffer = vec![0u8; 64 * 1024];
-            loop {
-                let n = match client_read.read(&mut buffer).await {
-                    Ok(0) | Err(_) => break,
-                    Ok(n) => n,
-                };
-                if !client_spoke.swap(true, Ordering::SeqCst) {
-                    turns.fetch_add(1, Ordering::SeqCst);
-                }
-                if !delay.is_zero() {
-                    tokio::time::sleep(delay).await;
-                }
-                if server_write.write_all(&buffer[..n]).await.is_err() {
-                    break;
-                }
-            }
-            let _ = server_write.shutdown().await;
+    let spoke = client_spoke.clone();
+    let up = pipe(client_read, server_write, delay, move || {
+        if !spoke.swap(true, Ordering::SeqCst) {
+            turns.fetch_add(1, Ordering::SeqCst);
         }
-    };
-    let down = async move {
+    });
+    let down = pipe(server_read, client_write, delay, move || {
+        client_spoke.store(false, Ordering::SeqCst);
+    });
+    tokio::join!(up, down);
+}
+
+/// One direction: read chunks as they come, note each (`seen`), and write each one `delay`
+/// after it was read.
+async fn pipe(
+    mut from: tokio::net::tcp::OwnedReadHalf,
+    mut to: tokio::net::tcp::OwnedWriteHalf,
+    delay: Duration,
+    seen: impl Fn(),
+) {
+    let (send, mut receive) = tokio::sync::mpsc::unbounded_channel::<(Instant, Vec<u8>)>();
+    let reader = async move {
         let mut buffer = vec![0u8; 64 * 1024];
         loop {
-            let n = match server_read.read(&mut buffer).await {
+            let n = match from.read(&mut buffer).await {
                 Ok(0) | Err(_) => break,
                 Ok(n) => n,
             };
-            client_spoke.store(false, Ordering::SeqCst);
-            if !delay.is_zero() {
-                tokio::time::sleep(delay).await;
-            }
-            if client_write.write_all(&buffer[..n]).await.is_err() {
+            seen();
+            if send
+                .send((Instant::now() + delay, buffer[..n].to_vec()))
+                .is_err()
+            {
                 break;
             }
         }
-        let _ = client_write.shutdown().await;
     };
-    tokio::join!(up, down);
+    let writer = async move {
+        while let Some((due, chunk)) = receive.recv().await {
+            tokio::time::sleep_until(due).await;
+            if to.write_all(&chunk).await.is_err() {
+                break;
+            }
+        }
+        let _ = to.shutdown().await;
+    };
+    tokio::join!(reader, writer);
 }
