@@ -342,6 +342,9 @@ async fn row_lock_edges(session: &mut Session, threads: &[Thread]) -> Result<Vec
         .map(|t| t.pid.to_string())
         .collect();
     if !unexplained.is_empty() {
+        // The one further round trip a snapshot makes for row locks, and only when a waiter has
+        // no granted blocker (a request queued behind another request): it depends on the
+        // waits the snapshot found, so it cannot ride in the snapshot's batch.
         let pids = Params::from((unexplained.join(","),));
         edges.extend(lock_wait_rows(session, what, queued, pids).await?);
     }
