@@ -31,6 +31,20 @@ const COMMANDS: &[&str] = &[
 /// The anchor's count where no `mariadb` client is installed (3, measured with it everywhere).
 const SELECT_1: u64 = 3;
 
+/// A proxy in front of `server` (no delay), the account, and a URL through the proxy, TLS off
+/// so every client's handshake takes the same turns.
+async fn proxied(server: &TestServer) -> (Proxy, String, String) {
+    let proxy = Proxy::start(upstream(server), Duration::ZERO)
+        .await
+        .expect("proxy");
+    let user = url::Url::parse(&server.url).unwrap().username().to_owned();
+    let url = format!(
+        "mysql://{user}@127.0.0.1:{}/?ssl-mode=DISABLED",
+        proxy.addr.port()
+    );
+    (proxy, user, url)
+}
+
 fn upstream(server: &TestServer) -> SocketAddr {
     let url = url::Url::parse(&server.url).expect("server URL");
     let host = url.host_str().expect("host");
@@ -62,32 +76,12 @@ async fn exclusive_every_command_keeps_its_round_trips() {
     let mut over = Vec::new();
     for server in servers() {
         support::announce("round trips per command", &server);
-        let proxy = Proxy::start(upstream(&server), Duration::ZERO)
-            .await
-            .expect("proxy");
-        let user = url::Url::parse(&server.url).unwrap().username().to_owned();
-        let url = format!(
-            "mysql://{user}@127.0.0.1:{}/?ssl-mode=DISABLED",
-            proxy.addr.port()
-        );
+        let (proxy, user, url) = proxied(&server).await;
         let select_1 = anchor(&proxy, &user).await;
         let mut seen = Vec::new();
         let bound = select_1.unwrap_or(SELECT_1) + 1;
         for command in COMMANDS {
-            proxy.reset();
-            let url = url.clone();
-            let command_owned = (*command).to_owned();
-            let output = tokio::task::spawn_blocking(move || {
-                support::mytriage_output(&url, &[&command_owned, "--format", "json"])
-            })
-            .await
-            .unwrap();
-            assert!(
-                output.status.code().is_some_and(|c| c <= 1),
-                "{command}: {}",
-                String::from_utf8_lossy(&output.stderr)
-            );
-            let turns = proxy.turns().await;
+            let (_, turns) = turns_of(&proxy, &url, &[command, "--format", "json"]).await;
             seen.push(format!("{command} {turns}"));
             if turns > bound {
                 over.push(format!(
@@ -132,14 +126,7 @@ async fn turns_of(proxy: &Proxy, url: &str, args: &[&str]) -> (String, u64) {
 async fn exclusive_each_watch_and_top_sample_is_one_round_trip() {
     for server in servers() {
         support::announce("round trips per sample", &server);
-        let proxy = Proxy::start(upstream(&server), Duration::ZERO)
-            .await
-            .expect("proxy");
-        let user = url::Url::parse(&server.url).unwrap().username().to_owned();
-        let url = format!(
-            "mysql://{user}@127.0.0.1:{}/?ssl-mode=DISABLED",
-            proxy.addr.port()
-        );
+        let (proxy, _, url) = proxied(&server).await;
         let watch = [
             "watch",
             "--samples",
@@ -204,14 +191,7 @@ async fn exclusive_a_batch_kill_snapshots_every_victim_in_one_round_trip() {
                 .unwrap();
             idle.push(conn);
         }
-        let proxy = Proxy::start(upstream(&server), Duration::ZERO)
-            .await
-            .expect("proxy");
-        let user = url::Url::parse(&server.url).unwrap().username().to_owned();
-        let url = format!(
-            "mysql://{user}@127.0.0.1:{}/?ssl-mode=DISABLED",
-            proxy.addr.port()
-        );
+        let (proxy, _, url) = proxied(&server).await;
         let dir = tempfile::tempdir().unwrap();
         let evidence = dir.path().join("e.jsonl");
         let evidence = evidence.to_str().unwrap();
