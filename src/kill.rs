@@ -339,9 +339,6 @@ pub(crate) async fn run(
         &crate::cli::LocksArgs::default(),
     )
     .await?;
-    // Nothing read ahead may answer a later statement: the re-verification just before each
-    // KILL stays its own round trip, reading the session as it is then. That is a safety rule,
-    // not a cost to optimise away: the check must gate the kill.
     session.db.forget_prefetched();
     let seen = Observed {
         threads: &threads,
@@ -358,18 +355,24 @@ pub(crate) async fn run(
         Some(reason) => reason.clone(),
         None => ask("Reason for the kill (goes into the evidence log): ")?,
     };
-    // Every victim's snapshot in one round trip, taken at the moment of the selection.
-    let ahead = snapshot_statements(session, &pids, &threads);
-    let ahead: Vec<&str> = ahead.iter().map(String::as_str).collect();
-    session
-        .db
-        .prefetch("snapshotting the victims", &ahead)
-        .await?;
-    let now: Vec<String> = session
-        .db
-        .query("reading the server clock", queries::SERVER_NOW)
-        .await?;
-    let now = now.into_iter().next().unwrap_or_default();
+    // Every victim's snapshot in one round trip, taken at the moment of the selection. The
+    // re-verification just before each KILL is not read ahead: it stays its own round trip and
+    // reads the session as it is then (`identity`, through `Db::query_live`). That is a safety
+    // rule, not a cost to optimise away: the check must gate the kill.
+    let mut now = String::new();
+    if !pids.is_empty() {
+        let ahead = snapshot_statements(session, &pids, &threads);
+        let ahead: Vec<&str> = ahead.iter().map(String::as_str).collect();
+        session
+            .db
+            .prefetch("snapshotting the victims", &ahead)
+            .await?;
+        let clock: Vec<String> = session
+            .db
+            .query("reading the server clock", queries::SERVER_NOW)
+            .await?;
+        now = clock.into_iter().next().unwrap_or_default();
+    }
     let mut victims = Vec::new();
     for pid in pids {
         let snapshot = snapshot(session, plan, pid, &seen, &reason, dry_run, &now).await?;
