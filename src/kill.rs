@@ -324,8 +324,7 @@ pub(crate) async fn run(
 ) -> Result<KillReport> {
     session.require_process("kill")?;
     // The selection reads its snapshot in one round trip.
-    let mut ahead = processlist::statements(&session.server);
-    ahead.extend(locks::statements(&session.server));
+    let ahead = locks::snapshot(&session.server);
     session
         .db
         .prefetch("taking the kill snapshot", &ahead)

@@ -71,7 +71,8 @@ async fn run_command(cli: Cli) -> Result<Exit> {
     for warning in &resolved.warnings {
         eprintln!("mytriage: {warning}");
     }
-    let mut session = Session::open(&resolved.config).await?;
+    let plan = |server: &server::ServerInfo| connected.first_snapshot(server);
+    let mut session = Session::open(&resolved.config, &plan).await?;
     match &connected {
         Connected::Probe(online) => {
             let outcome = dispatch(online, cli.format, &mut session, log.as_mut()).await;
@@ -125,6 +126,28 @@ enum Online {
     Status(workflow::thresholds::Thresholds),
     Check(workflow::thresholds::Thresholds, Option<PathBuf>),
     Top(cli::TopArgs),
+}
+
+impl Connected {
+    /// The statements of the command's first snapshot on `server`: they ride in the first
+    /// round trip with the detection.
+    fn first_snapshot(&self, server: &server::ServerInfo) -> Vec<&'static str> {
+        match self {
+            Connected::Watch(..) => workflow::triage::statements(server),
+            Connected::Probe(online) => match online {
+                Online::Server => probe::server::snapshot(server),
+                Online::Processlist(_) => probe::processlist::snapshot(server),
+                Online::Locks(_) | Online::Kill(_) => probe::locks::snapshot(server),
+                Online::Trx(_) => probe::trx::snapshot(server),
+                Online::History(args) if args.sample == 1 => probe::history::last_sample(server),
+                Online::History(_) => Vec::new(),
+                Online::Connections => probe::connections::snapshot(server),
+                Online::Deadlocks | Online::DeadlockWatch(..) => probe::deadlocks::snapshot(server),
+                Online::Status(_) | Online::Check(..) => workflow::triage::statements(server),
+                Online::Top(_) => probe::top::first_sample(server),
+            },
+        }
+    }
 }
 
 impl Online {

@@ -336,6 +336,77 @@ pub(crate) fn detect(facts: &ServerFacts) -> ServerInfo {
     }
 }
 
+/// The server the handshake's version suggests, with the defaults of its flavor: MariaDB (10 and
+/// later) with performance_schema off, MySQL with it on and, from 8.0, its MDL instrument and
+/// data_lock_waits, and from 8.0.22 performance_schema.processlist. Only a guess, to choose the
+/// statements of the first round trip before detection has answered; [`detect`] decides.
+pub(crate) fn assume(version: (u16, u16, u16), connection_id: u64) -> ServerInfo {
+    let (major, minor, patch) = version;
+    let mariadb = major >= 10;
+    let at_least = |m: u16, n: u16, p: u16| (major, minor, patch) >= (m, n, p);
+    let mut tables: Vec<(&str, &str)> = vec![
+        ("information_schema", "INNODB_TRX"),
+        ("information_schema", "INNODB_METRICS"),
+        ("information_schema", "PROCESSLIST"),
+    ];
+    if mariadb || !at_least(8, 0, 0) {
+        tables.extend([
+            ("information_schema", "INNODB_LOCK_WAITS"),
+            ("information_schema", "INNODB_LOCKS"),
+        ]);
+    }
+    if !mariadb {
+        tables.extend([
+            ("performance_schema", "threads"),
+            ("performance_schema", "metadata_locks"),
+            ("performance_schema", "events_statements_current"),
+            ("performance_schema", "events_statements_history"),
+            ("performance_schema", "table_handles"),
+            ("performance_schema", "events_transactions_current"),
+        ]);
+        if at_least(8, 0, 0) {
+            tables.extend([
+                ("performance_schema", "data_lock_waits"),
+                ("performance_schema", "data_locks"),
+            ]);
+        }
+        if at_least(8, 0, 22) {
+            tables.extend([
+                ("performance_schema", "processlist"),
+                ("performance_schema", "error_log"),
+            ]);
+        }
+    }
+    let suffix = if mariadb { "-MariaDB" } else { "" };
+    let facts = ServerFacts {
+        variables: BTreeMap::from([
+            (
+                "version".to_owned(),
+                format!("{major}.{minor}.{patch}{suffix}"),
+            ),
+            (
+                "performance_schema".to_owned(),
+                if mariadb { "OFF" } else { "ON" }.to_owned(),
+            ),
+        ]),
+        tables: tables
+            .into_iter()
+            .map(|(s, t)| (s.to_owned(), t.to_owned()))
+            .collect(),
+        grants: vec!["GRANT PROCESS ON *.* TO 'mytriage'@'%'".to_owned()],
+        current_user: String::new(),
+        mdl_instrument: (!mariadb).then_some(at_least(8, 0, 0)),
+        statement_consumers: (!mariadb).then(|| {
+            vec![
+                "events_statements_current".to_owned(),
+                "events_statements_history".to_owned(),
+            ]
+        }),
+        connection_id,
+    };
+    detect(&facts)
+}
+
 fn flavor_of(version: Version, mariadb: bool, aurora_version: Option<&str>) -> Flavor {
     if mariadb {
         return if version.major >= 11 {

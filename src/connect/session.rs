@@ -24,34 +24,62 @@ pub(crate) struct Session {
     pub server: ServerInfo,
 }
 
-/// A connection with bounded statements. It remembers its own connection id so probes can leave
-/// the tool's own thread out of every listing.
+/// A connection with bounded statements.
 pub(crate) struct Db {
     conn: Option<Conn>,
-    own_id: u64,
     query_timeout: Duration,
     /// The session set-up, sent in front of the first statement so it costs no round trip of
     /// its own. No statement runs without it: the server stops a batch whose set-up fails.
     setup: Option<String>,
     /// Answers read ahead by [`Db::prefetch`], by statement text, each handed out once.
     prefetched: HashMap<String, Answer>,
+    /// The answers in `prefetched` came with the detection, in the first round trip: the
+    /// command's first [`Db::prefetch`] takes them instead of asking again.
+    read_with_detection: bool,
 }
+
+/// The statements a command's first snapshot needs, on a given server.
+pub(crate) type SnapshotPlan<'a> = &'a dyn Fn(&ServerInfo) -> Vec<&'static str>;
 
 impl Session {
     /// Connects, detects the flavor once, and makes the session gentle (read only, bounded).
-    pub(crate) async fn open(config: &ConnectConfig) -> Result<Session> {
+    ///
+    /// All in one round trip after the log-in: the detection statements, then the session
+    /// set-up and the command's first snapshot (`plan`) as they would be on the server the
+    /// handshake's version suggests, with the defaults of its flavor. The set-up gates what
+    /// follows it: if it fails, nothing after it runs. When detection confirms the guess, the
+    /// snapshot's answers are kept for the command's first [`Db::prefetch`]; a statement the
+    /// real server needs and the guess did not include is simply asked for then, so a wrong
+    /// guess costs the round trip it would have cost anyway, never a wrong answer (an answer is
+    /// only used for the identical statement, read on this connection a moment before).
+    pub(crate) async fn open(config: &ConnectConfig, plan: SnapshotPlan<'_>) -> Result<Session> {
         let conn = connect(config).await?;
         let own_id = u64::from(conn.id());
+        let guess = server::assume(conn.server_version(), own_id);
         let mut db = Db {
             conn: Some(conn),
-            own_id,
             query_timeout: config.query_timeout,
             setup: None,
             prefetched: HashMap::new(),
+            read_with_detection: false,
         };
-        let facts = collect_facts(&mut db).await?;
+        let guessed_setup = guess.session_setup(config.query_timeout);
+        let planned = plan(&guess);
+        let mut statements: Vec<&str> = DETECTION.to_vec();
+        statements.push(&guessed_setup);
+        statements.extend(planned.iter().copied());
+        let mut answers = db.run_batch(&statements, Some(DETECTION.len())).await;
+        let ahead = answers.split_off(DETECTION.len() + 1);
+        let setup_answer = answers.pop().context("the set-up went unanswered")?;
+        let facts = facts_from(answers, own_id)?;
         let server = server::detect(&facts);
-        db.setup = Some(server.session_setup(config.query_timeout));
+        let setup = server.session_setup(config.query_timeout);
+        if setup_answer.is_ok() && setup == guessed_setup {
+            db.prefetched = planned.iter().map(|s| (*s).to_owned()).zip(ahead).collect();
+            db.read_with_detection = true;
+        } else {
+            db.setup = Some(setup);
+        }
         Ok(Session { db, server })
     }
 
@@ -172,6 +200,11 @@ impl Db {
     /// by the probe that reads it. Statements a probe runs with parameters, or only on a
     /// condition, are not read ahead.
     pub(crate) async fn prefetch(&mut self, what: &str, statements: &[&str]) -> Result<()> {
+        if std::mem::take(&mut self.read_with_detection)
+            && statements.iter().all(|s| self.prefetched.contains_key(*s))
+        {
+            return Ok(()); // read in the first round trip, with the detection
+        }
         self.prefetched.clear();
         let answers = self.answers(what, statements).await?;
         self.prefetched = statements
@@ -212,7 +245,7 @@ impl Db {
         if let Some(setup) = self.setup.take() {
             let mut with_setup = vec![setup.as_str()];
             with_setup.extend_from_slice(statements);
-            let mut answers = self.run_batch(&with_setup).await;
+            let mut answers = self.run_batch(&with_setup, Some(0)).await;
             let timeout = self.query_timeout;
             answers.remove(0).map_err(|u| {
                 u.into_error(what, timeout)
@@ -220,12 +253,21 @@ impl Db {
             })?;
             return Ok(answers);
         }
-        Ok(self.run_batch(statements).await)
+        Ok(self.run_batch(statements, None).await)
     }
 
-    async fn run_batch(&mut self, statements: &[&str]) -> Vec<Answer> {
-        let mut results = Vec::with_capacity(statements.len());
+    /// The batch itself. The statement at `gate` (the session set-up) must succeed for the
+    /// statements after it to run: when it fails, they are not sent again.
+    async fn run_batch(&mut self, statements: &[&str], gate: Option<usize>) -> Vec<Answer> {
+        let mut results: Vec<Answer> = Vec::with_capacity(statements.len());
         while results.len() < statements.len() {
+            if let Some(gate) = gate
+                && results.len() > gate
+                && results[gate].is_err()
+            {
+                results.push(Err(Unanswered::NotRun));
+                continue;
+            }
             let rest = &statements[results.len()..];
             let limit = self.query_timeout + CLIENT_GRACE;
             let Some(conn) = self.conn.as_mut() else {
@@ -296,6 +338,8 @@ enum Unanswered {
     TimedOut,
     /// The connection had been given up before this statement could be sent.
     Abandoned,
+    /// Not sent: the session set-up before it in the batch failed.
+    NotRun,
 }
 
 impl Unanswered {
@@ -309,6 +353,7 @@ impl Unanswered {
             Unanswered::Abandoned => anyhow!(Failure::Abandoned {
                 what: what.to_owned()
             }),
+            Unanswered::NotRun => anyhow!("{what}: not run, because the session set-up failed"),
         }
     }
 }
@@ -401,24 +446,24 @@ const MDL_INSTRUMENT: &str = "wait/lock/metadata/sql/mdl";
 /// The consumers that keep each session's current and recent statements.
 const STATEMENT_CONSUMERS: [&str; 2] = ["events_statements_current", "events_statements_history"];
 
-/// Runs the detection statements, in one round trip; what they return is judged by the pure
-/// [`server::detect`]. The performance_schema set-up goes last: an account without SELECT on
-/// performance_schema fails only that statement, which is a finding, not a failure.
-async fn collect_facts(db: &mut Db) -> Result<server::ServerFacts> {
+/// The detection statements, in the order of their answers. The performance_schema set-up goes
+/// last: an account without SELECT on performance_schema fails only that statement, which is a
+/// finding, not a failure.
+const DETECTION: [&str; 5] = [
+    queries::SERVER_VARIABLES,
+    queries::SERVER_TABLES,
+    queries::SHOW_GRANTS,
+    queries::CURRENT_USER,
+    queries::PS_SETUP,
+];
+
+/// The detection's answers as facts, judged by the pure [`server::detect`].
+fn facts_from(answers: Vec<Answer>, own_id: u64) -> Result<server::ServerFacts> {
+    let timeout = Duration::ZERO; // only for wording: detection has no section of its own
     let what = "detecting the server";
-    let mut answers = db
-        .batch(
-            what,
-            &[
-                queries::SERVER_VARIABLES,
-                queries::SERVER_TABLES,
-                queries::SHOW_GRANTS,
-                queries::CURRENT_USER,
-                queries::PS_SETUP,
-            ],
-        )
-        .await?
-        .into_iter();
+    let mut answers = answers
+        .into_iter()
+        .map(|a| a.map_err(|u| u.into_error(what, timeout)));
     let mut next = || {
         answers
             .next()
@@ -452,7 +497,7 @@ async fn collect_facts(db: &mut Db) -> Result<server::ServerFacts> {
         current_user,
         mdl_instrument: None,
         statement_consumers: None,
-        connection_id: db.own_id,
+        connection_id: own_id,
     };
     // With performance_schema off the set-up tables say nothing: leave the facts unknown.
     if let Some(rows) = setup.filter(|_| facts.performance_schema_on()) {

@@ -52,9 +52,15 @@ pub(crate) struct ConnectionsReport {
 }
 
 /// Reads the counters and groups the threads.
-pub(crate) async fn collect(session: &mut Session) -> Result<ConnectionsReport> {
-    let mut ahead = processlist::statements(&session.server);
+/// What `connections` reads, in one batch.
+pub(crate) fn snapshot(server: &crate::server::ServerInfo) -> Vec<&'static str> {
+    let mut ahead = processlist::statements(server);
     ahead.extend(statements());
+    ahead
+}
+
+pub(crate) async fn collect(session: &mut Session) -> Result<ConnectionsReport> {
+    let ahead = snapshot(&session.server);
     session.db.prefetch("reading connections", &ahead).await?;
     let threads = processlist::threads(session).await?;
     collect_with(session, &threads).await

@@ -43,21 +43,21 @@ pub(crate) async fn innodb_status(session: &mut Session) -> Result<String> {
 
 /// What a deadlock poll reads, in one round trip: the InnoDB status, and the error log where
 /// the server logs every deadlock.
-fn statements(session: &Session) -> Vec<&'static str> {
+pub(crate) fn snapshot(server: &crate::server::ServerInfo) -> Vec<&'static str> {
     let mut statements = vec![queries::INNODB_STATUS];
-    if logs_deadlocks(session) {
+    if logs_deadlocks(server) {
         statements.push(queries::LOGGED_DEADLOCKS);
     }
     statements
 }
 
-fn logs_deadlocks(session: &Session) -> bool {
-    session.server.capabilities.error_log_table && session.server.print_all_deadlocks == Some(true)
+fn logs_deadlocks(server: &crate::server::ServerInfo) -> bool {
+    server.capabilities.error_log_table && server.print_all_deadlocks == Some(true)
 }
 
 /// Reads and parses the latest deadlock.
 pub(crate) async fn collect(session: &mut Session) -> Result<DeadlocksReport> {
-    let ahead = statements(session);
+    let ahead = snapshot(&session.server);
     session.db.prefetch("reading deadlocks", &ahead).await?;
     let status = innodb_status(session).await?;
     let logged = logged_deadlocks(session).await?;
@@ -192,7 +192,7 @@ fn victim_text(deadlock: &Deadlock) -> String {
 
 /// The deadlocks performance_schema.error_log holds, where the server logs them at all.
 async fn logged_deadlocks(session: &mut Session) -> Result<Option<Vec<LoggedDeadlock>>> {
-    if !logs_deadlocks(session) {
+    if !logs_deadlocks(&session.server) {
         return Ok(None);
     }
     let rows = session
@@ -273,7 +273,7 @@ pub(crate) async fn watch(
     let deadline = args.duration.map(|d| tokio::time::Instant::now() + d);
     let mut recorded = 0;
     loop {
-        let ahead = statements(session);
+        let ahead = snapshot(&session.server);
         session.db.prefetch("polling for deadlocks", &ahead).await?;
         let status = innodb_status(session).await?;
         let latest = innodb_status::parse_latest_deadlock(&status);

@@ -106,6 +106,17 @@ pub(crate) fn oldest_trx_from(
     })
 }
 
+/// What the last (or only) sample of `history` reads, in one batch: the length, the threads and
+/// last statements, and on MariaDB the InnoDB status with its read views.
+pub(crate) fn last_sample(server: &crate::server::ServerInfo) -> Vec<&'static str> {
+    let mut ahead = vec![server.history_list_length_query()];
+    ahead.extend(processlist::statements(server));
+    if server.flavor.is_mariadb() {
+        ahead.push(crate::queries::INNODB_STATUS);
+    }
+    ahead
+}
+
 /// Samples the history list length and names the oldest transaction.
 pub(crate) async fn collect(session: &mut Session, args: &HistoryArgs) -> Result<HistoryReport> {
     session.require_process("reading the history list length")?;
@@ -120,11 +131,7 @@ pub(crate) async fn collect(session: &mut Session, args: &HistoryArgs) -> Result
             tokio::time::sleep(args.interval).await;
         }
         if index + 1 == args.sample {
-            let mut ahead = vec![session.server.history_list_length_query()];
-            ahead.extend(processlist::statements(&session.server));
-            if mariadb {
-                ahead.push(crate::queries::INNODB_STATUS);
-            }
+            let ahead = last_sample(&session.server);
             session.db.prefetch("reading the history", &ahead).await?;
         }
         let (hll, from) = history_list_length(session).await?;

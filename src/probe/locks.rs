@@ -105,10 +105,17 @@ pub(crate) fn statements(server: &ServerInfo) -> Vec<&'static str> {
     statements
 }
 
+/// What `locks` (and the kill selection) read, in one batch: the threads, the last statements
+/// and the waits.
+pub(crate) fn snapshot(server: &ServerInfo) -> Vec<&'static str> {
+    let mut ahead = processlist::statements(server);
+    ahead.extend(statements(server));
+    ahead
+}
+
 /// Reads the waits and builds the tree.
 pub(crate) async fn collect(session: &mut Session, args: &LocksArgs) -> Result<LocksReport> {
-    let mut ahead = processlist::statements(&session.server);
-    ahead.extend(statements(&session.server));
+    let ahead = snapshot(&session.server);
     session
         .db
         .prefetch("reading the lock waits", &ahead)

@@ -397,9 +397,15 @@ impl Filter {
 }
 
 /// Reads the threads and applies the filters.
-pub(crate) async fn collect(session: &mut Session, filter: &Filter) -> Result<ProcesslistReport> {
-    let mut ahead = statements(&session.server);
+/// What `processlist` reads, in one batch.
+pub(crate) fn snapshot(server: &ServerInfo) -> Vec<&'static str> {
+    let mut ahead = statements(server);
     ahead.retain(|sql| *sql != queries::LAST_STATEMENTS_P_S);
+    ahead
+}
+
+pub(crate) async fn collect(session: &mut Session, filter: &Filter) -> Result<ProcesslistReport> {
+    let ahead = snapshot(&session.server);
     session.db.prefetch("listing sessions", &ahead).await?;
     let all = threads(session).await?;
     Ok(filter.apply(session.server.sources.processlist, all))

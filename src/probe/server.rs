@@ -28,13 +28,19 @@ pub(crate) struct SessionCheck {
     pub tls_cipher: Option<String>,
 }
 
-/// Reads back the session's settings; detection itself already ran in [`Session::open`].
-pub(crate) async fn collect(session: &mut Session) -> Result<ServerReport> {
-    let server = session.server.clone();
+/// What `server` reads back, in one batch.
+pub(crate) fn snapshot(server: &ServerInfo) -> Vec<&'static str> {
     let mut ahead = vec![server.session_check_query(), queries::SESSION_TLS];
     if server.capabilities.performance_schema {
         ahead.push(queries::OWN_PROGRAM_NAME);
     }
+    ahead
+}
+
+/// Reads back the session's settings; detection itself already ran in [`Session::open`].
+pub(crate) async fn collect(session: &mut Session) -> Result<ServerReport> {
+    let server = session.server.clone();
+    let ahead = snapshot(&server);
     session
         .db
         .prefetch("reading back the session", &ahead)

@@ -97,6 +97,16 @@ pub(crate) struct TopReport {
     pub statements: Vec<StatementStats>,
 }
 
+/// What the first sample reads, in one batch: the sample and the digest counters, or (without
+/// performance_schema's statements) the threads.
+pub(crate) fn first_sample(server: &crate::server::ServerInfo) -> Vec<&'static str> {
+    if server.capabilities.statement_history {
+        vec![queries::TOP_SAMPLE_P_S, queries::DIGEST_COUNTERS]
+    } else {
+        crate::probe::processlist::snapshot(server)
+    }
+}
+
 /// Takes one sample.
 pub(crate) async fn sample(session: &mut Session) -> Result<Sample> {
     let active = if session.server.capabilities.statement_history {
@@ -404,7 +414,7 @@ pub(crate) async fn run(session: &mut Session, args: &TopArgs, format: Format) -
         let counters_due = taken_so_far % COUNTERS_EVERY == 0 || last;
         if counters_due && session.server.capabilities.statement_history {
             // A sample is one round trip, with the digest counters or without.
-            let ahead = [queries::TOP_SAMPLE_P_S, queries::DIGEST_COUNTERS];
+            let ahead = first_sample(&session.server);
             session.db.prefetch("sampling", &ahead).await?;
         }
         let mut taken = sample(session).await?;

@@ -38,10 +38,15 @@ pub(crate) struct TrxReport {
     full: bool,
 }
 
+/// What `trx` reads, in one batch.
+pub(crate) fn snapshot(server: &crate::server::ServerInfo) -> Vec<&'static str> {
+    processlist::statements(server)
+}
+
 /// Reads transactions and keeps those at least `--min-age` old.
 pub(crate) async fn collect(session: &mut Session, args: &TrxArgs) -> Result<TrxReport> {
     let min_age_s = args.min_age.as_secs();
-    let ahead = processlist::statements(&session.server);
+    let ahead = snapshot(&session.server);
     session.db.prefetch("reading transactions", &ahead).await?;
     let threads = processlist::threads(session).await?;
     let last = processlist::last_statements(session)

@@ -228,3 +228,45 @@ fn processlist_table_counts_even_when_information_schema_hides_it() {
         ProcesslistSource::PsThreads
     );
 }
+
+#[test]
+fn the_handshake_guess_takes_each_flavors_defaults() {
+    let mysql = assume((9, 7, 4), 7);
+    assert_eq!(mysql.flavor, Flavor::MySql9);
+    assert_eq!(mysql.sources.lock_waits, LockWaitSource::DataLockWaits);
+    assert_eq!(mysql.sources.processlist, ProcesslistSource::PsProcesslist);
+    assert_eq!(mysql.sources.metadata_locks, MdlSource::PerformanceSchema);
+    assert!(mysql.capabilities.statement_history && mysql.capabilities.process_privilege);
+    assert_eq!(mysql.connection_id, 7);
+
+    let older = assume((8, 0, 21), 7);
+    assert_eq!(older.sources.processlist, ProcesslistSource::PsThreads);
+    let five_seven = assume((5, 7, 44), 7);
+    assert_eq!(
+        five_seven.sources.lock_waits,
+        LockWaitSource::InnodbLockWaits
+    );
+    assert_eq!(five_seven.sources.metadata_locks, MdlSource::ThreadStates);
+
+    let mariadb = assume((10, 11, 19), 7);
+    assert_eq!(mariadb.flavor, Flavor::MariaDb10);
+    assert!(!mariadb.capabilities.performance_schema);
+    assert_eq!(mariadb.sources.lock_waits, LockWaitSource::InnodbLockWaits);
+    assert_eq!(
+        mariadb.sources.processlist,
+        ProcesslistSource::InformationSchema
+    );
+    assert_eq!(assume((11, 8, 2), 7).flavor, Flavor::MariaDb11);
+    // The session set-up is each flavor's own.
+    let timeout = std::time::Duration::from_secs(10);
+    assert!(
+        mariadb
+            .session_setup(timeout)
+            .contains("max_statement_time")
+    );
+    assert!(
+        mysql
+            .session_setup(timeout)
+            .contains("transaction_read_only")
+    );
+}

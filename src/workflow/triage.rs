@@ -85,10 +85,9 @@ impl Triage {
 
 /// Takes the snapshot. The thread list is the base of every section, so without it there is no
 /// snapshot; any later section that times out is marked unavailable and the rest goes on.
-pub(crate) async fn collect(session: &mut Session) -> Result<Triage> {
-    // Every statement the snapshot always needs, in one round trip; the lookups made only for
-    // waits found (queued row locks, holders of user locks, table handles) follow when needed.
-    let server = &session.server;
+/// Every statement the snapshot always needs, read in one round trip; the lookups made only
+/// for waits found (queued row locks, holders of user locks, table handles) follow when needed.
+pub(crate) fn statements(server: &ServerInfo) -> Vec<&'static str> {
     let mut ahead = processlist::statements(server);
     ahead.extend(locks::statements(server));
     ahead.extend(connections::statements());
@@ -97,6 +96,11 @@ pub(crate) async fn collect(session: &mut Session) -> Result<Triage> {
     }
     ahead.push(server.history_list_length_query());
     ahead.push(crate::queries::SERVER_NOW);
+    ahead
+}
+
+pub(crate) async fn collect(session: &mut Session) -> Result<Triage> {
+    let ahead = statements(&session.server);
     session.db.prefetch("taking the snapshot", &ahead).await?;
     let triage = snapshot(session).await;
     session.db.forget_prefetched();

@@ -57,7 +57,7 @@ pub(crate) async fn run(
     let mut taken = 0u64;
     loop {
         if session.is_none() && Instant::now() >= next_connect {
-            match Session::open(config).await {
+            match Session::open(config, &crate::workflow::triage::statements).await {
                 Ok(opened) => {
                     session = Some(opened);
                     backoff = Duration::from_secs(1);
