@@ -66,11 +66,16 @@ impl EvidenceLog {
     }
 
     /// Appends one record as a line and flushes it to disk, file and directory. Only when this
-    /// returns `Ok` is the record durable.
+    /// returns `Ok` is the record durable. An earlier append that failed part-way (a full disk)
+    /// may have left half a line: the record then starts on a line of its own, so the half line
+    /// stays one unreadable line and never swallows the record.
     pub(crate) fn append(&mut self, record: &impl Serialize) -> Result<()> {
         let mut line = serde_json::to_vec(record).context("encoding an evidence record")?;
         line.push(b'\n');
         let what = || format!("cannot write the evidence log {}", self.path.display());
+        if !ends_with_newline(&self.path).with_context(what)? {
+            line.insert(0, b'\n');
+        }
         self.file.write_all(&line).with_context(what)?;
         self.file.sync_all().with_context(what)?;
         if let Some(dir) = self.path.parent().filter(|d| !d.as_os_str().is_empty()) {
@@ -81,6 +86,19 @@ impl EvidenceLog {
         }
         Ok(())
     }
+}
+
+/// Whether the file is empty or its last byte is a newline.
+fn ends_with_newline(path: &Path) -> std::io::Result<bool> {
+    use std::io::{Read, Seek, SeekFrom};
+    let mut file = File::open(path)?;
+    if file.seek(SeekFrom::End(0))? == 0 {
+        return Ok(true);
+    }
+    file.seek(SeekFrom::End(-1))?;
+    let mut last = [0u8; 1];
+    file.read_exact(&mut last)?;
+    Ok(last[0] == b'\n')
 }
 
 /// A unique record id: time, process and a counter, so two runs in the same nanosecond differ.
@@ -141,6 +159,69 @@ pub(crate) fn read_all(path: &Path) -> Result<(Vec<Value>, usize)> {
 
 #[cfg(test)]
 mod tests {
+    #[test]
+    fn a_record_after_a_half_written_line_starts_a_line_of_its_own() {
+        let dir = tempfile::tempdir().unwrap();
+        let path = dir.path().join("evidence.jsonl");
+        std::fs::write(&path, b"{\"schema\":1,\"kind\":\"kill.snap").unwrap();
+        let mut log = super::EvidenceLog::open(&path).unwrap();
+        log.append(&serde_json::json!({"schema": 1, "kind": "incident.note"}))
+            .unwrap();
+        let (records, unreadable) = super::read_all(&path).unwrap();
+        assert_eq!(unreadable, 1, "the half line stays alone");
+        assert_eq!(records.len(), 1);
+        assert_eq!(records[0]["kind"], "incident.note");
+    }
+
+    /// On a real full disk (a tmpfs of 8 KiB, as root): the append that runs out of space fails,
+    /// and once there is room again the next record is whole.
+    #[test]
+    fn a_full_disk_fails_the_append_and_the_next_record_is_whole() {
+        let dir = tempfile::tempdir().unwrap();
+        let mounted = std::process::Command::new("mount")
+            .args(["-t", "tmpfs", "-o", "size=8k", "tmpfs"])
+            .arg(dir.path())
+            .status()
+            .is_ok_and(|s| s.success());
+        if !mounted {
+            assert!(
+                std::env::var("CI").is_err(),
+                "CI runs as root: a tmpfs must mount for the full-disk test"
+            );
+            eprintln!("skipping the full-disk test: cannot mount a tmpfs (not root?)");
+            return;
+        }
+        struct Unmount<'a>(&'a std::path::Path);
+        impl Drop for Unmount<'_> {
+            fn drop(&mut self) {
+                let _ = std::process::Command::new("umount").arg(self.0).status();
+            }
+        }
+        let _unmount = Unmount(dir.path());
+        let path = dir.path().join("evidence.jsonl");
+        let filler = dir.path().join("filler");
+        let mut log = super::EvidenceLog::open(&path).unwrap();
+        log.append(&serde_json::json!({"schema": 1, "kind": "incident.start"}))
+            .unwrap();
+        // Fill the disk, then try a record bigger than what is left.
+        let _ = std::fs::write(&filler, vec![b'x'; 8 * 1024]);
+        let big = "y".repeat(6 * 1024);
+        let failed =
+            log.append(&serde_json::json!({"schema": 1, "kind": "kill.snapshot", "pad": big}));
+        assert!(failed.is_err(), "the disk is full");
+        std::fs::remove_file(&filler).unwrap();
+        log.append(&serde_json::json!({"schema": 1, "kind": "kill.outcome"}))
+            .unwrap();
+        let (records, _) = super::read_all(&path).unwrap();
+        let kinds: Vec<&str> = records.iter().filter_map(|r| r["kind"].as_str()).collect();
+        assert_eq!(kinds.first(), Some(&"incident.start"));
+        assert_eq!(kinds.last(), Some(&"kill.outcome"), "{kinds:?}");
+        assert!(
+            !kinds.contains(&"kill.snapshot"),
+            "the failed record is not whole"
+        );
+    }
+
     use std::os::unix::fs::PermissionsExt;
 
     use super::*;
