@@ -87,3 +87,41 @@ pub(crate) const DIGEST_COUNTERS: &str = include_str!("../queries/digest_counter
 pub(crate) const SHOW_FULL_PROCESSLIST: &str = include_str!("../queries/show_full_processlist.sql");
 /// Open InnoDB transactions, for joining to SHOW FULL PROCESSLIST.
 pub(crate) const INNODB_TRX: &str = include_str!("../queries/innodb_trx.sql");
+
+#[cfg(test)]
+mod tests {
+    /// The `AS name` columns of a statement's outer select list, in order: what the parser reads.
+    fn columns(sql: &str) -> Vec<String> {
+        let code: String = sql
+            .lines()
+            .filter(|line| !line.trim_start().starts_with("--"))
+            .collect::<Vec<_>>()
+            .join("\n");
+        let upper = code.to_ascii_uppercase();
+        let start = upper.find("SELECT").expect("a SELECT");
+        let end = upper[start..].find("\nFROM").expect("a FROM") + start;
+        let list = &code[start..end];
+        let mut found = Vec::new();
+        let words: Vec<&str> = list.split_whitespace().collect();
+        for pair in words.windows(2) {
+            if pair[0].eq_ignore_ascii_case("AS") {
+                found.push(pair[1].trim_end_matches(',').to_owned());
+            }
+        }
+        found
+    }
+
+    /// The queue-edge statements are read by the same row parser as the lock-wait statements:
+    /// the twins must name the same columns in the same order, on each source.
+    #[test]
+    fn lock_wait_twins_name_the_same_columns() {
+        for (granted, queued) in [
+            (super::LOCK_WAITS_P_S, super::LOCK_WAITS_QUEUED_P_S),
+            (super::LOCK_WAITS_I_S, super::LOCK_WAITS_QUEUED_I_S),
+        ] {
+            let (a, b) = (columns(granted), columns(queued));
+            assert!(a.contains(&"waiting_pid".to_owned()), "{a:?}");
+            assert_eq!(a, b);
+        }
+    }
+}
