@@ -320,7 +320,7 @@ pub(crate) fn parse_time(text: &str) -> Result<chrono::DateTime<chrono::Utc>> {
     if let Ok(at) = chrono::DateTime::parse_from_rfc3339(text) {
         return Ok(at.with_timezone(&chrono::Utc));
     }
-    let age = crate::cli::parse_duration(text).map_err(|_| {
+    let age = crate::duration::parse_duration(text).map_err(|_| {
         anyhow::anyhow!("'{text}' is neither an RFC 3339 time nor an age such as 2h")
     })?;
     let age = chrono::Duration::from_std(age).context("age out of range")?;

@@ -5,6 +5,7 @@
 
 pub mod cli;
 mod connect;
+mod duration;
 pub mod error;
 mod evidence;
 mod innodb_status;

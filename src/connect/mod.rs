@@ -248,7 +248,7 @@ fn parse_port(text: &str) -> Result<u16> {
 
 /// Option files give timeouts in seconds, as the mysql client's `connect-timeout`; units are allowed too.
 fn option_seconds(text: &str) -> Result<Duration> {
-    crate::cli::parse_timeout(text).map_err(anyhow::Error::msg)
+    crate::duration::parse_timeout(text).map_err(anyhow::Error::msg)
 }
 
 /// The user's home directory, for `~/.my.cnf`.

@@ -74,7 +74,7 @@ impl Thresholds {
         let seconds = |flag: Option<Duration>, key: &str, default: u64| -> Result<u64> {
             match (flag, from_file(key)) {
                 (Some(d), _) => Ok(d.as_secs()),
-                (None, Some((at, text))) => crate::cli::parse_duration(&text)
+                (None, Some((at, text))) => crate::duration::parse_duration(&text)
                     .map(|d| d.as_secs())
                     .map_err(anyhow::Error::msg)
                     .with_context(|| at),
