@@ -236,8 +236,20 @@ pub(crate) async fn collect_with(
     })
 }
 
+impl UnknownBlocker {
+    /// The candidates' pids for one line of text: `4408, 4409`, or `none`.
+    pub(crate) fn candidate_pids(&self) -> String {
+        if self.candidates.is_empty() {
+            return "none".to_owned();
+        }
+        let pids: Vec<String> = self.candidates.iter().map(|c| c.pid.to_string()).collect();
+        pids.join(", ")
+    }
+}
+
 impl LocksReport {
-    /// The roots whose every edge to a direct waiter is exact: what `kill --blockers` may act on.
+    /// Whether a root holds up at least one direct waiter by an exact edge: what `kill
+    /// --blockers` may act on.
     pub(crate) fn exact_root(node: &Node<LockSession>) -> bool {
         node.waiters
             .iter()
@@ -477,19 +489,7 @@ impl Report for LocksReport {
                 String::new(),
                 String::new(),
                 String::new(),
-                format!(
-                    "candidates: {}",
-                    if unknown.candidates.is_empty() {
-                        "none".to_owned()
-                    } else {
-                        unknown
-                            .candidates
-                            .iter()
-                            .map(|c| c.pid.to_string())
-                            .collect::<Vec<_>>()
-                            .join(", ")
-                    }
-                ),
+                format!("candidates: {}", unknown.candidate_pids()),
             ]);
             let node = Node {
                 info: unknown.session.clone(),

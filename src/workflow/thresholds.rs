@@ -309,21 +309,12 @@ fn blockers(locks: &LocksReport, t: &Thresholds) -> Finding {
     let summary = match (forest.roots.first(), locks.unresolved.first()) {
         (None, None) => "no lock waits".to_owned(),
         (None, Some(unknown)) => {
-            let candidates: Vec<String> = unknown
-                .candidates
-                .iter()
-                .map(|c| c.pid.to_string())
-                .collect();
             format!(
                 "{frozen}{blocked} blocked (longest wait {longest}s); blocker unknown for {} ({}); \
                  candidates: {}{}",
                 unknown.session.pid,
                 unknown.session.state.as_deref().unwrap_or("waiting"),
-                if candidates.is_empty() {
-                    "none".to_owned()
-                } else {
-                    candidates.join(", ")
-                },
+                unknown.candidate_pids(),
                 unknown
                     .remedy
                     .as_deref()
