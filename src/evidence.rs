@@ -126,12 +126,57 @@ pub(crate) struct Header {
     pub at: String,
 }
 
+/// The kinds of record the log holds: the one place their names are written. A line of a kind
+/// this version does not know (from a newer one) has no `RecordKind` and is passed over.
+#[derive(Debug, Clone, Copy, PartialEq, Eq)]
+pub(crate) enum RecordKind {
+    KillSnapshot,
+    KillOutcome,
+    Deadlock,
+    IncidentStart,
+    IncidentNote,
+    IncidentEnd,
+}
+
+impl RecordKind {
+    const ALL: [RecordKind; 6] = [
+        RecordKind::KillSnapshot,
+        RecordKind::KillOutcome,
+        RecordKind::Deadlock,
+        RecordKind::IncidentStart,
+        RecordKind::IncidentNote,
+        RecordKind::IncidentEnd,
+    ];
+
+    /// The name in the `kind` field.
+    pub(crate) fn name(self) -> &'static str {
+        match self {
+            RecordKind::KillSnapshot => "kill.snapshot",
+            RecordKind::KillOutcome => "kill.outcome",
+            RecordKind::Deadlock => "deadlock",
+            RecordKind::IncidentStart => "incident.start",
+            RecordKind::IncidentNote => "incident.note",
+            RecordKind::IncidentEnd => "incident.end",
+        }
+    }
+
+    /// The kind of that name, when this version knows it.
+    pub(crate) fn named(name: &str) -> Option<RecordKind> {
+        RecordKind::ALL.into_iter().find(|k| k.name() == name)
+    }
+
+    /// The kind of a record read back, when this version knows it.
+    pub(crate) fn of(record: &Value) -> Option<RecordKind> {
+        RecordKind::named(record["kind"].as_str()?)
+    }
+}
+
 impl Header {
-    pub(crate) fn new(kind: &str) -> Header {
+    pub(crate) fn new(kind: RecordKind) -> Header {
         Header {
             schema: SCHEMA,
             id: new_id(),
-            kind: kind.to_owned(),
+            kind: kind.name().to_owned(),
             at: chrono::Utc::now().to_rfc3339_opts(chrono::SecondsFormat::Millis, true),
         }
     }
@@ -159,6 +204,20 @@ pub(crate) fn read_all(path: &Path) -> Result<(Vec<Value>, usize)> {
 
 #[cfg(test)]
 mod tests {
+    use super::RecordKind;
+
+    #[test]
+    fn every_kind_reads_back_by_its_name_and_newer_kinds_are_unknown() {
+        for kind in RecordKind::ALL {
+            let record = serde_json::json!({"kind": kind.name()});
+            assert_eq!(RecordKind::of(&record), Some(kind));
+        }
+        assert_eq!(
+            RecordKind::of(&serde_json::json!({"kind": "replica.lag"})),
+            None
+        );
+        assert_eq!(RecordKind::of(&serde_json::json!({"schema": 1})), None);
+    }
     #[test]
     fn a_record_after_a_half_written_line_starts_a_line_of_its_own() {
         let dir = tempfile::tempdir().unwrap();
@@ -370,11 +429,11 @@ impl crate::render::Report for EvidenceReport {
                     .as_str()
                     .or(r["last_statement"].as_str())
                     .unwrap_or("");
-                let detail = match r["kind"].as_str() {
-                    Some("kill.snapshot") => {
+                let detail = match RecordKind::of(r) {
+                    Some(RecordKind::KillSnapshot) => {
                         format!("reason: {}; {}", text(&r["reason"]), clip(statement, false))
                     }
-                    Some("kill.outcome") => {
+                    Some(RecordKind::KillOutcome) => {
                         let changed = r["changed"]
                             .as_array()
                             .map(|c| c.iter().map(text).collect::<Vec<_>>().join("; "));

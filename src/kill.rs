@@ -15,7 +15,7 @@ use serde::Serialize;
 use crate::cli::KillArgs;
 use crate::connect::row::Columns;
 use crate::connect::{Session, inline_numbers};
-use crate::evidence::{EvidenceLog, Header};
+use crate::evidence::{EvidenceLog, Header, RecordKind};
 use crate::probe::locks::tree::Node;
 use crate::probe::locks::{self, LockSession, LocksReport};
 use crate::probe::processlist::{self, Filter, Thread};
@@ -378,7 +378,7 @@ pub(crate) async fn run(
         log.append(&snapshot)
             .context("the snapshot could not be written, so nothing was killed")?;
         let mut outcome = act(session, plan, &snapshot, dry_run).await?;
-        outcome.header = Header::new("kill.outcome"); // stamped when written, after the kill
+        outcome.header = Header::new(RecordKind::KillOutcome); // stamped when written, after the kill
         match (outcome.result.as_str(), &outcome.error) {
             ("changed", _) => eprintln!(
                 "mytriage: not killing {pid}: it is not the session snapshotted: {}",
@@ -629,7 +629,7 @@ async fn snapshot(
     let metadata_locks = held_metadata_locks(session, pid).await?;
     let server = &session.server;
     Ok(Snapshot {
-        header: Header::new("kill.snapshot"),
+        header: Header::new(RecordKind::KillSnapshot),
         pid,
         query_only: plan.query_only,
         reason: reason.to_owned(),
@@ -842,7 +842,7 @@ async fn act(
     dry_run: bool,
 ) -> Result<Outcome> {
     let mut outcome = Outcome {
-        header: Header::new("kill.outcome"),
+        header: Header::new(RecordKind::KillOutcome),
         snapshot_id: snapshot.header.id.clone(),
         pid: snapshot.pid,
         result: String::new(),

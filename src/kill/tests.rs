@@ -13,7 +13,7 @@ fn thread(user: &str, command: &str, trx: Option<(&str, u64)>, statement: Option
 
 fn snapshot(thread: Thread, trx_started: Option<&str>) -> Snapshot {
     Snapshot {
-        header: Header::new("kill.snapshot"),
+        header: Header::new(crate::evidence::RecordKind::KillSnapshot),
         pid: 42,
         query_only: false,
         reason: "test".into(),

@@ -4,6 +4,7 @@ use anyhow::{Context, Result};
 use serde::Serialize;
 
 use crate::connect::Session;
+use crate::evidence::RecordKind;
 use crate::innodb_status::{self, Deadlock, DeadlockTrx};
 use crate::queries;
 use crate::render::{Block, Report, View, clip};
@@ -267,7 +268,7 @@ pub(crate) async fn watch(
     };
     let mut seen: std::collections::HashSet<String> = records
         .iter()
-        .filter(|r| r["kind"] == "deadlock")
+        .filter(|r| RecordKind::of(r) == Some(RecordKind::Deadlock))
         .filter_map(|r| r["key"].as_str().map(str::to_owned))
         .collect();
     let deadline = args.duration.map(|d| tokio::time::Instant::now() + d);
@@ -297,7 +298,7 @@ pub(crate) async fn watch(
         for (key, deadlock, logged) in new {
             if seen.insert(key.clone()) {
                 let record = DeadlockRecord {
-                    header: crate::evidence::Header::new("deadlock"),
+                    header: crate::evidence::Header::new(RecordKind::Deadlock),
                     key,
                     server: server.clone(),
                     deadlock,
@@ -381,7 +382,7 @@ pub(crate) fn history(path: &std::path::Path) -> Result<DeadlockHistory> {
         path: path.to_owned(),
         deadlocks: records
             .into_iter()
-            .filter(|r| r["kind"] == "deadlock")
+            .filter(|r| RecordKind::of(r) == Some(RecordKind::Deadlock))
             .collect(),
     })
 }

@@ -7,7 +7,7 @@ use serde::Serialize;
 use serde_json::Value;
 
 use crate::cli::IncidentAction;
-use crate::evidence::{self, EvidenceLog, Header};
+use crate::evidence::{self, EvidenceLog, Header, RecordKind};
 use crate::render::{Block, Report, View};
 
 /// An `incident.start`, `incident.note` or `incident.end` record.
@@ -26,13 +26,13 @@ pub(crate) struct IncidentRecord {
 pub(crate) fn open_incident(records: &[Value]) -> Option<(String, Option<String>)> {
     let mut open: Option<(String, Option<String>)> = None;
     for record in records {
-        match record["kind"].as_str() {
-            Some("incident.start") => {
+        match RecordKind::of(record) {
+            Some(RecordKind::IncidentStart) => {
                 open = record["id"]
                     .as_str()
                     .map(|id| (id.to_owned(), record["title"].as_str().map(str::to_owned)));
             }
-            Some("incident.end")
+            Some(RecordKind::IncidentEnd)
                 if open
                     .as_ref()
                     .is_some_and(|(id, _)| record["incident"] == id.as_str()) =>
@@ -60,7 +60,7 @@ pub(crate) fn record(path: &Path, action: &IncidentAction) -> Result<IncidentRec
             bail!("incident {id} is still open; end it first with `mytriage incident end`")
         }
         (IncidentAction::Start { title }, None) => {
-            let header = Header::new("incident.start");
+            let header = Header::new(RecordKind::IncidentStart);
             IncidentRecord {
                 incident: header.id.clone(),
                 header,
@@ -73,14 +73,14 @@ pub(crate) fn record(path: &Path, action: &IncidentAction) -> Result<IncidentRec
             bail!("no incident is open; start one with `mytriage incident start --title ...`")
         }
         (IncidentAction::Note { text }, Some((id, title))) => IncidentRecord {
-            header: Header::new("incident.note"),
+            header: Header::new(RecordKind::IncidentNote),
             incident: id,
             title,
             text: Some(text.clone()),
             operator,
         },
         (IncidentAction::End, Some((id, title))) => IncidentRecord {
-            header: Header::new("incident.end"),
+            header: Header::new(RecordKind::IncidentEnd),
             incident: id,
             title,
             text: None,
@@ -93,9 +93,9 @@ pub(crate) fn record(path: &Path, action: &IncidentAction) -> Result<IncidentRec
 
 impl Report for IncidentRecord {
     fn view(&self) -> View {
-        let what = match self.header.kind.as_str() {
-            "incident.start" => "started",
-            "incident.note" => "noted",
+        let what = match RecordKind::named(&self.header.kind) {
+            Some(RecordKind::IncidentStart) => "started",
+            Some(RecordKind::IncidentNote) => "noted",
             _ => "ended",
         };
         View {

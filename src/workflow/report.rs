@@ -9,7 +9,7 @@ use anyhow::{Context, Result, bail};
 use serde_json::Value;
 
 use crate::cli::{Lang, ReportArgs};
-use crate::evidence;
+use crate::evidence::{self, RecordKind};
 
 /// The records a report covers, and what it is called.
 struct Scope {
@@ -74,7 +74,7 @@ fn select(records: Vec<Value>, args: &ReportArgs) -> Result<Scope> {
     }
     let starts: Vec<&Value> = records
         .iter()
-        .filter(|r| r["kind"] == "incident.start")
+        .filter(|r| RecordKind::of(r) == Some(RecordKind::IncidentStart))
         .collect();
     let start = match &args.incident {
         Some(id) => starts.into_iter().find(|r| r["id"] == id.as_str()).with_context(|| format!("no incident {id} in the log"))?,
@@ -87,7 +87,9 @@ fn select(records: Vec<Value>, args: &ReportArgs) -> Result<Scope> {
     let id = start["id"].as_str().unwrap_or_default().to_owned();
     let end = records
         .iter()
-        .find(|r| r["kind"] == "incident.end" && r["incident"] == id.as_str())
+        .find(|r| {
+            RecordKind::of(r) == Some(RecordKind::IncidentEnd) && r["incident"] == id.as_str()
+        })
         .cloned();
     let (from, to) = (at(&start), end.as_ref().and_then(at));
     let kept = records
@@ -122,8 +124,11 @@ fn when(text: Option<&str>) -> String {
     }
 }
 
-fn kind<'a>(scope: &'a Scope, kind: &'a str) -> impl Iterator<Item = &'a Value> + 'a {
-    scope.records.iter().filter(move |r| r["kind"] == kind)
+fn kind(scope: &Scope, kind: RecordKind) -> impl Iterator<Item = &Value> + '_ {
+    scope
+        .records
+        .iter()
+        .filter(move |r| RecordKind::of(r) == Some(kind))
 }
 
 fn text(value: &Value) -> String {
@@ -156,10 +161,10 @@ fn tables(snapshot: &Value) -> String {
 fn render(scope: &Scope, lang: Lang, path: &Path) -> String {
     let ko = lang == Lang::Ko;
     let t = |en: &str, kr: &str| if ko { kr.to_owned() } else { en.to_owned() };
-    let snapshots: Vec<&Value> = kind(scope, "kill.snapshot").collect();
-    let outcomes: Vec<&Value> = kind(scope, "kill.outcome").collect();
-    let deadlocks: Vec<&Value> = kind(scope, "deadlock").collect();
-    let notes: Vec<&Value> = kind(scope, "incident.note").collect();
+    let snapshots: Vec<&Value> = kind(scope, RecordKind::KillSnapshot).collect();
+    let outcomes: Vec<&Value> = kind(scope, RecordKind::KillOutcome).collect();
+    let deadlocks: Vec<&Value> = kind(scope, RecordKind::Deadlock).collect();
+    let notes: Vec<&Value> = kind(scope, RecordKind::IncidentNote).collect();
     let mut md = String::new();
     let title = scope
         .title
