@@ -12,7 +12,7 @@ use crate::connect::Session;
 use crate::innodb_status;
 use crate::probe::purge::{self, PurgeBlocker};
 use crate::probe::{deadlocks, processlist};
-use crate::render::{Block, Report, View, now_or_last};
+use crate::render::{Block, Report, View, account, now_or_last};
 use crate::verdict::Verdict;
 
 /// The oldest open transaction (which need not be what holds purge back).
@@ -208,13 +208,9 @@ impl Report for HistoryReport {
                     ""
                 };
                 format!(
-                    "pid {} {}@{} trx {} open {}s{idle} {what}",
+                    "pid {} {} trx {} open {}s{idle} {what}",
                     t.pid,
-                    t.user.as_deref().unwrap_or("?"),
-                    t.host
-                        .as_deref()
-                        .map(crate::render::strip_port)
-                        .unwrap_or("?"),
+                    account(t.user.as_deref(), t.host.as_deref()),
                     t.trx_id,
                     t.age_s
                 )
@@ -249,13 +245,9 @@ pub(crate) fn describe_blocker(b: &PurgeBlocker) -> String {
         purge::Holds::Transaction => "transaction",
     };
     format!(
-        "pid {} {}@{} {holds} {}s, {} ({}: {}) {what}",
+        "pid {} {} {holds} {}s, {} ({}: {}) {what}",
         b.pid,
-        b.user.as_deref().unwrap_or("?"),
-        b.host
-            .as_deref()
-            .map(crate::render::strip_port)
-            .unwrap_or("?"),
+        account(b.user.as_deref(), b.host.as_deref()),
         b.age_s,
         b.isolation.as_deref().unwrap_or("isolation unknown"),
         crate::render::serde_label(&b.how),

@@ -565,12 +565,7 @@ fn flatten(
     } else {
         format!("{}└ ", "  ".repeat(depth - 1))
     };
-    let host = info
-        .host
-        .as_deref()
-        .map(crate::render::strip_port)
-        .unwrap_or("?");
-    let who = format!("{}@{host}", info.user.as_deref().unwrap_or("?"));
+    let who = crate::render::account(info.user.as_deref(), info.host.as_deref());
     let age = match (info.trx_age_s, info.idle_in_trx) {
         _ if info.rolling_back() => format!(
             "ROLLING BACK ({} rows left)",

@@ -82,6 +82,15 @@ pub(crate) fn now_or_last(statement: Option<&str>, last: Option<&str>, full: boo
     }
 }
 
+/// `user@host` as listings show an account: the host without its port, `?` for what is unknown.
+pub(crate) fn account(user: Option<&str>, host: Option<&str>) -> String {
+    format!(
+        "{}@{}",
+        user.unwrap_or("?"),
+        host.map(strip_port).unwrap_or("?")
+    )
+}
+
 /// `host:port` → `host`, as processlist hosts are shown in tables (IPv6 addresses are left whole).
 pub(crate) fn strip_port(host: &str) -> &str {
     match host.rsplit_once(':') {

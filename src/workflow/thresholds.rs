@@ -11,7 +11,7 @@ use crate::probe::connections::ConnectionsReport;
 use crate::probe::locks::LockSession;
 use crate::probe::locks::LocksReport;
 use crate::probe::locks::tree::Node;
-use crate::render::{now_or_last, strip_port};
+use crate::render::{account, now_or_last};
 use crate::verdict::Verdict;
 use crate::workflow::triage::{Section, Triage, Unavailable};
 
@@ -349,10 +349,9 @@ fn blockers(locks: &LocksReport, t: &Thresholds) -> Finding {
                 .map(|h| format!(" ({h})"))
                 .unwrap_or_default();
             format!(
-                "{frozen}{blocked} blocked (longest wait {longest}s); root {} {}@{}{idle}{held} holds up {}: {what}",
+                "{frozen}{blocked} blocked (longest wait {longest}s); root {} {}{idle}{held} holds up {}: {what}",
                 info.pid,
-                info.user.as_deref().unwrap_or("?"),
-                info.host.as_deref().map(strip_port).unwrap_or("?"),
+                account(info.user.as_deref(), info.host.as_deref()),
                 root.waiters_total
             )
         }
@@ -395,10 +394,9 @@ fn trx_age(
         verdict: Verdict::of(trx.age_s, warn, crit),
         value: trx.age_s as f64,
         summary: format!(
-            "{count}pid {} {}@{} open {}s {what}",
+            "{count}pid {} {} open {}s {what}",
             trx.pid,
-            trx.user.as_deref().unwrap_or("?"),
-            trx.host.as_deref().map(strip_port).unwrap_or("?"),
+            account(trx.user.as_deref(), trx.host.as_deref()),
             trx.age_s
         )
         .trim_end()
