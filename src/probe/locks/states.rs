@@ -272,17 +272,15 @@ fn same_object(a: Option<&str>, b: Option<&str>) -> bool {
     }
 }
 
-/// Whether two object types name the same namespace: a user lock's holder is listed by the
-/// plugin as granted `MDL_SHARED_NO_WRITE`, while a request is derived as `EXCLUSIVE`; both
-/// conflict, so the user-lock request is compared with the namespace's one lock type.
+/// Whether `lock` (granted, or a request queued ahead) on the same object blocks `request`, by
+/// the MDL matrices. A user-lock request is derived as `EXCLUSIVE`, which every granted user
+/// lock blocks (MariaDB's plugin lists them as `MDL_SHARED_NO_WRITE`) and no queued one does:
+/// every waiter for a user lock waits for its holder.
 fn conflicts(request: &Request, lock: &GrantedLock, granted: bool) -> bool {
     if request.object_type != lock.object_type
         || !same_object(request.object.as_deref(), lock.object.as_deref())
     {
         return false;
-    }
-    if request.object_type == "USER LEVEL LOCK" {
-        return true; // user locks are exclusive on both flavors
     }
     mdl::blocks(
         request.object_type,
@@ -823,6 +821,36 @@ mod tests {
                 .starts_with("global read lock")
         );
         assert_eq!(edges[1].wait.held.as_deref(), Some("user lock 'job'"));
+    }
+
+    #[test]
+    fn every_waiter_for_a_user_lock_waits_for_its_holder_not_for_the_queue() {
+        let threads = [
+            thread(4, "Sleep", 30, None, None),
+            thread(
+                5,
+                "Query",
+                9,
+                Some("User lock"),
+                Some("SELECT GET_LOCK('job', 300)"),
+            ),
+            thread(
+                6,
+                "Query",
+                3,
+                Some("User lock"),
+                Some("SELECT GET_LOCK('job', 300)"),
+            ),
+        ];
+        let locks = [GrantedLock::from_plugin(
+            4,
+            "MDL_SHARED_NO_WRITE".into(),
+            "User lock",
+            Some("job".into()),
+            Some(String::new()),
+        )];
+        let edges = plugin_edges(&threads, &locks);
+        assert_eq!(pairs(&edges), [(5, 4, How::Exact), (6, 4, How::Exact)]);
     }
 
     #[test]
