@@ -386,8 +386,17 @@ pub(crate) fn parse_time(text: &str) -> Result<chrono::DateTime<chrono::Utc>> {
     Ok(chrono::Utc::now() - age)
 }
 
+/// Which records `mytriage evidence` lists.
+#[derive(Debug, Clone, Default)]
+pub(crate) struct Query {
+    pub since: Option<String>,
+    pub until: Option<String>,
+    /// Only records about this session.
+    pub pid: Option<u64>,
+}
+
 /// Reads the log and keeps the records in the time range and about the pid.
-pub(crate) fn list(path: &Path, args: &crate::cli::EvidenceArgs) -> Result<EvidenceReport> {
+pub(crate) fn list(path: &Path, args: &Query) -> Result<EvidenceReport> {
     let since = args.since.as_deref().map(parse_time).transpose()?;
     let until = args.until.as_deref().map(parse_time).transpose()?;
     let (records, unreadable_lines) = read_all(path)?;
@@ -410,7 +419,7 @@ pub(crate) fn list(path: &Path, args: &crate::cli::EvidenceArgs) -> Result<Evide
 }
 
 impl crate::render::Report for EvidenceReport {
-    fn view(&self) -> crate::render::View {
+    fn view(&self, _: &crate::render::ViewOptions) -> crate::render::View {
         use crate::render::{Block, View, clip};
         let text = |v: &Value| {
             v.as_str().map(str::to_owned).unwrap_or_else(|| {

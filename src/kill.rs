@@ -12,7 +12,6 @@ use std::time::Duration;
 use anyhow::{Context, Result, anyhow, bail};
 use serde::Serialize;
 
-use crate::cli::KillArgs;
 use crate::connect::row::Columns;
 use crate::connect::{Session, inline_numbers};
 use crate::evidence::{EvidenceLog, Header, RecordKind};
@@ -20,8 +19,9 @@ use crate::probe::locks::tree::Node;
 use crate::probe::locks::{self, LockSession, LocksReport};
 use crate::probe::processlist::{self, Filter, Thread};
 use crate::queries;
-use crate::render::{Block, Report, View, clip, strip_port};
+use crate::render::{Block, Report, View, ViewOptions, clip, strip_port};
 use crate::server::{LockWaitSource, Managed};
+use crate::verdict::Verdict;
 
 /// Set to a file path, mytriage creates that file once the snapshot is on disk and waits, before
 /// re-verifying and killing, until the file is removed. For tests and incident drills: it makes
@@ -40,95 +40,40 @@ const PROTECTED_COMMANDS: &[&str] = &[
     "Slave_worker",
 ];
 
-/// What to kill, validated before anything connects.
+/// What to kill, validated before anything connects (by the command line's plan).
 pub(crate) struct KillPlan {
-    target: Target,
-    query_only: bool,
-    reason: Option<String>,
-    yes: bool,
-    dry_run: bool,
-    wait: bool,
-    evidence: PathBuf,
+    pub target: Target,
+    pub query_only: bool,
+    /// Asked for on the terminal when not given.
+    pub reason: Option<String>,
+    /// Skip the confirmation.
+    pub yes: bool,
+    pub dry_run: bool,
+    /// Wait for a rollback to finish before reporting.
+    pub wait: bool,
+    pub evidence: PathBuf,
 }
 
-enum Target {
+/// One session by pid, or a batch chosen from the blocker tree and the processlist.
+pub(crate) enum Target {
     One(u64),
     Batch {
+        /// Root blockers.
         blockers: bool,
+        /// Roots known only by inference too.
         include_inferred: bool,
         idle_in_trx_older_than: Option<Duration>,
         filter: Filter,
+        /// Kill rather than list (a batch is a dry run unless `--execute`).
         execute: bool,
         max: usize,
     },
 }
 
 impl KillPlan {
-    /// Checks the command line: a pid or a batch selection, a valid pid, a reason where no
-    /// terminal can ask for one, and an evidence path.
-    pub(crate) fn new(args: &KillArgs, default_evidence: Option<PathBuf>) -> Result<KillPlan> {
-        let batch = args.blockers || args.idle_in_trx_older_than.is_some() || has_filters(args);
-        let target = match (&args.pid, batch) {
-            (Some(pid), _) => Target::One(parse_pid(pid)?),
-            (None, true) => Target::Batch {
-                blockers: args.blockers,
-                include_inferred: args.include_inferred,
-                idle_in_trx_older_than: args.idle_in_trx_older_than,
-                filter: Filter::new(&processlist_args(args))?,
-                execute: args.execute,
-                max: args.max as usize,
-            },
-            (None, false) => bail!(
-                "say what to kill: a PID, or --blockers, --idle-in-trx-older-than or --match-* filters"
-            ),
-        };
-        if args.reason.is_none() && !std::io::stdin().is_terminal() {
-            bail!(
-                "--reason is required when there is no terminal to ask for it; it goes into the evidence log"
-            );
-        }
-        let evidence = args
-            .evidence
-            .clone()
-            .or(default_evidence)
-            .context("no evidence log path: set --evidence, XDG_STATE_HOME or HOME")?;
-        Ok(KillPlan {
-            target,
-            query_only: args.query,
-            reason: args.reason.clone(),
-            yes: args.yes,
-            dry_run: args.dry_run,
-            wait: args.wait,
-            evidence,
-        })
-    }
-
     /// The evidence log, opened before connecting: a log that cannot even be opened stops here.
     pub(crate) fn evidence_path(&self) -> &std::path::Path {
         &self.evidence
-    }
-}
-
-fn has_filters(args: &KillArgs) -> bool {
-    let f = &args.filter;
-    f.match_user.is_some()
-        || f.match_host.is_some()
-        || f.match_db.is_some()
-        || f.match_command.is_some()
-        || f.pattern.is_some()
-        || f.min_time.is_some()
-}
-
-fn processlist_args(args: &KillArgs) -> crate::cli::ProcesslistArgs {
-    let f = &args.filter;
-    crate::cli::ProcesslistArgs {
-        match_user: f.match_user.clone(),
-        match_host: f.match_host.clone(),
-        match_db: f.match_db.clone(),
-        match_command: f.match_command.clone(),
-        min_time: f.min_time,
-        pattern: f.pattern.clone(),
-        ..Default::default()
     }
 }
 
@@ -299,19 +244,19 @@ pub(crate) struct Victim {
 }
 
 impl KillReport {
-    /// 0 when every victim went as asked, 1 when one changed or was not confirmed, 2 when a
-    /// kill failed.
-    pub(crate) fn exit(&self) -> crate::Exit {
+    /// OK when every victim went as asked, WARN when one changed or was not confirmed, CRIT
+    /// when a kill failed.
+    pub(crate) fn verdict(&self) -> Verdict {
         let results = self.victims.iter().map(|v| v.outcome.result.as_str());
         if results.clone().any(|r| r == "failed") {
-            crate::Exit::Error
+            Verdict::Crit
         } else if results
             .clone()
             .any(|r| r == "changed" || r == "not-confirmed")
         {
-            crate::Exit::Findings
+            Verdict::Warn
         } else {
-            crate::Exit::Ok
+            Verdict::Ok
         }
     }
 }
@@ -331,13 +276,7 @@ pub(crate) async fn run(
         .await?;
     let threads = processlist::threads(session).await?;
     let last = processlist::last_statements(session).await?;
-    let locks = locks::collect_with(
-        session,
-        &threads,
-        last.as_ref(),
-        &crate::cli::LocksArgs::default(),
-    )
-    .await?;
+    let locks = locks::collect_with(session, &threads, last.as_ref()).await?;
     session.db.forget_prefetched();
     let seen = Observed {
         threads: &threads,
@@ -1038,7 +977,7 @@ async fn pause_for_drill() -> Result<()> {
 }
 
 impl Report for KillReport {
-    fn view(&self) -> View {
+    fn view(&self, _: &ViewOptions) -> View {
         let header = [
             "pid",
             "user@host",

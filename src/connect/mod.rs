@@ -17,7 +17,6 @@ use std::time::Duration;
 
 use anyhow::{Context, Result, bail};
 
-use crate::cli::{ConnectArgs, SslMode};
 use option_file::{Defaults, OptionSet};
 pub(crate) use session::{Session, inline_numbers};
 
@@ -89,9 +88,50 @@ impl ConnectConfig {
     }
 }
 
+/// TLS mode, as the `mysql` client's `--ssl-mode`.
+#[derive(Debug, Clone, Copy, PartialEq, Eq, clap::ValueEnum, serde::Serialize)]
+#[value(rename_all = "SCREAMING_SNAKE_CASE")]
+#[serde(rename_all = "SCREAMING_SNAKE_CASE")]
+pub enum SslMode {
+    /// Plain TCP, no TLS.
+    Disabled,
+    /// TLS when the server offers it, without verifying the certificate (the default).
+    Preferred,
+    /// TLS or fail; the certificate is not verified.
+    Required,
+    /// TLS, and the certificate must chain to --ssl-ca (or the system roots).
+    VerifyCa,
+    /// As VERIFY_CA, and the certificate must name the host.
+    VerifyIdentity,
+}
+
+impl std::str::FromStr for SslMode {
+    type Err = String;
+
+    /// Parses option-file and URL values, case-insensitively, as clap does for the flag.
+    fn from_str(text: &str) -> Result<Self, Self::Err> {
+        <SslMode as clap::ValueEnum>::from_str(text, true).map_err(|_| {
+            format!("unknown ssl-mode '{text}' (use DISABLED, PREFERRED, REQUIRED, VERIFY_CA or VERIFY_IDENTITY)")
+        })
+    }
+}
+
+/// What the command line says about the connection: the highest-precedence source.
+#[derive(Debug, Default, Clone)]
+pub(crate) struct Flags {
+    /// `--url`, overridden by the individual flags in `given`.
+    pub url: Option<String>,
+    /// The individual flags (`--host`, `-P`, `-pSECRET`, ...).
+    pub given: Layer,
+    /// A bare `-p`: ask for the password.
+    pub ask_password: bool,
+    /// Which option files to read.
+    pub defaults: Defaults,
+}
+
 /// What the outside world offers to resolution; injected so precedence is testable.
 pub(crate) struct Inputs<'a> {
-    pub args: &'a ConnectArgs,
+    pub flags: &'a Flags,
     pub env: &'a dyn Fn(&str) -> Option<String>,
     pub home: Option<PathBuf>,
     /// Asks for the password (bare `-p`); only called when needed.
@@ -107,9 +147,8 @@ pub(crate) struct Resolved {
 
 /// Resolves the connection settings from every source, highest precedence first.
 pub(crate) fn resolve(inputs: &Inputs<'_>) -> Result<Resolved> {
-    let args = inputs.args;
     let mut warnings = Vec::new();
-    let flags = flag_layer(args)?;
+    let flags = flag_layer(inputs.flags)?;
     if flags.password.as_deref().is_some_and(|p| !p.is_empty()) {
         // The same words as the mysql client, so nobody has to learn a new warning.
         warnings.push(
@@ -117,14 +156,14 @@ pub(crate) fn resolve(inputs: &Inputs<'_>) -> Result<Resolved> {
         );
     }
     let env = env_layer(inputs.env)?;
-    let options = option_file::load(&defaults_of(args), inputs.home.as_deref(), GROUPS)?;
+    let options = option_file::load(&inputs.flags.defaults, inputs.home.as_deref(), GROUPS)?;
     warnings.extend(options.warnings().iter().cloned());
     let files = file_layer(&options)?;
     let merged = flags.over(env).over(files);
 
-    let password = match (&args.password, merged.password) {
-        (Some(None), _) => Some((inputs.prompt)().context("cannot read the password for -p")?),
-        (_, password) => password,
+    let password = match inputs.flags.ask_password {
+        true => Some((inputs.prompt)().context("cannot read the password for -p")?),
+        false => merged.password,
     };
     let host = merged.host.unwrap_or_else(|| "localhost".into());
     let socket = merged.socket.filter(|_| host == "localhost");
@@ -152,37 +191,13 @@ pub(crate) fn resolve(inputs: &Inputs<'_>) -> Result<Resolved> {
     Ok(Resolved { config, warnings })
 }
 
-fn defaults_of(args: &ConnectArgs) -> Defaults {
-    if args.no_defaults {
-        Defaults::None
-    } else if let Some(file) = &args.defaults_file {
-        Defaults::Only(file.clone())
-    } else {
-        Defaults::Standard {
-            extra: args.defaults_extra_file.clone(),
-        }
-    }
-}
-
 /// Flags: the parts of `--url`, overridden by the individual flags.
-fn flag_layer(args: &ConnectArgs) -> Result<Layer> {
-    let from_url = match &args.url {
+fn flag_layer(flags: &Flags) -> Result<Layer> {
+    let from_url = match &flags.url {
         Some(text) => url::parse(text).context("--url")?,
         None => Layer::default(),
     };
-    let flags = Layer {
-        host: args.host.clone(),
-        port: args.port,
-        user: args.user.clone(),
-        password: args.password.clone().flatten(),
-        database: None,
-        socket: args.socket.clone(),
-        ssl_mode: args.ssl_mode,
-        ssl_ca: args.ssl_ca.clone(),
-        connect_timeout: args.connect_timeout,
-        query_timeout: args.query_timeout,
-    };
-    Ok(flags.over(from_url))
+    Ok(flags.given.clone().over(from_url))
 }
 
 /// Environment: the parts of `MYTRIAGE_URL`, overridden by the `mysql` client's variables.
@@ -270,6 +285,3 @@ pub(crate) fn prompt_password() -> Result<String> {
         "-p asks for the password on a terminal; without one, use MYSQL_PWD or an option file",
     )
 }
-
-#[cfg(test)]
-mod tests;

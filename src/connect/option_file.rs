@@ -38,6 +38,12 @@ pub(crate) enum Defaults {
     None,
 }
 
+impl Default for Defaults {
+    fn default() -> Defaults {
+        Defaults::Standard { extra: None }
+    }
+}
+
 /// One option value and where it came from (for error messages and
 /// `--print-defaults`-style debugging).
 #[derive(Debug, Clone, PartialEq, Eq)]

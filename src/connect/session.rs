@@ -382,7 +382,7 @@ fn statement_error(error: mysql_async::Error, what: &str, timeout: Duration) -> 
 /// Opens the one connection, bounded by the connect timeout, honouring the TLS mode.
 async fn connect(config: &ConnectConfig) -> Result<Conn> {
     let ssl = tls::ssl_opts(config.ssl_mode, config.ssl_ca.as_deref())?;
-    let preferred = matches!(config.ssl_mode, crate::cli::SslMode::Preferred);
+    let preferred = matches!(config.ssl_mode, super::SslMode::Preferred);
     match connect_once(config, ssl).await {
         // PREFERRED means "TLS if the server has it": retry in the clear when it has not.
         Err(error) if preferred && is_no_tls(&error) => match connect_once(config, None).await {

@@ -5,7 +5,7 @@ use std::path::Path;
 use anyhow::{Context, Result};
 use mysql_async::SslOpts;
 
-use crate::cli::SslMode;
+use super::SslMode;
 
 /// The TLS options for a mode; `None` means plain TCP.
 ///

@@ -4,7 +4,7 @@ use anyhow::{Context, Result, bail};
 
 use super::Layer;
 #[cfg(test)]
-use crate::cli::SslMode;
+use super::SslMode;
 
 const SHAPE: &str = "expected mysql://user:password@host:port/database";
 

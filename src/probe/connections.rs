@@ -9,7 +9,7 @@ use serde::Serialize;
 use crate::connect::Session;
 use crate::probe::processlist::{self, Thread};
 use crate::queries;
-use crate::render::{Block, Report, View};
+use crate::render::{Block, Report, View, ViewOptions};
 
 /// Connections of one user, host or db.
 #[derive(Debug, Clone, Default, Serialize, PartialEq, Eq)]
@@ -158,7 +158,7 @@ pub(crate) fn group(threads: &[Thread], key: impl Fn(&Thread) -> Option<String>)
 }
 
 impl Report for ConnectionsReport {
-    fn view(&self) -> View {
+    fn view(&self, _: &ViewOptions) -> View {
         let optional = |v: Option<u64>| v.map(|n| n.to_string()).unwrap_or_else(|| "-".into());
         let peak = match (&self.max_used_connections, &self.max_used_connections_time) {
             (Some(n), Some(at)) => format!("{n} at {at}"),

@@ -7,7 +7,7 @@ use crate::connect::Session;
 use crate::evidence::RecordKind;
 use crate::innodb_status::{self, Deadlock, DeadlockTrx};
 use crate::queries;
-use crate::render::{Block, Report, View, clip};
+use crate::render::{Block, Report, View, ViewOptions, clip};
 
 /// What `deadlocks` reports.
 #[derive(Debug, Serialize)]
@@ -70,7 +70,7 @@ pub(crate) async fn collect(session: &mut Session) -> Result<DeadlocksReport> {
 }
 
 impl Report for DeadlocksReport {
-    fn view(&self) -> View {
+    fn view(&self, _: &ViewOptions) -> View {
         let Some(deadlock) = &self.latest else {
             return View {
                 blocks: vec![Block::Note(
@@ -177,7 +177,7 @@ fn row(trx: &DeadlockTrx, victim: Option<u32>) -> Vec<String> {
     ]
 }
 
-fn victim_text(deadlock: &Deadlock) -> String {
+pub(crate) fn victim_text(deadlock: &Deadlock) -> String {
     match (deadlock.victim, deadlock.victim_reported) {
         (Some(v), Some(r)) if v == r => format!("transaction ({v})"),
         (Some(v), Some(r)) => {
@@ -192,7 +192,7 @@ fn victim_text(deadlock: &Deadlock) -> String {
 }
 
 /// The deadlocks performance_schema.error_log holds, where the server logs them at all.
-async fn logged_deadlocks(session: &mut Session) -> Result<Option<Vec<LoggedDeadlock>>> {
+pub(crate) async fn logged_deadlocks(session: &mut Session) -> Result<Option<Vec<LoggedDeadlock>>> {
     if !logs_deadlocks(&session.server) {
         return Ok(None);
     }
@@ -252,122 +252,6 @@ pub(crate) struct DeadlockRecord {
     pub logged: Option<LoggedDeadlock>,
 }
 
-/// `deadlocks --watch`: polls the latest deadlock and appends each one not yet in the log. The
-/// server keeps only the latest, so a poll interval shorter than the gap between deadlocks is
-/// what catches them all. Returns how many were recorded.
-pub(crate) async fn watch(
-    session: &mut Session,
-    args: &crate::cli::DeadlocksArgs,
-    log: &mut crate::evidence::EvidenceLog,
-    format: crate::cli::Format,
-) -> Result<usize> {
-    let (records, _) = if log.path().exists() {
-        crate::evidence::read_all(log.path())?
-    } else {
-        (Vec::new(), 0)
-    };
-    let mut seen: std::collections::HashSet<String> = records
-        .iter()
-        .filter(|r| RecordKind::of(r) == Some(RecordKind::Deadlock))
-        .filter_map(|r| r["key"].as_str().map(str::to_owned))
-        .collect();
-    let deadline = args.duration.map(|d| tokio::time::Instant::now() + d);
-    let mut recorded = 0;
-    loop {
-        let ahead = snapshot(&session.server);
-        session.db.prefetch("polling for deadlocks", &ahead).await?;
-        let status = innodb_status(session).await?;
-        let latest = innodb_status::parse_latest_deadlock(&status);
-        let server = format!("{} {}", session.server.flavor_name, session.server.version);
-        let mut new = Vec::new();
-        // Deadlocks between two polls: the error log has them, the status only the latest. Only
-        // those older than the latest count as missed; a newer one is read in full next poll.
-        let latest_at = latest
-            .as_ref()
-            .and_then(|d| d.detected_at.clone())
-            .unwrap_or_default();
-        for missed in logged_deadlocks(session).await?.unwrap_or_default() {
-            let second: String = missed.logged.chars().take(19).collect();
-            if second < latest_at && !recorded_full(&seen, &second) {
-                new.push((format!("logged {}", missed.logged), None, Some(missed)));
-            }
-        }
-        if let Some(deadlock) = latest {
-            new.push((key(&deadlock), Some(deadlock), None));
-        }
-        for (key, deadlock, logged) in new {
-            if seen.insert(key.clone()) {
-                let record = DeadlockRecord {
-                    header: crate::evidence::Header::new(RecordKind::Deadlock),
-                    key,
-                    server: server.clone(),
-                    deadlock,
-                    logged,
-                };
-                log.append(&record).context("recording a deadlock")?;
-                print_new(&record, format)?;
-                recorded += 1;
-            }
-        }
-        let pause = tokio::time::sleep(args.interval);
-        tokio::select! {
-            _ = pause => {}
-            _ = tokio::signal::ctrl_c() => return Ok(recorded),
-        }
-        if deadline.is_some_and(|d| tokio::time::Instant::now() >= d) {
-            return Ok(recorded);
-        }
-    }
-}
-
-/// Whether a full record exists for a deadlock detected in this second (keys start with the time).
-fn recorded_full(seen: &std::collections::HashSet<String>, second: &str) -> bool {
-    seen.iter().any(|key| key.starts_with(second))
-}
-
-/// One line per new deadlock: NDJSON, or a sentence.
-fn print_new(record: &DeadlockRecord, format: crate::cli::Format) -> Result<()> {
-    use std::io::Write;
-    let mut out = std::io::stdout().lock();
-    match format {
-        crate::cli::Format::Json => serde_json::to_writer(&mut out, record)?,
-        crate::cli::Format::Table => match (&record.deadlock, &record.logged) {
-            (Some(deadlock), _) => {
-                let sides: Vec<String> = deadlock
-                    .transactions
-                    .iter()
-                    .map(|t| {
-                        format!(
-                            "thread {} ({})",
-                            t.thread_id.unwrap_or(0),
-                            clip(t.query.as_deref().unwrap_or(""), false)
-                        )
-                    })
-                    .collect();
-                let at = deadlock.detected_at.as_deref().unwrap_or("?");
-                write!(
-                    out,
-                    "{at} deadlock: {}; victim: {}",
-                    sides.join(" vs "),
-                    victim_text(deadlock)
-                )?;
-            }
-            (None, Some(logged)) => write!(
-                out,
-                "{} deadlock (missed between polls; only the error log has it): victim ({})",
-                logged.logged,
-                logged
-                    .victim
-                    .map(|v| v.to_string())
-                    .unwrap_or_else(|| "?".into())
-            )?,
-            (None, None) => {}
-        },
-    }
-    writeln!(out)?;
-    out.flush().context("writing a deadlock line")
-}
-
 /// `deadlocks --history`: the deadlocks recorded in the evidence log.
 #[derive(Debug, Serialize)]
 pub(crate) struct DeadlockHistory {
@@ -388,7 +272,7 @@ pub(crate) fn history(path: &std::path::Path) -> Result<DeadlockHistory> {
 }
 
 impl Report for DeadlockHistory {
-    fn view(&self) -> View {
+    fn view(&self, _: &ViewOptions) -> View {
         let rows = self
             .deadlocks
             .iter()

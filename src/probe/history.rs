@@ -2,17 +2,16 @@
 //! really hold purge back (see [`purge`]), and the oldest open transaction.
 
 use std::collections::HashMap;
-use std::time::Instant;
+use std::time::{Duration, Instant};
 
 use anyhow::{Context, Result};
 use serde::Serialize;
 
-use crate::cli::HistoryArgs;
 use crate::connect::Session;
 use crate::innodb_status;
 use crate::probe::purge::{self, PurgeBlocker};
 use crate::probe::{deadlocks, processlist};
-use crate::render::{Block, Report, View, account, now_or_last};
+use crate::render::{Block, Report, View, ViewOptions, account, now_or_last};
 use crate::verdict::Verdict;
 
 /// The oldest open transaction (which need not be what holds purge back).
@@ -117,8 +116,18 @@ pub(crate) fn last_sample(server: &crate::server::ServerInfo) -> Vec<&'static st
     ahead
 }
 
+/// How `history` samples and judges the history list length.
+#[derive(Debug, Clone)]
+pub(crate) struct Sampling {
+    /// How many samples; their growth is the purge lag's trend.
+    pub samples: u32,
+    pub interval: Duration,
+    pub warn: u64,
+    pub crit: u64,
+}
+
 /// Samples the history list length and names the oldest transaction.
-pub(crate) async fn collect(session: &mut Session, args: &HistoryArgs) -> Result<HistoryReport> {
+pub(crate) async fn collect(session: &mut Session, args: &Sampling) -> Result<HistoryReport> {
     session.require_process("reading the history list length")?;
     let started = Instant::now();
     let mut samples = Vec::new();
@@ -126,11 +135,11 @@ pub(crate) async fn collect(session: &mut Session, args: &HistoryArgs) -> Result
     // MariaDB prints every read view in the InnoDB status; MySQL prints none, so it is read only
     // on MariaDB. The last sample reads it, the threads and last statements in the same round trip.
     let mariadb = session.server.flavor.is_mariadb();
-    for index in 0..args.sample {
+    for index in 0..args.samples {
         if index > 0 {
             tokio::time::sleep(args.interval).await;
         }
-        if index + 1 == args.sample {
+        if index + 1 == args.samples {
             let ahead = last_sample(&session.server);
             session.db.prefetch("reading the history", &ahead).await?;
         }
@@ -171,15 +180,8 @@ fn growth(samples: &[Sample]) -> Option<f64> {
         .then(|| (last.history_list_length as f64 - first.history_list_length as f64) / seconds)
 }
 
-impl HistoryReport {
-    /// Exit code 1 when the length is at or above the warning threshold.
-    pub(crate) fn breached(&self) -> bool {
-        self.verdict != Verdict::Ok
-    }
-}
-
 impl Report for HistoryReport {
-    fn view(&self) -> View {
+    fn view(&self, _: &ViewOptions) -> View {
         let mut fields = vec![
             (
                 "History list length".to_owned(),

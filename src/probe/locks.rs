@@ -11,12 +11,11 @@ use anyhow::Result;
 use mysql_async::Params;
 use serde::Serialize;
 
-use crate::cli::LocksArgs;
 use crate::connect::Session;
 use crate::connect::row::Columns;
 use crate::probe::processlist::{self, Thread};
 use crate::queries;
-use crate::render::{Block, Report, View, now_or_last, serde_label};
+use crate::render::{Block, Report, View, ViewOptions, now_or_last, serde_label};
 use crate::server::{LockWaitSource, MdlSource, ServerInfo};
 use states::GrantedLock;
 use tree::{Edge, Forest, How, Node, WaitInfo, WaitKind};
@@ -79,8 +78,6 @@ pub(crate) struct LocksReport {
     pub writes_frozen: bool,
     /// Caveats about this server's sources.
     pub notes: Vec<String>,
-    #[serde(skip)]
-    full: bool,
 }
 
 /// Thread states of writers frozen by a global read lock or a backup lock.
@@ -114,7 +111,7 @@ pub(crate) fn snapshot(server: &ServerInfo) -> Vec<&'static str> {
 }
 
 /// Reads the waits and builds the tree.
-pub(crate) async fn collect(session: &mut Session, args: &LocksArgs) -> Result<LocksReport> {
+pub(crate) async fn collect(session: &mut Session) -> Result<LocksReport> {
     let ahead = snapshot(&session.server);
     session
         .db
@@ -122,7 +119,7 @@ pub(crate) async fn collect(session: &mut Session, args: &LocksArgs) -> Result<L
         .await?;
     let threads = processlist::threads(session).await?;
     let last = processlist::last_statements(session).await?;
-    collect_with(session, &threads, last.as_ref(), args).await
+    collect_with(session, &threads, last.as_ref()).await
 }
 
 /// As [`collect`], on a thread snapshot and last statements already read (by `status` or `kill`).
@@ -130,7 +127,6 @@ pub(crate) async fn collect_with(
     session: &mut Session,
     threads: &[Thread],
     last: Option<&HashMap<u64, String>>,
-    args: &LocksArgs,
 ) -> Result<LocksReport> {
     let mut edges = row_lock_edges(session, threads).await?;
     let mut notes = Vec::new();
@@ -232,7 +228,6 @@ pub(crate) async fn collect_with(
                 .is_some_and(|s| FROZEN_STATES.contains(&s))
         }),
         notes,
-        full: args.full,
     })
 }
 
@@ -474,11 +469,11 @@ async fn mdl_edges(session: &mut Session) -> Result<Vec<Edge>> {
 }
 
 impl Report for LocksReport {
-    fn view(&self) -> View {
+    fn view(&self, options: &ViewOptions) -> View {
         let mut rows = Vec::new();
         let mut shown = std::collections::HashSet::new();
         for root in &self.forest.roots {
-            flatten(root, 0, self.full, &mut shown, &mut rows);
+            flatten(root, 0, options.full, &mut shown, &mut rows);
         }
         for unknown in &self.unresolved {
             rows.push(vec![
@@ -497,7 +492,7 @@ impl Report for LocksReport {
                 waiters_total: 0,
                 waiters: Vec::new(),
             };
-            flatten(&node, 1, self.full, &mut shown, &mut rows);
+            flatten(&node, 1, options.full, &mut shown, &mut rows);
         }
         let mut blocks = Vec::new();
         if self.writes_frozen {

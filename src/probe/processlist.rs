@@ -2,16 +2,16 @@
 //! sit idle inside an open transaction. Also the thread snapshot other probes build on.
 
 use std::collections::HashMap;
+use std::time::Duration;
 
 use anyhow::{Context, Result};
 use regex::Regex;
 use serde::Serialize;
 
-use crate::cli::{ProcesslistArgs, SortBy};
 use crate::connect::Session;
 use crate::connect::row::Columns;
 use crate::queries;
-use crate::render::{Block, Report, View, clip};
+use crate::render::{Block, Report, View, ViewOptions, clip};
 use crate::server::{ProcesslistSource, ServerInfo};
 
 /// One client thread and its transaction.
@@ -323,19 +323,43 @@ pub(crate) struct ProcesslistReport {
     pub total: usize,
     pub idle_in_trx: usize,
     pub threads: Vec<Thread>,
-    #[serde(skip)]
-    full: bool,
+}
+
+/// Sort order for thread listings.
+#[derive(Debug, Clone, Copy, Default, PartialEq, Eq, clap::ValueEnum)]
+pub enum SortBy {
+    /// Oldest transaction first, then longest TIME.
+    #[default]
+    TrxAge,
+    /// Longest processlist TIME first.
+    Time,
+}
+
+/// Which sessions a listing keeps, and in what order (`processlist`, and `kill`'s `--match-*`).
+#[derive(Debug, Clone, Default)]
+pub(crate) struct Criteria {
+    pub user: Option<String>,
+    pub host: Option<String>,
+    pub db: Option<String>,
+    pub command: Option<String>,
+    /// At least this long in its statement or its transaction.
+    pub min_time: Option<Duration>,
+    /// A regular expression the statement must match (`--match`).
+    pub pattern: Option<String>,
+    /// Leave out sessions that sleep outside a transaction.
+    pub active: bool,
+    pub sort: SortBy,
 }
 
 /// The validated filters, built before any I/O so a bad regex changes nothing.
 pub(crate) struct Filter {
-    args: ProcesslistArgs,
+    criteria: Criteria,
     pattern: Option<Regex>,
 }
 
 impl Filter {
-    pub(crate) fn new(args: &ProcesslistArgs) -> Result<Filter> {
-        let pattern = args
+    pub(crate) fn new(criteria: Criteria) -> Result<Filter> {
+        let pattern = criteria
             .pattern
             .as_deref()
             .map(|p| {
@@ -343,32 +367,29 @@ impl Filter {
                     .with_context(|| format!("--match '{p}' is not a valid regular expression"))
             })
             .transpose()?;
-        Ok(Filter {
-            args: args.clone(),
-            pattern,
-        })
+        Ok(Filter { criteria, pattern })
     }
 
     fn keeps(&self, thread: &Thread) -> bool {
-        let args = &self.args;
+        let wanted = &self.criteria;
         let same = |wanted: &Option<String>, actual: Option<&str>| {
             wanted
                 .as_deref()
                 .is_none_or(|w| actual.is_some_and(|a| a.eq_ignore_ascii_case(w)))
         };
-        let long_enough = args
+        let long_enough = wanted
             .min_time
             .is_none_or(|min| thread.time_s.unwrap_or(0).max(thread.trx_age()) >= min.as_secs());
         let active =
-            !args.active || thread.command.as_deref() != Some("Sleep") || thread.trx.is_some();
+            !wanted.active || thread.command.as_deref() != Some("Sleep") || thread.trx.is_some();
         let matches = self
             .pattern
             .as_ref()
             .is_none_or(|re| thread.statement.as_deref().is_some_and(|s| re.is_match(s)));
-        same(&args.match_user, thread.user.as_deref())
-            && same(&args.match_host, thread.host_name())
-            && same(&args.match_db, thread.db.as_deref())
-            && same(&args.match_command, thread.command.as_deref())
+        same(&wanted.user, thread.user.as_deref())
+            && same(&wanted.host, thread.host_name())
+            && same(&wanted.db, thread.db.as_deref())
+            && same(&wanted.command, thread.command.as_deref())
             && long_enough
             && active
             && matches
@@ -378,7 +399,7 @@ impl Filter {
     pub(crate) fn apply(&self, source: ProcesslistSource, all: Vec<Thread>) -> ProcesslistReport {
         let total = all.len();
         let mut threads: Vec<Thread> = all.into_iter().filter(|t| self.keeps(t)).collect();
-        match self.args.sort {
+        match self.criteria.sort {
             SortBy::TrxAge => {
                 threads.sort_by(|a, b| oldest_first(a, b).then_with(|| b.time_s.cmp(&a.time_s)))
             }
@@ -391,7 +412,6 @@ impl Filter {
             total,
             idle_in_trx,
             threads,
-            full: self.args.full,
         }
     }
 }
@@ -412,7 +432,7 @@ pub(crate) async fn collect(session: &mut Session, filter: &Filter) -> Result<Pr
 }
 
 impl Report for ProcesslistReport {
-    fn view(&self) -> View {
+    fn view(&self, options: &ViewOptions) -> View {
         let header = [
             "pid",
             "user",
@@ -447,7 +467,7 @@ impl Report for ProcesslistReport {
                     } else {
                         String::new()
                     },
-                    clip(t.statement.as_deref().unwrap_or(""), self.full),
+                    clip(t.statement.as_deref().unwrap_or(""), options.full),
                 ]
             })
             .collect();
@@ -473,7 +493,6 @@ impl Report for ProcesslistReport {
 #[cfg(test)]
 mod tests {
     use super::*;
-    use crate::cli::ProcesslistArgs;
 
     fn thread(
         pid: u64,
@@ -507,8 +526,8 @@ mod tests {
         ]
     }
 
-    fn pids(args: ProcesslistArgs) -> Vec<u64> {
-        let report = Filter::new(&args)
+    fn pids(args: Criteria) -> Vec<u64> {
+        let report = Filter::new(args)
             .unwrap()
             .apply(ProcesslistSource::InformationSchema, sample());
         report.threads.iter().map(|t| t.pid).collect()
@@ -516,9 +535,9 @@ mod tests {
 
     #[test]
     fn default_sort_puts_the_oldest_transaction_first() {
-        assert_eq!(pids(ProcesslistArgs::default()), [2, 3, 1, 4]);
+        assert_eq!(pids(Criteria::default()), [2, 3, 1, 4]);
         assert_eq!(
-            pids(ProcesslistArgs {
+            pids(Criteria {
                 sort: SortBy::Time,
                 ..Default::default()
             }),
@@ -529,7 +548,7 @@ mod tests {
     #[test]
     fn active_hides_only_sleep_without_transaction() {
         assert_eq!(
-            pids(ProcesslistArgs {
+            pids(Criteria {
                 active: true,
                 ..Default::default()
             }),
@@ -539,7 +558,7 @@ mod tests {
 
     #[test]
     fn min_time_counts_transaction_age_too() {
-        let args = ProcesslistArgs {
+        let args = Criteria {
             min_time: Some(std::time::Duration::from_secs(30)),
             ..Default::default()
         };
@@ -549,29 +568,29 @@ mod tests {
     #[test]
     fn filters_by_user_host_command_and_regex() {
         assert_eq!(
-            pids(ProcesslistArgs {
-                match_user: Some("BATCH".into()),
+            pids(Criteria {
+                user: Some("BATCH".into()),
                 ..Default::default()
             }),
             [3]
         );
         assert_eq!(
-            pids(ProcesslistArgs {
-                match_host: Some("10.0.0.5".into()),
+            pids(Criteria {
+                host: Some("10.0.0.5".into()),
                 ..Default::default()
             })
             .len(),
             4
         );
         assert_eq!(
-            pids(ProcesslistArgs {
-                match_command: Some("query".into()),
+            pids(Criteria {
+                command: Some("query".into()),
                 ..Default::default()
             }),
             [3, 4]
         );
         assert_eq!(
-            pids(ProcesslistArgs {
+            pids(Criteria {
                 pattern: Some("(?i)^update".into()),
                 ..Default::default()
             }),
@@ -581,7 +600,7 @@ mod tests {
 
     #[test]
     fn bad_regex_is_an_error() {
-        let error = Filter::new(&ProcesslistArgs {
+        let error = Filter::new(Criteria {
             pattern: Some("(".into()),
             ..Default::default()
         })
@@ -592,7 +611,7 @@ mod tests {
 
     #[test]
     fn idle_in_trx_is_counted() {
-        let report = Filter::new(&ProcesslistArgs::default())
+        let report = Filter::new(Criteria::default())
             .unwrap()
             .apply(ProcesslistSource::PsThreads, sample());
         assert_eq!(report.idle_in_trx, 1);

@@ -5,7 +5,7 @@ use serde::Serialize;
 
 use crate::connect::Session;
 use crate::queries;
-use crate::render::{Block, Report, View, serde_label, yes_no};
+use crate::render::{Block, Report, View, ViewOptions, serde_label, yes_no};
 use crate::server::ServerInfo;
 
 /// The detection result (it ran when the session opened) and our own session, read back.
@@ -80,8 +80,8 @@ pub(crate) async fn collect(session: &mut Session) -> Result<ServerReport> {
 }
 
 impl Report for ServerReport {
-    fn view(&self) -> View {
-        let mut view = self.server.view();
+    fn view(&self, options: &ViewOptions) -> View {
+        let mut view = self.server.view(options);
         let session = &self.session;
         view.blocks.insert(
             1,
@@ -112,7 +112,7 @@ impl Report for ServerReport {
 }
 
 impl ServerInfo {
-    fn view(&self) -> View {
+    fn view(&self, _: &ViewOptions) -> View {
         let managed = match self.managed {
             Some(crate::server::Managed::Aurora) => "Amazon Aurora",
             Some(crate::server::Managed::Rds) => "Amazon RDS",

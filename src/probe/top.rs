@@ -5,20 +5,17 @@
 
 mod normalize;
 
-use std::collections::{BTreeMap, VecDeque};
-use std::io::{BufRead, IsTerminal, Write};
+use std::collections::BTreeMap;
+use std::io::BufRead;
 use std::path::Path;
-use std::time::Instant;
 
 use anyhow::{Context, Result};
 use serde::{Deserialize, Serialize};
 
-use crate::cli::{Format, TopArgs};
 use crate::connect::Session;
 use crate::connect::row::Columns;
 use crate::queries;
-use crate::render::screen::Screen;
-use crate::render::{Block, Report, View, clip, render, strip_port};
+use crate::render::{Block, Report, View, ViewOptions, clip, strip_port};
 
 /// One active session in one sample.
 #[derive(Debug, Clone, Serialize, Deserialize, PartialEq)]
@@ -381,92 +378,33 @@ pub(crate) fn sparkline(series: &[usize], reference: Option<f64>) -> String {
         .collect()
 }
 
-/// Runs `top`: live on the session, or a replay of a recording.
-pub(crate) async fn run(session: &mut Session, args: &TopArgs, format: Format) -> Result<()> {
-    // Without PROCESS the server hides other sessions: an empty load would look like a quiet server.
-    session.require_process("top")?;
-    let mut recording = match &args.record {
-        Some(path) => Some(
-            std::fs::OpenOptions::new()
-                .create(true)
-                .append(true)
-                .open(path)
-                .with_context(|| format!("cannot open --record {}", path.display()))?,
-        ),
-        None => None,
-    };
-    let source = if session.server.capabilities.statement_history {
+/// Takes one sample in one round trip, with the digest counters when `counters` (every
+/// [`COUNTERS_EVERY`]th sample and the last one).
+pub(crate) async fn take(session: &mut Session, index: u64, last: bool) -> Result<Sample> {
+    let counters = index % COUNTERS_EVERY == 0 || last;
+    if counters && session.server.capabilities.statement_history {
+        // A sample is one round trip, with the digest counters or without.
+        let ahead = first_sample(&session.server);
+        session.db.prefetch("sampling", &ahead).await?;
+    }
+    let mut taken = sample(session).await?;
+    if counters {
+        taken.digests = digest_counters(session).await?;
+    }
+    Ok(taken)
+}
+
+/// Where the samples on this server come from, for the report.
+pub(crate) fn source(server: &crate::server::ServerInfo) -> &'static str {
+    if server.capabilities.statement_history {
         "performance_schema (digests, wait events)"
     } else {
         "information_schema.PROCESSLIST (thread states, client-side normalisation)"
-    };
-    let max_connections = session.server.max_connections;
-    let started = Instant::now();
-    let live_screen =
-        format == Format::Table && args.duration.is_none() && std::io::stdout().is_terminal();
-    let mut window: VecDeque<(Instant, Sample)> = VecDeque::new();
-    let screen = Screen::enter(live_screen);
-    let mut taken_so_far = 0u64;
-    loop {
-        let last = args
-            .duration
-            .is_some_and(|d| started.elapsed() + args.interval >= d);
-        let counters_due = taken_so_far % COUNTERS_EVERY == 0 || last;
-        if counters_due && session.server.capabilities.statement_history {
-            // A sample is one round trip, with the digest counters or without.
-            let ahead = first_sample(&session.server);
-            session.db.prefetch("sampling", &ahead).await?;
-        }
-        let mut taken = sample(session).await?;
-        if counters_due {
-            taken.digests = digest_counters(session).await?;
-        }
-        if let Some(file) = recording.as_mut() {
-            serde_json::to_writer(&mut *file, &taken)?;
-            file.write_all(b"\n").context("writing the recording")?;
-        }
-        if format == Format::Json && args.duration.is_none() {
-            let mut out = std::io::stdout().lock();
-            serde_json::to_writer(&mut out, &taken)?;
-            writeln!(out)?;
-            out.flush()?;
-        }
-        window.push_back((Instant::now(), taken));
-        while window
-            .front()
-            .is_some_and(|(t, _)| t.elapsed() > args.window)
-        {
-            window.pop_front();
-        }
-        taken_so_far += 1;
-        if screen.is_active() {
-            let samples: Vec<Sample> = window.iter().map(|(_, s)| s.clone()).collect();
-            let report = aggregate(&samples, args.cpus, max_connections, source);
-            let mut out = std::io::stdout().lock();
-            screen.clear(&mut out)?;
-            render(&report, Format::Table, &mut out)?;
-            out.flush()?;
-        }
-        if args.duration.is_some_and(|d| started.elapsed() >= d) {
-            break;
-        }
-        tokio::select! {
-            _ = tokio::time::sleep(args.interval) => {}
-            _ = tokio::signal::ctrl_c() => break,
-        }
     }
-    if args.duration.is_some() || !live_screen && format == Format::Table {
-        let samples: Vec<Sample> = window.into_iter().map(|(_, s)| s).collect();
-        crate::emit(
-            &aggregate(&samples, args.cpus, max_connections, source),
-            format,
-        )?;
-    }
-    Ok(())
 }
 
-/// `top --replay FILE`: the same view from a recording, offline.
-pub(crate) fn replay(path: &Path, cpus: Option<u32>, format: Format) -> Result<()> {
+/// The samples of a `top --record` file, for `top --replay`.
+pub(crate) fn read_recording(path: &Path) -> Result<Vec<Sample>> {
     let file = std::fs::File::open(path)
         .with_context(|| format!("cannot read the recording {}", path.display()))?;
     let mut samples = Vec::new();
@@ -480,19 +418,11 @@ pub(crate) fn replay(path: &Path, cpus: Option<u32>, format: Format) -> Result<(
                 .with_context(|| format!("{}:{}: not a top sample", path.display(), number + 1))?,
         );
     }
-    crate::emit(
-        &aggregate(
-            &samples,
-            cpus,
-            None,
-            &format!("recording {}", path.display()),
-        ),
-        format,
-    )
+    Ok(samples)
 }
 
 impl Report for TopReport {
-    fn view(&self) -> View {
+    fn view(&self, _: &ViewOptions) -> View {
         let reference = self.cpus.map(f64::from);
         let mut fields = vec![
             (

@@ -1,12 +1,13 @@
 //! `mytriage trx`: transactions older than `--min-age`, oldest first, with what they ran last.
 
+use std::time::Duration;
+
 use anyhow::Result;
 use serde::Serialize;
 
-use crate::cli::TrxArgs;
 use crate::connect::Session;
 use crate::probe::processlist;
-use crate::render::{Block, Report, View, now_or_last};
+use crate::render::{Block, Report, View, ViewOptions, now_or_last};
 
 /// One long-running transaction.
 #[derive(Debug, Clone, Serialize)]
@@ -34,8 +35,6 @@ pub(crate) struct LongTrx {
 pub(crate) struct TrxReport {
     pub min_age_s: u64,
     pub transactions: Vec<LongTrx>,
-    #[serde(skip)]
-    full: bool,
 }
 
 /// What `trx` reads, in one batch.
@@ -43,9 +42,9 @@ pub(crate) fn snapshot(server: &crate::server::ServerInfo) -> Vec<&'static str> 
     processlist::statements(server)
 }
 
-/// Reads transactions and keeps those at least `--min-age` old.
-pub(crate) async fn collect(session: &mut Session, args: &TrxArgs) -> Result<TrxReport> {
-    let min_age_s = args.min_age.as_secs();
+/// Reads transactions and keeps those open at least `min_age` (`--min-age`).
+pub(crate) async fn collect(session: &mut Session, min_age: Duration) -> Result<TrxReport> {
+    let min_age_s = min_age.as_secs();
     let ahead = snapshot(&session.server);
     session.db.prefetch("reading transactions", &ahead).await?;
     let threads = processlist::threads(session).await?;
@@ -83,12 +82,11 @@ pub(crate) async fn collect(session: &mut Session, args: &TrxArgs) -> Result<Trx
     Ok(TrxReport {
         min_age_s,
         transactions,
-        full: args.full,
     })
 }
 
 impl Report for TrxReport {
-    fn view(&self) -> View {
+    fn view(&self, options: &ViewOptions) -> View {
         if self.transactions.is_empty() {
             return View {
                 blocks: vec![Block::Note(format!(
@@ -120,7 +118,7 @@ impl Report for TrxReport {
                 let statement = now_or_last(
                     t.statement.as_deref(),
                     t.last_statement.as_deref(),
-                    self.full,
+                    options.full,
                 );
                 vec![
                     t.pid.to_string(),

@@ -10,12 +10,29 @@ use std::io::{self, Write};
 
 use serde::Serialize;
 
-use crate::cli::Format;
+/// How reports are printed.
+#[derive(Debug, Clone, Copy, PartialEq, Eq, clap::ValueEnum)]
+pub enum Format {
+    /// Human-readable tables.
+    Table,
+    /// One JSON document on stdout.
+    Json,
+}
+
+/// How a human view is drawn: chosen by the command line and the terminal, never part of the
+/// report's data.
+#[derive(Debug, Clone, Copy, Default, PartialEq, Eq)]
+pub(crate) struct ViewOptions {
+    /// Statements whole rather than cut to one line (`--full`).
+    pub full: bool,
+    /// Colour verdicts (stdout is a terminal and `NO_COLOR` is unset).
+    pub color: bool,
+}
 
 /// A report that can be rendered as a table or as JSON.
 pub(crate) trait Report: Serialize {
     /// The human view of the report.
-    fn view(&self) -> View;
+    fn view(&self, options: &ViewOptions) -> View;
 }
 
 /// What a human table shows, as plain data: comfy-table only appears in the table renderer.
@@ -43,10 +60,15 @@ pub(crate) enum Block {
 }
 
 /// Renders a report in the chosen format.
-pub(crate) fn render(report: &impl Report, format: Format, out: &mut impl Write) -> io::Result<()> {
+pub(crate) fn render(
+    report: &impl Report,
+    format: Format,
+    options: &ViewOptions,
+    out: &mut impl Write,
+) -> io::Result<()> {
     match format {
         Format::Json => json::write(report, out),
-        Format::Table => table::write(report.view(), out),
+        Format::Table => table::write(report.view(options), out),
     }
 }
 

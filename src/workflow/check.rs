@@ -107,20 +107,8 @@ fn write_state(path: &Path, state: &State) -> Result<()> {
         .with_context(|| format!("cannot write the check state {}", path.display()))
 }
 
-impl CheckReport {
-    /// Nagios: 0 OK, 1 WARNING, 2 CRITICAL, 3 UNKNOWN.
-    pub(crate) fn exit(&self) -> crate::Exit {
-        match self.verdict {
-            Verdict::Ok => crate::Exit::Ok,
-            Verdict::Unknown => crate::Exit::Unknown,
-            Verdict::Warn => crate::Exit::Findings,
-            Verdict::Crit => crate::Exit::Error,
-        }
-    }
-}
-
 impl crate::render::Report for CheckReport {
-    fn view(&self) -> crate::render::View {
+    fn view(&self, _: &crate::render::ViewOptions) -> crate::render::View {
         crate::render::View {
             blocks: vec![crate::render::Block::Note(self.summary.clone())],
         }

@@ -6,9 +6,16 @@ use anyhow::{Result, bail};
 use serde::Serialize;
 use serde_json::Value;
 
-use crate::cli::IncidentAction;
 use crate::evidence::{self, EvidenceLog, Header, RecordKind};
-use crate::render::{Block, Report, View};
+use crate::render::{Block, Report, View, ViewOptions};
+
+/// What to record about the incident.
+#[derive(Debug, Clone)]
+pub(crate) enum Action {
+    Start { title: Option<String> },
+    Note { text: String },
+    End,
+}
 
 /// An `incident.start`, `incident.note` or `incident.end` record.
 #[derive(Debug, Serialize)]
@@ -46,7 +53,7 @@ pub(crate) fn open_incident(records: &[Value]) -> Option<(String, Option<String>
 }
 
 /// Appends the record for `action`, after checking that it makes sense (one open incident at a time).
-pub(crate) fn record(path: &Path, action: &IncidentAction) -> Result<IncidentRecord> {
+pub(crate) fn record(path: &Path, action: &Action) -> Result<IncidentRecord> {
     let records = if path.exists() {
         evidence::read_all(path)?.0
     } else {
@@ -56,10 +63,10 @@ pub(crate) fn record(path: &Path, action: &IncidentAction) -> Result<IncidentRec
     // The same operator identity as the kill records (environment, then /etc/passwd).
     let operator = crate::kill::Operator::current().os_user;
     let record = match (action, open) {
-        (IncidentAction::Start { .. }, Some((id, _))) => {
+        (Action::Start { .. }, Some((id, _))) => {
             bail!("incident {id} is still open; end it first with `mytriage incident end`")
         }
-        (IncidentAction::Start { title }, None) => {
+        (Action::Start { title }, None) => {
             let header = Header::new(RecordKind::IncidentStart);
             IncidentRecord {
                 incident: header.id.clone(),
@@ -72,14 +79,14 @@ pub(crate) fn record(path: &Path, action: &IncidentAction) -> Result<IncidentRec
         (_, None) => {
             bail!("no incident is open; start one with `mytriage incident start --title ...`")
         }
-        (IncidentAction::Note { text }, Some((id, title))) => IncidentRecord {
+        (Action::Note { text }, Some((id, title))) => IncidentRecord {
             header: Header::new(RecordKind::IncidentNote),
             incident: id,
             title,
             text: Some(text.clone()),
             operator,
         },
-        (IncidentAction::End, Some((id, title))) => IncidentRecord {
+        (Action::End, Some((id, title))) => IncidentRecord {
             header: Header::new(RecordKind::IncidentEnd),
             incident: id,
             title,
@@ -92,7 +99,7 @@ pub(crate) fn record(path: &Path, action: &IncidentAction) -> Result<IncidentRec
 }
 
 impl Report for IncidentRecord {
-    fn view(&self) -> View {
+    fn view(&self, _: &ViewOptions) -> View {
         let what = match RecordKind::named(&self.header.kind) {
             Some(RecordKind::IncidentStart) => "started",
             Some(RecordKind::IncidentNote) => "noted",
@@ -120,31 +127,28 @@ mod tests {
     fn start_note_end_and_their_refusals() {
         let dir = tempfile::tempdir().unwrap();
         let path = dir.path().join("e.jsonl");
-        assert!(
-            record(&path, &IncidentAction::End).is_err(),
-            "nothing open yet"
-        );
+        assert!(record(&path, &Action::End).is_err(), "nothing open yet");
         let started = record(
             &path,
-            &IncidentAction::Start {
+            &Action::Start {
                 title: Some("slow checkout".into()),
             },
         )
         .unwrap();
         assert!(
-            record(&path, &IncidentAction::Start { title: None }).is_err(),
+            record(&path, &Action::Start { title: None }).is_err(),
             "one at a time"
         );
         let note = record(
             &path,
-            &IncidentAction::Note {
+            &Action::Note {
                 text: "paged".into(),
             },
         )
         .unwrap();
         assert_eq!(note.incident, started.header.id);
         assert_eq!(note.title.as_deref(), Some("slow checkout"));
-        record(&path, &IncidentAction::End).unwrap();
+        record(&path, &Action::End).unwrap();
         let (records, _) = evidence::read_all(&path).unwrap();
         assert_eq!(records.len(), 3);
         assert_eq!(open_incident(&records), None);

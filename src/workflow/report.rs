@@ -8,8 +8,27 @@ use std::path::Path;
 use anyhow::{Context, Result, bail};
 use serde_json::Value;
 
-use crate::cli::{Lang, ReportArgs};
 use crate::evidence::{self, RecordKind};
+
+/// Report languages.
+#[derive(Debug, Clone, Copy, PartialEq, Eq, clap::ValueEnum)]
+pub enum Lang {
+    /// 한국어
+    Ko,
+    /// English
+    En,
+}
+
+/// Which records a report covers, and in which language.
+#[derive(Debug, Clone, Default)]
+pub(crate) struct Options {
+    /// An incident id; the latest incident when neither it nor a time range is given.
+    pub incident: Option<String>,
+    pub since: Option<String>,
+    pub until: Option<String>,
+    /// From the locale when not given.
+    pub lang: Option<Lang>,
+}
 
 /// The records a report covers, and what it is called.
 struct Scope {
@@ -20,7 +39,7 @@ struct Scope {
 }
 
 /// Builds the report for the incident or time range the arguments name.
-pub(crate) fn build(path: &Path, args: &ReportArgs) -> Result<String> {
+pub(crate) fn build(path: &Path, args: &Options) -> Result<String> {
     let (records, _) = evidence::read_all(path)?;
     let scope = select(records, args)?;
     let lang = args.lang.unwrap_or_else(default_lang);
@@ -39,7 +58,7 @@ fn default_lang() -> Lang {
     }
 }
 
-fn select(records: Vec<Value>, args: &ReportArgs) -> Result<Scope> {
+fn select(records: Vec<Value>, args: &Options) -> Result<Scope> {
     if args.since.is_some() || args.until.is_some() {
         let since = args
             .since
@@ -531,8 +550,7 @@ mod tests {
     const FIXTURE: &str = "fixtures/evidence/incident-chain.mysql-9.7.jsonl";
 
     fn report(lang: Lang) -> String {
-        let args = ReportArgs {
-            evidence: None,
+        let args = Options {
             incident: None,
             since: None,
             until: None,
@@ -572,8 +590,7 @@ mod tests {
         let dir = tempfile::tempdir().unwrap();
         let path = dir.path().join("e.jsonl");
         std::fs::write(&path, "").unwrap();
-        let args = ReportArgs {
-            evidence: None,
+        let args = Options {
             incident: None,
             since: None,
             until: None,
@@ -585,7 +602,7 @@ mod tests {
                 .to_string()
                 .contains("no incident")
         );
-        let args = ReportArgs {
+        let args = Options {
             since: Some("1h".into()),
             ..args
         };

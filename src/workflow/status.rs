@@ -1,12 +1,10 @@
 //! `mytriage status`: one screen that answers "is it the database, and what is wrong?".
 
-use std::io::IsTerminal;
-
 use anyhow::Result;
 use serde::Serialize;
 
 use crate::connect::Session;
-use crate::render::{Block, Report, View};
+use crate::render::{Block, Report, View, ViewOptions};
 use crate::verdict::Verdict;
 use crate::workflow::thresholds::{self, Finding, Thresholds};
 use crate::workflow::triage::{self, Triage};
@@ -18,8 +16,6 @@ pub(crate) struct StatusReport {
     pub findings: Vec<Finding>,
     pub thresholds: Thresholds,
     pub triage: Triage,
-    #[serde(skip)]
-    color: bool,
 }
 
 /// Takes the snapshot and judges it.
@@ -31,7 +27,6 @@ pub(crate) async fn collect(session: &mut Session, limits: &Thresholds) -> Resul
         findings,
         thresholds: limits.clone(),
         triage,
-        color: std::io::stdout().is_terminal() && std::env::var_os("NO_COLOR").is_none(),
     })
 }
 
@@ -48,7 +43,7 @@ pub(crate) fn paint(verdict: Verdict, color: bool) -> String {
 }
 
 impl Report for StatusReport {
-    fn view(&self) -> View {
+    fn view(&self, options: &ViewOptions) -> View {
         let server = &self.triage.server;
         let uptime = self
             .triage
@@ -68,7 +63,7 @@ impl Report for StatusReport {
         )];
         fields.extend(self.findings.iter().map(|f| {
             (
-                format!("{:<5} {}", paint(f.verdict, self.color), f.check),
+                format!("{:<5} {}", paint(f.verdict, options.color), f.check),
                 f.summary.clone(),
             )
         }));
@@ -81,7 +76,7 @@ impl Report for StatusReport {
         }
         blocks.push(Block::Note(format!(
             "Overall: {}",
-            paint(self.verdict, self.color)
+            paint(self.verdict, options.color)
         )));
         View { blocks }
     }

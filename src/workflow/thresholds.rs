@@ -1,11 +1,11 @@
 //! Thresholds and the findings they turn a [`Triage`] into. Pure: tested without a server.
 
+use std::path::Path;
 use std::time::Duration;
 
 use anyhow::{Context, Result};
 use serde::Serialize;
 
-use crate::cli::ThresholdArgs;
 use crate::connect::option_file::{self, Defaults};
 use crate::probe::connections::ConnectionsReport;
 use crate::probe::locks::LockSession;
@@ -53,12 +53,31 @@ impl Default for Thresholds {
     }
 }
 
+/// Thresholds given on the command line; each overrides the config file's.
+#[derive(Debug, Clone, Default)]
+pub(crate) struct Overrides {
+    pub lock_wait_warn: Option<Duration>,
+    pub lock_wait_crit: Option<Duration>,
+    pub blocked_warn: Option<u64>,
+    pub blocked_crit: Option<u64>,
+    pub trx_age_warn: Option<Duration>,
+    pub trx_age_crit: Option<Duration>,
+    pub idle_trx_warn: Option<Duration>,
+    pub idle_trx_crit: Option<Duration>,
+    pub hll_warn: Option<u64>,
+    pub hll_crit: Option<u64>,
+    pub conn_pct_warn: Option<f64>,
+    pub conn_pct_crit: Option<f64>,
+    pub deadlock_window: Option<Duration>,
+}
+
 impl Thresholds {
-    /// Resolves the thresholds before anything connects; a bad config file or value is an error.
-    pub(crate) fn resolve(args: &ThresholdArgs) -> Result<Thresholds> {
-        let file = match &args.config {
+    /// Resolves the thresholds before anything connects: `args` over the `[check]` group of
+    /// `config` over the defaults. A bad config file or value is an error.
+    pub(crate) fn resolve(config: Option<&Path>, args: &Overrides) -> Result<Thresholds> {
+        let file = match config {
             Some(path) => Some(option_file::load(
-                &Defaults::Only(path.clone()),
+                &Defaults::Only(path.to_path_buf()),
                 None,
                 &["check"],
             )?),

@@ -5,7 +5,6 @@
 use anyhow::Result;
 use serde::Serialize;
 
-use crate::cli::LocksArgs;
 use crate::connect::Session;
 use crate::error::{Failure, one_line};
 use crate::innodb_status::{self, Deadlock};
@@ -121,7 +120,7 @@ async fn snapshot(session: &mut Session) -> Result<Triage> {
     let locks = section(
         &mut gaps,
         Section::Locks,
-        locks::collect_with(session, &threads, last.as_ref(), &LocksArgs::default()),
+        locks::collect_with(session, &threads, last.as_ref()),
     )
     .await?;
     let connections = section(

@@ -3,19 +3,18 @@
 //! counts and new deadlocks. A sample that fails is shown as such and watching goes on; a lost
 //! connection is re-opened with backoff.
 
-use std::collections::{BTreeSet, VecDeque};
-use std::io::{IsTerminal, Write};
+use std::collections::BTreeSet;
+use std::io::Write;
 use std::time::{Duration, Instant};
 
-use anyhow::{Context, Result};
+use anyhow::Result;
 use serde::Serialize;
 
-use crate::cli::{Format, WatchArgs};
 use crate::connect::{ConnectConfig, Session};
 use crate::error::one_line;
-use crate::render::render;
-use crate::render::screen::Screen;
+use crate::render::{Format, ViewOptions, render};
 use crate::verdict::Verdict;
+use crate::workflow::live::{Frames, Pace, Ticker, Window};
 use crate::workflow::status::{self, StatusReport};
 use crate::workflow::thresholds::Thresholds;
 
@@ -38,23 +37,31 @@ pub(crate) struct Sample {
     pub events: Vec<String>,
 }
 
+/// What `watch` was asked for.
+#[derive(Debug, Clone)]
+pub(crate) struct Options {
+    pub pace: Pace,
+    /// How far back "what changed" reaches.
+    pub window: Duration,
+}
+
 /// Watches until Ctrl-C, `--duration` or `--samples`.
 pub(crate) async fn run(
     config: &ConnectConfig,
     first: Session,
-    args: &WatchArgs,
+    options: &Options,
     limits: &Thresholds,
     format: Format,
+    view: &ViewOptions,
 ) -> Result<()> {
-    let screen = Screen::enter(format == Format::Table && std::io::stdout().is_terminal());
-    let started = Instant::now();
+    let frames = Frames::open(format, false);
+    let mut ticker = Ticker::start(&options.pace);
     let mut session = Some(first);
     let mut backoff = Duration::from_secs(1);
     let mut next_connect = Instant::now();
-    let mut window: VecDeque<(Instant, String)> = VecDeque::new();
-    let mut history: VecDeque<(Instant, u64)> = VecDeque::new();
+    let mut window: Window<String> = Window::new(options.window);
+    let mut history: Window<u64> = Window::new(options.window);
     let mut previous: Option<Sample> = None;
-    let mut taken = 0u64;
     loop {
         if session.is_none() && Instant::now() >= next_connect {
             match Session::open(config, &crate::workflow::triage::statements).await {
@@ -65,46 +72,30 @@ pub(crate) async fn run(
                 Err(error) => {
                     next_connect = Instant::now() + backoff;
                     backoff = (backoff * 2).min(Duration::from_secs(30));
-                    window.push_back((
-                        Instant::now(),
-                        format!("reconnect failed: {}", one_line(&error)),
-                    ));
+                    window.push(format!("reconnect failed: {}", one_line(&error)));
                 }
             }
         }
         let (sample, report) = take(&mut session, limits, previous.as_ref()).await;
         for event in &sample.events {
-            window.push_back((
-                Instant::now(),
-                format!("{} {event}", &sample.at[11..19.min(sample.at.len())]),
+            window.push(format!(
+                "{} {event}",
+                &sample.at[11..19.min(sample.at.len())]
             ));
         }
         if let Some(hll) = sample.history_list_length {
-            history.push_back((Instant::now(), hll));
+            history.push(hll);
         }
-        while window
-            .front()
-            .is_some_and(|(t, _)| t.elapsed() > args.window)
-        {
-            window.pop_front();
+        window.expire();
+        history.expire();
+        if frames.is_json() {
+            frames.line(&sample)?;
+        } else {
+            frames.frame(|out| show(out, view, &sample, report.as_ref(), &window, &history))?;
         }
-        while history
-            .front()
-            .is_some_and(|(t, _)| t.elapsed() > args.window)
-        {
-            history.pop_front();
-        }
-        show(&screen, format, &sample, report.as_ref(), &window, &history)?;
         previous = Some(sample);
-        taken += 1;
-        let done = args.samples.is_some_and(|n| taken >= n)
-            || args.duration.is_some_and(|d| started.elapsed() >= d);
-        if done {
+        if !ticker.next().await {
             return Ok(());
-        }
-        tokio::select! {
-            _ = tokio::time::sleep(args.interval) => {}
-            _ = tokio::signal::ctrl_c() => return Ok(()),
         }
     }
 }
@@ -197,27 +188,20 @@ fn changes(previous: Option<&Sample>, now: &Sample) -> Vec<String> {
 }
 
 fn show(
-    screen: &Screen,
-    format: Format,
+    out: &mut impl Write,
+    view: &ViewOptions,
     sample: &Sample,
     report: Option<&StatusReport>,
-    window: &VecDeque<(Instant, String)>,
-    history: &VecDeque<(Instant, u64)>,
+    window: &Window<String>,
+    history: &Window<u64>,
 ) -> Result<()> {
-    let mut out = std::io::stdout().lock();
-    if format == Format::Json {
-        serde_json::to_writer(&mut out, sample)?;
-        writeln!(out)?;
-        return out.flush().context("writing a sample");
-    }
-    screen.clear(&mut out)?;
     writeln!(out, "mytriage watch — {}  (Ctrl-C to quit)\n", sample.at)?;
     match (report, &sample.error) {
-        (Some(report), _) => render(report, Format::Table, &mut out)?,
+        (Some(report), _) => render(report, Format::Table, view, out)?,
         (None, Some(error)) => writeln!(out, "SAMPLE FAILED: {error}")?,
         (None, None) => {}
     }
-    if let (Some((_, first)), Some((_, last))) = (history.front(), history.back()) {
+    if let (Some(first), Some(last)) = (history.iter().next(), history.iter().next_back()) {
         writeln!(
             out,
             "\nHistory list length over the window: {first} → {last} ({:+})",
@@ -228,8 +212,8 @@ fn show(
     if window.is_empty() {
         writeln!(out, "  (none)")?;
     }
-    for (_, event) in window {
+    for event in window.iter() {
         writeln!(out, "  {event}")?;
     }
-    out.flush().context("writing the screen")
+    Ok(())
 }

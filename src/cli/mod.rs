@@ -7,9 +7,20 @@
 use std::path::PathBuf;
 use std::time::Duration;
 
-use clap::{ArgAction, Args, Parser, Subcommand, ValueEnum};
+use clap::{ArgAction, Args, Parser, Subcommand};
 
+use crate::connect::SslMode;
 use crate::duration::{parse_duration, parse_timeout};
+use crate::probe::processlist::SortBy;
+use crate::render::Format;
+use crate::workflow::report::Lang;
+
+mod plan;
+
+pub(crate) use plan::{Connected, Offline, Online, Plan};
+
+#[cfg(test)]
+mod connect_tests;
 
 /// First-minutes incident triage for MySQL, Aurora MySQL and MariaDB.
 ///
@@ -217,15 +228,6 @@ pub struct ReportArgs {
     pub lang: Option<Lang>,
 }
 
-/// Report languages.
-#[derive(Debug, Clone, Copy, PartialEq, Eq, ValueEnum)]
-pub enum Lang {
-    /// 한국어
-    Ko,
-    /// English
-    En,
-}
-
 /// Thresholds shared by `status` and `check`. Flags override `--config`, which overrides the
 /// defaults (README: "Thresholds").
 #[derive(Debug, Clone, Default, Args)]
@@ -418,16 +420,6 @@ pub struct ProcesslistArgs {
     pub full: bool,
 }
 
-/// Sort order for thread listings.
-#[derive(Debug, Clone, Copy, Default, PartialEq, Eq, ValueEnum)]
-pub enum SortBy {
-    /// Oldest transaction first, then longest TIME.
-    #[default]
-    TrxAge,
-    /// Longest processlist TIME first.
-    Time,
-}
-
 /// Options for `locks`.
 #[derive(Debug, Clone, Default, Args)]
 pub struct LocksArgs {
@@ -445,43 +437,6 @@ pub struct TrxArgs {
     /// Show statements whole in the table (JSON always has them whole).
     #[arg(long)]
     pub full: bool,
-}
-
-/// How reports are printed.
-#[derive(Debug, Clone, Copy, PartialEq, Eq, ValueEnum)]
-pub enum Format {
-    /// Human-readable tables.
-    Table,
-    /// One JSON document on stdout.
-    Json,
-}
-
-/// TLS mode, as the `mysql` client's `--ssl-mode`.
-#[derive(Debug, Clone, Copy, PartialEq, Eq, ValueEnum, serde::Serialize)]
-#[value(rename_all = "SCREAMING_SNAKE_CASE")]
-#[serde(rename_all = "SCREAMING_SNAKE_CASE")]
-pub enum SslMode {
-    /// Plain TCP, no TLS.
-    Disabled,
-    /// TLS when the server offers it, without verifying the certificate (the default).
-    Preferred,
-    /// TLS or fail; the certificate is not verified.
-    Required,
-    /// TLS, and the certificate must chain to --ssl-ca (or the system roots).
-    VerifyCa,
-    /// As VERIFY_CA, and the certificate must name the host.
-    VerifyIdentity,
-}
-
-impl std::str::FromStr for SslMode {
-    type Err = String;
-
-    /// Parses option-file and URL values, case-insensitively, as clap does for the flag.
-    fn from_str(text: &str) -> Result<Self, Self::Err> {
-        <SslMode as ValueEnum>::from_str(text, true).map_err(|_| {
-            format!("unknown ssl-mode '{text}' (use DISABLED, PREFERRED, REQUIRED, VERIFY_CA or VERIFY_IDENTITY)")
-        })
-    }
 }
 
 /// Where and how to connect. Global: valid before or after the subcommand.

@@ -1,30 +1,35 @@
-//! Precedence of the connection sources: flags, then environment, then option files, then defaults.
+//! Precedence of the connection sources, from the command line down: flags, then environment,
+//! then option files, then defaults.
 
 use std::collections::HashMap;
-use std::path::Path;
+use std::path::{Path, PathBuf};
+use std::time::Duration;
+
+use anyhow::Result;
 
 use clap::Parser;
 
-use super::*;
-use crate::cli::{Cli, mysql_style_args};
+use super::{Cli, mysql_style_args};
+use crate::connect::*;
 
-fn args(extra: &[&str]) -> ConnectArgs {
+fn args(extra: &[&str]) -> Flags {
     let mut argv = vec!["mytriage"];
     argv.extend_from_slice(extra);
     argv.push("server");
     Cli::try_parse_from(mysql_style_args(argv))
         .expect("valid arguments")
         .connect
+        .flags()
 }
 
-fn resolve_with(args: &ConnectArgs, env: &[(&str, &str)], home: &Path) -> Result<Resolved> {
+fn resolve_with(flags: &Flags, env: &[(&str, &str)], home: &Path) -> Result<Resolved> {
     let env: HashMap<String, String> = env
         .iter()
         .map(|(k, v)| ((*k).to_owned(), (*v).to_owned()))
         .collect();
     let lookup = move |name: &str| env.get(name).cloned();
     let inputs = Inputs {
-        args,
+        flags,
         env: &lookup,
         home: Some(home.to_path_buf()),
         prompt: &|| Ok("typed".to_owned()),
