@@ -20,7 +20,7 @@ use crate::probe::locks::{self, LockSession, LocksReport};
 use crate::probe::processlist::{self, Filter, Thread};
 use crate::queries;
 use crate::render::{Block, Report, View, ViewOptions, clip, strip_port};
-use crate::server::{LockWaitSource, Managed};
+use crate::server::Managed;
 use crate::verdict::Verdict;
 
 /// Set to a file path, mytriage creates that file once the snapshot is on disk and waits, before
@@ -368,11 +368,7 @@ fn snapshot_statements(session: &Session, pids: &[u64], threads: &[Thread]) -> V
 }
 
 fn locks_held_query(server: &crate::server::ServerInfo) -> Option<&'static str> {
-    match server.sources.lock_waits {
-        LockWaitSource::DataLockWaits => Some(queries::LOCKS_HELD_P_S),
-        LockWaitSource::InnodbLockWaits => Some(queries::LOCKS_HELD_I_S),
-        LockWaitSource::None => None,
-    }
+    server.sources.lock_waits.locks_held()
 }
 
 /// The victims chosen, and the sessions matched but left alone.

@@ -1,4 +1,7 @@
 //! Every SQL statement mytriage runs, from `queries/`. Each file can be pasted into `mysql` as is.
+//! Which one a source reads with is in [`sources`].
+
+mod sources;
 
 /// Server variables used to detect the flavor.
 pub(crate) const SERVER_VARIABLES: &str = include_str!("../queries/server_variables.sql");

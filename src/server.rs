@@ -565,36 +565,6 @@ impl ServerInfo {
             query_timeout.as_millis().max(1)
         )
     }
-
-    /// The statement that reads the history list length from INNODB_METRICS.
-    pub(crate) fn history_list_length_query(&self) -> &'static str {
-        if self.flavor.is_mariadb() {
-            crate::queries::HISTORY_LIST_LENGTH_MARIADB
-        } else {
-            crate::queries::HISTORY_LIST_LENGTH_MYSQL
-        }
-    }
-
-    /// The statement that reads one session's identity for the kill's re-verification, with the
-    /// best live activity marker this server has.
-    pub(crate) fn thread_identity_query(&self) -> &'static str {
-        if self.flavor.is_mariadb() {
-            crate::queries::THREAD_IDENTITY_MARIADB
-        } else if self.sources.processlist == ProcesslistSource::PsProcesslist {
-            crate::queries::THREAD_IDENTITY_P_S
-        } else {
-            crate::queries::THREAD_IDENTITY_I_S
-        }
-    }
-
-    /// The statement that reads [`Self::session_setup`] back.
-    pub(crate) fn session_check_query(&self) -> &'static str {
-        if self.flavor.is_mariadb() {
-            crate::queries::SESSION_CHECK_MARIADB
-        } else {
-            crate::queries::SESSION_CHECK_MYSQL
-        }
-    }
 }
 
 #[cfg(test)]

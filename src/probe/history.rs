@@ -63,7 +63,7 @@ pub(crate) async fn history_list_length_with(
     session: &mut Session,
     innodb_status_text: Option<&str>,
 ) -> Result<(u64, &'static str)> {
-    let sql = session.server.history_list_length_query();
+    let sql = session.server.flavor.history_list_length_query();
     let rows: Vec<(u64, bool)> = session
         .db
         .query("reading the history list length", sql)
@@ -108,7 +108,7 @@ pub(crate) fn oldest_trx_from(
 /// What the last (or only) sample of `history` reads, in one batch: the length, the threads and
 /// last statements, and on MariaDB the InnoDB status with its read views.
 pub(crate) fn last_sample(server: &crate::server::ServerInfo) -> Vec<&'static str> {
-    let mut ahead = vec![server.history_list_length_query()];
+    let mut ahead = vec![server.flavor.history_list_length_query()];
     ahead.extend(processlist::statements(server));
     if server.flavor.is_mariadb() {
         ahead.push(crate::queries::INNODB_STATUS);

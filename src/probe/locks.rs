@@ -91,11 +91,8 @@ const FROZEN_STATES: &[&str] = &[
 /// for waits found are not).
 pub(crate) fn statements(server: &ServerInfo) -> Vec<&'static str> {
     let mut statements = Vec::new();
-    match server.sources.lock_waits {
-        LockWaitSource::DataLockWaits => statements.push(queries::LOCK_WAITS_P_S),
-        LockWaitSource::InnodbLockWaits => statements.push(queries::LOCK_WAITS_I_S),
-        LockWaitSource::None => {}
-    }
+    statements.extend(server.sources.lock_waits.waits());
+    // The plugin's table is read only when a session waits on a metadata lock.
     if server.sources.metadata_locks == MdlSource::PerformanceSchema {
         statements.push(queries::MDL_WAITS_P_S);
     }
@@ -339,12 +336,9 @@ fn describe(pid: u64, thread: Option<&Thread>, last: Option<&String>) -> LockSes
 /// Row-lock waits. The server returns only edges to granted locks; a waiter with none (a shared
 /// request queued behind an exclusive one) is asked for again, for its place in the queue.
 async fn row_lock_edges(session: &mut Session, threads: &[Thread]) -> Result<Vec<Edge>> {
-    let (granted, queued) = match session.server.sources.lock_waits {
-        LockWaitSource::DataLockWaits => (queries::LOCK_WAITS_P_S, queries::LOCK_WAITS_QUEUED_P_S),
-        LockWaitSource::InnodbLockWaits => {
-            (queries::LOCK_WAITS_I_S, queries::LOCK_WAITS_QUEUED_I_S)
-        }
-        LockWaitSource::None => return Ok(Vec::new()),
+    let source = session.server.sources.lock_waits;
+    let (Some(granted), Some(queued)) = (source.waits(), source.queued_waits()) else {
+        return Ok(Vec::new());
     };
     let what = "reading row-lock waits";
     let mut edges = lock_wait_rows(session, what, granted, Params::Empty).await?;

@@ -144,7 +144,7 @@ impl Trx {
 /// All client threads but our own, each with its transaction, from the flavor's cheapest source.
 pub(crate) async fn threads(session: &mut Session) -> Result<Vec<Thread>> {
     session.require_process("listing sessions")?;
-    let sql = threads_query(&session.server);
+    let sql = session.server.sources.processlist.threads();
     let own = session.server.connection_id;
     let threads = match session
         .db
@@ -223,18 +223,9 @@ async fn order_ties(session: &mut Session, threads: &mut [Thread]) -> Result<()>
     Ok(())
 }
 
-/// The statement that lists threads on this server.
-fn threads_query(server: &ServerInfo) -> &'static str {
-    match server.sources.processlist {
-        ProcesslistSource::PsProcesslist => queries::PROCESSLIST_PS_PROCESSLIST,
-        ProcesslistSource::PsThreads => queries::PROCESSLIST_PS_THREADS,
-        ProcesslistSource::InformationSchema => queries::PROCESSLIST_I_S,
-    }
-}
-
 /// What [`threads`] and [`last_statements`] run, for a snapshot to read ahead.
 pub(crate) fn statements(server: &ServerInfo) -> Vec<&'static str> {
-    let mut statements = vec![threads_query(server)];
+    let mut statements = vec![server.sources.processlist.threads()];
     if server.capabilities.statement_history {
         statements.push(queries::LAST_STATEMENTS_P_S);
     }

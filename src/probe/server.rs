@@ -30,7 +30,7 @@ pub(crate) struct SessionCheck {
 
 /// What `server` reads back, in one batch.
 pub(crate) fn snapshot(server: &ServerInfo) -> Vec<&'static str> {
-    let mut ahead = vec![server.session_check_query(), queries::SESSION_TLS];
+    let mut ahead = vec![server.flavor.session_check_query(), queries::SESSION_TLS];
     if server.capabilities.performance_schema {
         ahead.push(queries::OWN_PROGRAM_NAME);
     }
@@ -47,7 +47,10 @@ pub(crate) async fn collect(session: &mut Session) -> Result<ServerReport> {
         .await?;
     let rows: Vec<(bool, String)> = session
         .db
-        .query("reading back the session", server.session_check_query())
+        .query(
+            "reading back the session",
+            server.flavor.session_check_query(),
+        )
         .await?;
     let (read_only, statement_limit) = rows.into_iter().next().unwrap_or_default();
     let program_name = if server.capabilities.performance_schema {

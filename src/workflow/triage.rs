@@ -93,7 +93,7 @@ pub(crate) fn statements(server: &ServerInfo) -> Vec<&'static str> {
     if server.capabilities.process_privilege {
         ahead.push(crate::queries::INNODB_STATUS);
     }
-    ahead.push(server.history_list_length_query());
+    ahead.push(server.flavor.history_list_length_query());
     ahead.push(crate::queries::SERVER_NOW);
     ahead
 }
