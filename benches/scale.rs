@@ -15,6 +15,9 @@
 //! `events_statements_history_long`. The globals it changes (max_connections, that consumer) are put
 //! back as they were found.
 
+#[path = "../tests/support/mod.rs"]
+mod support;
+
 use std::collections::BTreeSet;
 use std::fmt::Write as _;
 use std::io::Read;
@@ -23,7 +26,8 @@ use std::time::{Duration, Instant};
 
 use anyhow::{Context, Result, anyhow, bail, ensure};
 use mysql_async::prelude::*;
-use mysql_async::{Conn, Opts, OptsBuilder, Row};
+use mysql_async::{Conn, Opts, Row};
+use support::{Flavor, GlobalGuard, TestServer};
 use tokio::task::{JoinHandle, JoinSet};
 
 /// What [`Server::mytriage_marked`]'s session set-up contains (`|` separates alternatives).
@@ -206,12 +210,6 @@ impl Args {
 // ---------------------------------------------------------------------------------------------
 // Servers
 
-#[derive(Clone, Copy, Debug, PartialEq)]
-enum Flavor {
-    MySql,
-    MariaDb,
-}
-
 struct Server {
     name: String,
     url: String,
@@ -223,53 +221,50 @@ struct Server {
     client: Vec<String>,
     /// Whether `sys.innodb_lock_waits` exists.
     sys_lock_waits: bool,
-    /// Globals as found, to put back.
-    saved: std::sync::Mutex<SavedGlobals>,
-}
-
-#[derive(Default, Clone)]
-struct SavedGlobals {
-    max_connections: Option<u64>,
-    history_long_consumer: Option<String>,
+    /// The globals the bench changed (max_connections), to put back.
+    globals: std::sync::Mutex<Option<GlobalGuard>>,
+    /// The history_long consumer as found, if the bench turned it on (not a global variable).
+    history_long_consumer: std::sync::Mutex<Option<String>>,
+    test: TestServer,
 }
 
 /// The servers named in MYTRIAGE_TEST_SERVERS (all, or those given with --server).
 fn servers(args: &Args) -> Result<Vec<Server>> {
-    let raw = std::env::var("MYTRIAGE_TEST_SERVERS").unwrap_or_default();
+    let listed = support::servers();
     ensure!(
-        !raw.trim().is_empty(),
-        "MYTRIAGE_TEST_SERVERS is not set: run scripts/bench (it starts the servers)"
+        !listed.is_empty(),
+        "{} is not set: run scripts/bench (it starts the servers)",
+        support::SERVERS_ENV
     );
-    let listed: Vec<(String, String)> = raw
-        .split(',')
-        .filter_map(|entry| entry.split_once('='))
-        .map(|(name, url)| (name.trim().to_owned(), url.trim().to_owned()))
-        .collect();
     for wanted in &args.servers {
         ensure!(
-            listed.iter().any(|(name, _)| name == wanted),
-            "--server {wanted}: not in MYTRIAGE_TEST_SERVERS ({raw})"
+            listed.iter().any(|server| &server.name == wanted),
+            "--server {wanted}: not in {} ({})",
+            support::SERVERS_ENV,
+            listed
+                .iter()
+                .map(|server| server.name.as_str())
+                .collect::<Vec<_>>()
+                .join(",")
         );
     }
-    listed
+    Ok(listed
         .into_iter()
-        .filter(|(name, _)| args.servers.is_empty() || args.servers.contains(name))
-        .map(|(name, url)| {
-            let opts = Opts::from_url(&url).with_context(|| format!("bad URL {url}"))?;
-            let opts: Opts = OptsBuilder::from_opts(opts).prefer_socket(false).into();
-            Ok(Server {
-                name,
-                url,
-                opts,
-                flavor: Flavor::MySql,
-                version: String::new(),
-                performance_schema: false,
-                client: Vec::new(),
-                sys_lock_waits: false,
-                saved: Default::default(),
-            })
+        .filter(|server| args.servers.is_empty() || args.servers.contains(&server.name))
+        .map(|test| Server {
+            name: test.name.clone(),
+            url: test.url.clone(),
+            opts: test.opts(),
+            flavor: Flavor::MySql,
+            version: String::new(),
+            performance_schema: false,
+            client: Vec::new(),
+            sys_lock_waits: false,
+            globals: Default::default(),
+            history_long_consumer: Default::default(),
+            test,
         })
-        .collect()
+        .collect())
 }
 
 impl Server {
@@ -281,11 +276,7 @@ impl Server {
             .context("no version")?;
         self.version = version;
         self.performance_schema = ps == "1" || ps.eq_ignore_ascii_case("ON");
-        self.flavor = if self.version.to_ascii_lowercase().contains("mariadb") {
-            Flavor::MariaDb
-        } else {
-            Flavor::MySql
-        };
+        self.flavor = Flavor::from_version(&self.version);
         let (variable, default) = match self.flavor {
             Flavor::MySql => ("MYTRIAGE_BENCH_MYSQL", "mysql"),
             Flavor::MariaDb => ("MYTRIAGE_BENCH_MARIADB", "mariadb"),
@@ -408,35 +399,29 @@ impl Server {
             .await
             .with_context(|| format!("connecting to {} ({})", self.name, self.url))
     }
-
-    fn saved(&self) -> SavedGlobals {
-        self.saved.lock().expect("not poisoned").clone()
-    }
-
-    fn save(&self, update: impl FnOnce(&mut SavedGlobals)) {
-        update(&mut self.saved.lock().expect("not poisoned"));
-    }
 }
 
 /// Puts back max_connections and the history_long consumer, if the bench changed them.
 async fn restore_globals(server: &Server) -> Result<()> {
-    let saved = server.saved();
-    if saved.max_connections.is_none() && saved.history_long_consumer.is_none() {
-        return Ok(());
+    let globals = server.globals.lock().expect("not poisoned").take();
+    if let Some(globals) = globals {
+        let max = globals.original("max_connections").map(str::to_owned);
+        globals.restore().await?;
+        if let Some(max) = max {
+            eprintln!("bench: max_connections restored to {max}");
+        }
     }
-    let mut admin = server.conn().await?;
-    if let Some(max) = saved.max_connections {
-        admin
-            .query_drop(format!("SET GLOBAL max_connections = {max}"))
-            .await?;
-        eprintln!("bench: max_connections restored to {max}");
-    }
-    if let Some(enabled) = saved.history_long_consumer {
+    let consumer = server
+        .history_long_consumer
+        .lock()
+        .expect("not poisoned")
+        .take();
+    if let Some(enabled) = consumer {
+        let mut admin = server.conn().await?;
         set_history_long(&mut admin, &enabled).await?;
         eprintln!("bench: events_statements_history_long consumer restored to {enabled}");
+        let _ = admin.disconnect().await;
     }
-    server.save(|s| *s = SavedGlobals::default());
-    let _ = admin.disconnect().await;
     Ok(())
 }
 
@@ -494,10 +479,10 @@ async fn bench_detected(
         args.threads.max(args.idle + args.waiters) + 100
     } as u64;
     if max_connections < needed {
-        server.save(|s| s.max_connections = Some(max_connections));
-        admin
-            .query_drop(format!("SET GLOBAL max_connections = {needed}"))
-            .await?;
+        let mut globals = server.test.globals();
+        let set = globals.set(admin, "max_connections", needed).await;
+        *server.globals.lock().expect("not poisoned") = Some(globals);
+        set?;
         eprintln!("bench: max_connections {max_connections} -> {needed} for the run");
     }
 
@@ -1421,9 +1406,11 @@ async fn measure_cost(
         .await?
         .context("no events_statements_history_long consumer")?;
     if enabled != "YES" {
-        if server.saved().history_long_consumer.is_none() {
-            server.save(|s| s.history_long_consumer = Some(enabled.clone()));
-        }
+        server
+            .history_long_consumer
+            .lock()
+            .expect("not poisoned")
+            .get_or_insert_with(|| enabled.clone());
         set_history_long(admin, "YES").await?;
     }
     let own_thread: u64 = admin

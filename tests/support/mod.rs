@@ -1,13 +1,21 @@
 //! Shared support for live-server tests: which servers to test against, how to
 //! connect to them, and (in [`scenarios`]) real incident conditions to create on them.
 //!
-//! Included by several integration tests and by `examples/demo.rs` via
-//! `#[path = "../tests/support/mod.rs"] mod support;`, so it depends only on
-//! mysql_async, tokio, anyhow and std, never on the mytriage crate itself.
+//! Included by the integration tests, by `examples/demo.rs` and by `benches/scale.rs` via
+//! `#[path = "../tests/support/mod.rs"] mod support;`, so it depends only on mysql_async, tokio,
+//! anyhow, serde_json, assert_cmd and std, never on the mytriage crate itself.
 #![allow(dead_code)]
 
+pub mod globals;
+pub mod mytriage;
 pub mod proxy;
 pub mod scenarios;
+
+// Not every includer (the demo, the benchmarks) uses both.
+#[allow(unused_imports)]
+pub use globals::GlobalGuard;
+#[allow(unused_imports)]
+pub use mytriage::Mytriage;
 
 use anyhow::{Context, Result};
 use mysql_async::prelude::*;
@@ -62,7 +70,34 @@ impl TestServer {
             .flatten()
             .unwrap_or_default();
         let _ = conn.disconnect().await;
-        version.to_ascii_lowercase().contains("mariadb")
+        Flavor::from_version(&version) == Flavor::MariaDb
+    }
+}
+
+/// Which server family: the one difference the tests and benchmarks branch on.
+#[derive(Clone, Copy, PartialEq, Eq, Debug)]
+pub enum Flavor {
+    MySql,
+    MariaDb,
+}
+
+impl Flavor {
+    /// From `VERSION()`: MariaDB's always says so, MySQL's never does.
+    pub fn from_version(version: &str) -> Flavor {
+        if version.to_ascii_lowercase().contains("mariadb") {
+            Flavor::MariaDb
+        } else {
+            Flavor::MySql
+        }
+    }
+
+    /// The flavor of the server `conn` is connected to.
+    pub async fn of(conn: &mut Conn) -> Result<Flavor> {
+        let version: String = conn
+            .query_first("SELECT VERSION()")
+            .await?
+            .context("no VERSION()")?;
+        Ok(Flavor::from_version(&version))
     }
 }
 
@@ -137,50 +172,40 @@ impl TestServer {
     }
 }
 
-/// Runs the built `mytriage` with `--format json` against a URL and parses stdout. Exit codes 0
-/// and 1 (findings) are success; anything else panics with stderr.
-pub fn mytriage_json(url: &str, args: &[&str]) -> serde_json::Value {
-    let output = assert_cmd::Command::cargo_bin("mytriage")
-        .expect("binary built")
-        .args(["--no-defaults", "--url", url, "--format", "json"])
-        .args(args)
-        .output()
-        .expect("run mytriage");
-    assert!(
-        output.status.code().is_some_and(|code| code <= 1),
-        "mytriage {args:?}: {}",
-        String::from_utf8_lossy(&output.stderr)
-    );
-    serde_json::from_slice(&output.stdout).expect("stdout is JSON")
-}
-
-/// [`mytriage_json`] off the async runtime, so scenario tasks keep running meanwhile.
-pub async fn mytriage_json_async(url: &str, args: &[&str]) -> serde_json::Value {
-    let url = url.to_owned();
-    let args: Vec<String> = args.iter().map(|a| (*a).to_owned()).collect();
-    tokio::task::spawn_blocking(move || {
-        let refs: Vec<&str> = args.iter().map(String::as_str).collect();
-        mytriage_json(&url, &refs)
-    })
-    .await
-    .expect("mytriage task")
-}
-
-/// Polls `condition` every 250 ms for up to 10 s; panics with `what` if it never holds. For
-/// facts read through InnoDB's information_schema cache (refreshed only after 100 ms without
-/// readers, which parallel tests can delay).
-pub async fn eventually<F, Fut>(what: &str, mut condition: F)
-where
-    F: FnMut() -> Fut,
-    Fut: std::future::Future<Output = bool>,
-{
+/// Retries `check` until it passes, for up to 20 s, and returns its last failure otherwise.
+///
+/// For facts read through InnoDB's information_schema cache (`INNODB_TRX`, `INNODB_LOCK_WAITS`):
+/// InnoDB refreshes it only after 100 ms without readers, which parallel tests can delay, so the
+/// jittered pause between tries leaves it the gaps it needs (see [`scenarios::trx_cache_pause`]).
+pub async fn eventually<C: Check>(what: &str, mut check: impl AsyncFnMut() -> C) -> Result<()> {
     let started = std::time::Instant::now();
-    while !condition().await {
-        assert!(
-            started.elapsed() < std::time::Duration::from_secs(10),
-            "never happened: {what}"
-        );
-        tokio::time::sleep(std::time::Duration::from_millis(250)).await;
+    loop {
+        match check().await.passed() {
+            Ok(()) => return Ok(()),
+            Err(e) if started.elapsed() > std::time::Duration::from_secs(20) => {
+                return Err(e.context(format!("never happened: {what}")));
+            }
+            Err(_) => tokio::time::sleep(scenarios::trx_cache_pause()).await,
+        }
+    }
+}
+
+/// What an [`eventually`] check returns: whether it holds, or a `Result` whose error says
+/// what is still wrong.
+pub trait Check {
+    fn passed(self) -> Result<()>;
+}
+
+impl Check for bool {
+    fn passed(self) -> Result<()> {
+        anyhow::ensure!(self, "not yet");
+        Ok(())
+    }
+}
+
+impl Check for Result<()> {
+    fn passed(self) -> Result<()> {
+        self
     }
 }
 
@@ -219,57 +244,21 @@ impl TestServer {
     }
 
     /// Turns on `innodb_print_all_deadlocks` and `log_error_verbosity = 3`, so MySQL keeps each
-    /// deadlock in performance_schema.error_log; [`DeadlockLogging::restore`] puts them back.
-    pub async fn log_deadlocks(&self) -> DeadlockLogging {
+    /// deadlock in performance_schema.error_log; the guard puts them back.
+    pub async fn log_deadlocks(&self) -> GlobalGuard {
         let mut root = self.conn().await;
-        let (verbosity, print_all): (String, String) = root
-            .query_first("SELECT @@GLOBAL.log_error_verbosity, @@GLOBAL.innodb_print_all_deadlocks")
+        let mut globals = self.globals();
+        globals
+            .set(&mut root, "log_error_verbosity", 3)
             .await
-            .unwrap()
             .unwrap();
-        root.query_drop(
-            "SET GLOBAL log_error_verbosity = 3, GLOBAL innodb_print_all_deadlocks = ON",
-        )
-        .await
-        .unwrap();
-        let print_all = if print_all == "1" || print_all.eq_ignore_ascii_case("ON") {
-            "ON"
-        } else {
-            "OFF"
-        };
-        DeadlockLogging {
-            root,
-            verbosity,
-            print_all: print_all.to_owned(),
-        }
+        globals
+            .set(&mut root, "innodb_print_all_deadlocks", "ON")
+            .await
+            .unwrap();
+        let _ = root.disconnect().await;
+        globals
     }
-}
-
-/// The deadlock-logging settings to restore; tests share the server.
-pub struct DeadlockLogging {
-    root: Conn,
-    verbosity: String,
-    print_all: String,
-}
-
-impl DeadlockLogging {
-    pub async fn restore(mut self) {
-        let statement = format!(
-            "SET GLOBAL log_error_verbosity = {}, GLOBAL innodb_print_all_deadlocks = {}",
-            self.verbosity, self.print_all
-        );
-        self.root.query_drop(statement).await.unwrap();
-        let _ = self.root.disconnect().await;
-    }
-}
-
-/// Runs the built `mytriage` against a URL (option files off) and returns what it did.
-pub fn mytriage_output(url: &str, args: &[&str]) -> std::process::Output {
-    std::process::Command::new(assert_cmd::cargo::cargo_bin("mytriage"))
-        .args(["--no-defaults", "--url", url])
-        .args(args)
-        .output()
-        .expect("run mytriage")
 }
 
 impl TestServer {
@@ -277,7 +266,7 @@ impl TestServer {
     /// to the wanted state, installing (`INSTALL SONAME`) or uninstalling (`UNINSTALL
     /// SONAME`) it as needed; [`PluginGuard::restore`] puts back the state it found.
     /// A no-op on MySQL, which has no such plugin. The plugin is server-wide: tests
-    /// using this must run alone (name them `exclusive_`).
+    /// using this must run alone (in a module `exclusive`).
     pub async fn metadata_lock_info(&self, installed: bool) -> PluginGuard {
         let mut root = self.conn().await;
         let version: String = root

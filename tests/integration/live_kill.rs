@@ -1,25 +1,17 @@
 //! The safe kill on real servers: evidence on disk before the KILL, re-verification, refusals,
 //! an evidence log that cannot be written, and the RDS procedure path.
 
-mod support;
-
 use std::path::{Path, PathBuf};
-use std::process::{Child, Command as StdCommand, Output, Stdio};
+use std::process::{Child, Output};
 use std::time::{Duration, Instant};
 
 use mysql_async::Conn;
 use mysql_async::prelude::Queryable;
 use serde_json::Value;
-use support::{TestServer, scenarios};
+
+use crate::support::{self, Mytriage, TestServer, scenarios};
 
 const PAUSE_ENV: &str = "MYTRIAGE_PAUSE_BEFORE_KILL";
-
-fn mytriage(url: &str) -> StdCommand {
-    let mut cmd = StdCommand::new(assert_cmd::cargo::cargo_bin("mytriage"));
-    cmd.args(["--no-defaults", "--url", url])
-        .stdin(Stdio::null());
-    cmd
-}
 
 fn records(path: &Path) -> Vec<Value> {
     std::fs::read_to_string(path)
@@ -93,7 +85,7 @@ async fn killing_the_idle_root_writes_evidence_first_and_frees_the_chain() {
         let (evidence, marker) = (dir.path().join("evidence.jsonl"), dir.path().join("paused"));
         let chain = scenarios::chain(&server).await.expect("chain");
         let (a, b, c) = (chain.a_id, chain.b_id, chain.c_id);
-        let mut child = mytriage(&server.url)
+        let mut child = Mytriage::new(&server.url)
             .args([
                 "kill",
                 &a.to_string(),
@@ -106,10 +98,7 @@ async fn killing_the_idle_root_writes_evidence_first_and_frees_the_chain() {
             .arg("--evidence")
             .arg(&evidence)
             .env(PAUSE_ENV, &marker)
-            .stdout(Stdio::piped())
-            .stderr(Stdio::piped())
-            .spawn()
-            .unwrap();
+            .spawn();
         wait_for_pause(&marker, &mut child).await;
 
         // Between the two steps: the snapshot is on disk and A has not been killed yet.
@@ -162,7 +151,10 @@ async fn killing_the_idle_root_writes_evidence_first_and_frees_the_chain() {
         // The waiters proceed: B gets A's row, so B no longer waits (C still waits for B).
         let started = Instant::now();
         loop {
-            let report = support::mytriage_json_async(&server.url, &["processlist"]).await;
+            let report = Mytriage::new(&server.url)
+                .args(["processlist"])
+                .json_async()
+                .await;
             let threads = report["threads"].as_array().unwrap();
             let b_state = threads
                 .iter()
@@ -188,15 +180,12 @@ async fn a_session_that_changed_after_the_snapshot_is_not_killed() {
         let dir = tempfile::tempdir().unwrap();
         let (evidence, marker) = (dir.path().join("evidence.jsonl"), dir.path().join("paused"));
         let (mut victim, pid, table) = idle_in_trx(&server, None).await;
-        let mut child = mytriage(&server.url)
+        let mut child = Mytriage::new(&server.url)
             .args(["kill", &pid.to_string(), "--yes", "--reason", "drill"])
             .arg("--evidence")
             .arg(&evidence)
             .env(PAUSE_ENV, &marker)
-            .stdout(Stdio::piped())
-            .stderr(Stdio::piped())
-            .spawn()
-            .unwrap();
+            .spawn();
         wait_for_pause(&marker, &mut child).await;
         // The victim finishes its transaction and starts another one.
         victim.query_drop("COMMIT").await.unwrap();
@@ -245,12 +234,11 @@ async fn an_evidence_log_that_cannot_be_written_kills_nothing() {
         let (mut victim, pid, table) = idle_in_trx(&server, None).await;
         // /dev/full: the write fails with ENOSPC, a full disk. A file as the directory: cannot open.
         for path in [PathBuf::from("/dev/full"), not_a_dir.join("evidence.jsonl")] {
-            let output = mytriage(&server.url)
+            let output = Mytriage::new(&server.url)
                 .args(["kill", &pid.to_string(), "--yes", "--reason", "drill"])
                 .arg("--evidence")
                 .arg(&path)
-                .output()
-                .unwrap();
+                .output();
             assert_eq!(output.status.code(), Some(2), "{}", path.display());
             let stderr = String::from_utf8_lossy(&output.stderr);
             assert!(stderr.contains("evidence"), "{stderr}");
@@ -270,10 +258,9 @@ async fn an_evidence_log_that_cannot_be_written_kills_nothing() {
 fn garbage_pids_are_rejected_before_connecting() {
     // Port 1 refuses connections: a pid error proves the pid was checked first.
     for pid in ["abc", "0", "-3", "1.5", "99999999999999999999"] {
-        let output = mytriage("mysql://root@127.0.0.1:1")
+        let output = Mytriage::new("mysql://root@127.0.0.1:1")
             .args(["kill", "--yes", "--reason", "x", "--", pid])
-            .output()
-            .unwrap();
+            .output();
         assert_eq!(output.status.code(), Some(2), "{pid}");
         let stderr = String::from_utf8_lossy(&output.stderr);
         assert!(
@@ -289,12 +276,11 @@ async fn refusals_missing_and_server_threads() {
         support::announce("kill refusals", &server);
         let dir = tempfile::tempdir().unwrap();
         let evidence = dir.path().join("evidence.jsonl");
-        let output = mytriage(&server.url)
+        let output = Mytriage::new(&server.url)
             .args(["kill", "4000000000", "--yes", "--reason", "x"])
             .arg("--evidence")
             .arg(&evidence)
-            .output()
-            .unwrap();
+            .output();
         assert_eq!(output.status.code(), Some(2));
         assert!(String::from_utf8_lossy(&output.stderr).contains("there is no session 4000000000"));
 
@@ -309,12 +295,11 @@ async fn refusals_missing_and_server_threads() {
             .unwrap();
         let _ = conn.disconnect().await;
         for pid in system {
-            let output = mytriage(&server.url)
+            let output = Mytriage::new(&server.url)
                 .args(["kill", &pid.to_string(), "--yes", "--reason", "x"])
                 .arg("--evidence")
                 .arg(&evidence)
-                .output()
-                .unwrap();
+                .output();
             assert_eq!(output.status.code(), Some(2), "server thread {pid}");
             let stderr = String::from_utf8_lossy(&output.stderr);
             assert!(
@@ -363,12 +348,11 @@ async fn a_restricted_account_kills_through_mysql_rds_kill() {
             .create_user("mt_app", None, Some("SELECT, UPDATE"))
             .await;
         let (victim, pid, table) = idle_in_trx(&server, Some("mt_app")).await;
-        let output = mytriage(&server.url_as("mt_rds", None))
+        let output = Mytriage::new(&server.url_as("mt_rds", None))
             .args(["kill", &pid.to_string(), "--yes", "--reason", "rds drill"])
             .arg("--evidence")
             .arg(&evidence)
-            .output()
-            .unwrap();
+            .output();
         assert_eq!(
             output.status.code(),
             Some(0),
@@ -396,21 +380,21 @@ async fn evidence_file_is_private_and_every_line_has_the_schema() {
         let (mut victim, pid, table) = idle_in_trx(&server, Some("mt_batch")).await;
         // Selection reads INNODB_TRX, a cache InnoDB refreshes only after 100 ms without readers:
         // wait until the victim shows as idle in a transaction, as an operator would see it.
-        support::eventually("victim listed idle in trx", || async {
-            let report = support::mytriage_json_async(
-                &server.url,
-                &["processlist", "--match-user", "mt_batch"],
-            )
-            .await;
+        support::eventually("victim listed idle in trx", async || {
+            let report = Mytriage::new(&server.url)
+                .args(["processlist", "--match-user", "mt_batch"])
+                .json_async()
+                .await;
             report["threads"]
                 .as_array()
                 .unwrap()
                 .iter()
                 .any(|t| t["pid"] == pid && t["idle_in_trx"] == true)
         })
-        .await;
+        .await
+        .unwrap();
         // Batch: dry run by default; only --execute acts.
-        let dry = mytriage(&server.url)
+        let dry = Mytriage::new(&server.url)
             .args([
                 "kill",
                 "--match-user",
@@ -422,8 +406,7 @@ async fn evidence_file_is_private_and_every_line_has_the_schema() {
             ])
             .arg("--evidence")
             .arg(&evidence)
-            .output()
-            .unwrap();
+            .output();
         assert_eq!(
             dry.status.code(),
             Some(0),
@@ -434,7 +417,7 @@ async fn evidence_file_is_private_and_every_line_has_the_schema() {
             alive(&server, pid).await,
             "a batch without --execute kills nothing"
         );
-        let executed = mytriage(&server.url)
+        let executed = Mytriage::new(&server.url)
             .args([
                 "kill",
                 "--match-user",
@@ -447,8 +430,7 @@ async fn evidence_file_is_private_and_every_line_has_the_schema() {
             .args(["--execute", "--yes"])
             .arg("--evidence")
             .arg(&evidence)
-            .output()
-            .unwrap();
+            .output();
         assert_eq!(
             executed.status.code(),
             Some(0),
@@ -469,16 +451,15 @@ async fn evidence_file_is_private_and_every_line_has_the_schema() {
             }
             assert_eq!(line["schema"], 1);
         }
-        let listed = support::mytriage_json(
-            &server.url,
-            &[
+        let listed = Mytriage::new(&server.url)
+            .args([
                 "evidence",
                 "--evidence",
                 evidence.to_str().unwrap(),
                 "--pid",
                 &pid.to_string(),
-            ],
-        );
+            ])
+            .json();
         assert_eq!(listed["records"].as_array().unwrap().len(), 4);
         let _ = victim.query_drop("ROLLBACK").await;
         drop_table(&server, &table).await;
@@ -518,7 +499,7 @@ async fn evidence_records_have_the_documented_keys() {
         let dir = tempfile::tempdir().unwrap();
         let evidence = dir.path().join("evidence.jsonl");
         let (mut victim, pid, table) = idle_in_trx(&server, None).await;
-        let output = mytriage(&server.url)
+        let output = Mytriage::new(&server.url)
             .args([
                 "kill",
                 &pid.to_string(),
@@ -528,8 +509,7 @@ async fn evidence_records_have_the_documented_keys() {
             ])
             .arg("--evidence")
             .arg(&evidence)
-            .output()
-            .unwrap();
+            .output();
         assert_eq!(
             output.status.code(),
             Some(0),
@@ -572,8 +552,11 @@ async fn kill_query_stops_the_statement_and_keeps_the_connection() {
             let result: Result<Option<i64>, _> = victim.query_first("SELECT SLEEP(30)").await;
             (victim, result)
         });
-        support::eventually("the victim runs its statement", || async {
-            let report = support::mytriage_json_async(&server.url, &["processlist"]).await;
+        support::eventually("the victim runs its statement", async || {
+            let report = Mytriage::new(&server.url)
+                .args(["processlist"])
+                .json_async()
+                .await;
             report["threads"].as_array().unwrap().iter().any(|t| {
                 t["pid"] == pid
                     && t["statement"]
@@ -581,8 +564,9 @@ async fn kill_query_stops_the_statement_and_keeps_the_connection() {
                         .is_some_and(|s| s.contains("SLEEP(30)"))
             })
         })
-        .await;
-        let output = mytriage(&server.url)
+        .await
+        .unwrap();
+        let output = Mytriage::new(&server.url)
             .args([
                 "kill",
                 &pid.to_string(),
@@ -593,8 +577,7 @@ async fn kill_query_stops_the_statement_and_keeps_the_connection() {
             ])
             .arg("--evidence")
             .arg(&evidence)
-            .output()
-            .unwrap();
+            .output();
         assert_eq!(
             output.status.code(),
             Some(0),

@@ -1,25 +1,13 @@
 //! The built binary as a user runs it: exit codes, one-line errors, JSON on stdout, `| head`.
 
-mod support;
-
 use std::io::Read;
 use std::net::TcpListener;
-use std::process::{Command as StdCommand, Stdio};
 use std::time::{Duration, Instant};
 
-use assert_cmd::Command;
 use mysql_async::prelude::Queryable;
 use predicates::prelude::*;
 
-/// The binary with option files switched off, so the machine's own my.cnf cannot interfere.
-fn mytriage() -> Command {
-    let mut cmd = Command::cargo_bin("mytriage").expect("binary built");
-    cmd.arg("--no-defaults")
-        .env_remove("MYTRIAGE_URL")
-        .env_remove("MYSQL_PWD")
-        .env_remove("MYSQL_HOST");
-    cmd
-}
+use crate::support::{self, Mytriage};
 
 /// Asserts stderr is exactly one line and returns it.
 fn one_error_line(output: &std::process::Output) -> String {
@@ -57,10 +45,9 @@ fn closed_port() -> u16 {
 fn refused_connection_exits_2_with_one_line() {
     let port = closed_port().to_string();
     let started = Instant::now();
-    let output = mytriage()
+    let output = Mytriage::offline()
         .args(["-h", "127.0.0.1", "-P", &port, "server"])
-        .output()
-        .unwrap();
+        .output();
     assert_eq!(output.status.code(), Some(2));
     assert!(
         started.elapsed() < Duration::from_secs(5),
@@ -81,7 +68,7 @@ fn silent_server_hits_the_connect_timeout() {
     let listener = TcpListener::bind("127.0.0.1:0").expect("bind");
     let port = listener.local_addr().unwrap().port().to_string();
     let started = Instant::now();
-    let output = mytriage()
+    let output = Mytriage::offline()
         .args([
             "-h",
             "127.0.0.1",
@@ -91,8 +78,7 @@ fn silent_server_hits_the_connect_timeout() {
             "1s",
             "server",
         ])
-        .output()
-        .unwrap();
+        .output();
     let elapsed = started.elapsed();
     assert_eq!(output.status.code(), Some(2));
     assert!(
@@ -106,10 +92,9 @@ fn silent_server_hits_the_connect_timeout() {
 
 #[test]
 fn malformed_url_exits_2_without_echoing_the_password() {
-    let output = mytriage()
+    let output = Mytriage::offline()
         .args(["--url", "mysql://app:hunter2@db:port/x", "server"])
-        .output()
-        .unwrap();
+        .output();
     assert_eq!(output.status.code(), Some(2));
     let line = one_error_line(&output);
     assert!(
@@ -120,7 +105,7 @@ fn malformed_url_exits_2_without_echoing_the_password() {
 
 #[test]
 fn unknown_ssl_mode_is_a_usage_error() {
-    mytriage()
+    Mytriage::offline()
         .args(["--ssl-mode", "SOMETIMES", "server"])
         .assert()
         .code(2)
@@ -134,11 +119,9 @@ fn bad_option_file_exits_2_naming_file_and_line() {
     let dir = tempfile::tempdir().unwrap();
     let file = dir.path().join("bad.cnf");
     std::fs::write(&file, "host=db1\n").unwrap();
-    let output = Command::cargo_bin("mytriage")
-        .unwrap()
+    let output = Mytriage::bare()
         .args(["--defaults-file", file.to_str().unwrap(), "server"])
-        .output()
-        .unwrap();
+        .output();
     assert_eq!(output.status.code(), Some(2));
     let line = one_error_line(&output);
     assert!(line.contains("bad.cnf:1"), "{line}");
@@ -146,32 +129,22 @@ fn bad_option_file_exits_2_naming_file_and_line() {
 
 #[test]
 fn help_and_version_exit_0() {
-    Command::cargo_bin("mytriage")
-        .unwrap()
+    Mytriage::bare()
         .arg("--help")
         .assert()
         .code(0)
         .stdout(predicate::str::contains("--host"));
-    Command::cargo_bin("mytriage")
-        .unwrap()
-        .arg("--version")
-        .assert()
-        .code(0);
-    Command::cargo_bin("mytriage")
-        .unwrap()
-        .arg("no-such-command")
-        .assert()
-        .code(2);
+    Mytriage::bare().arg("--version").assert().code(0);
+    Mytriage::bare().arg("no-such-command").assert().code(2);
 }
 
 #[test]
 fn live_server_json_reports_flavor_and_capabilities() {
     for server in support::servers() {
         support::announce("server --format json", &server);
-        let output = mytriage()
-            .args(["--url", &server.url, "server", "--format", "json"])
-            .output()
-            .unwrap();
+        let output = Mytriage::new(&server.url)
+            .args(["server", "--format", "json"])
+            .output();
         assert_eq!(
             output.status.code(),
             Some(0),
@@ -230,10 +203,8 @@ fn live_session_is_read_only_bounded_and_named() {
     for server in support::servers() {
         support::announce("session set-up read back", &server);
         // TLS off: mysql_async 0.37 drops connection attributes on TLS connections (see README).
-        let output = mytriage()
+        let output = Mytriage::new(&server.url)
             .args([
-                "--url",
-                &server.url,
                 "--ssl-mode",
                 "DISABLED",
                 "--query-timeout",
@@ -242,8 +213,7 @@ fn live_session_is_read_only_bounded_and_named() {
                 "--format",
                 "json",
             ])
-            .output()
-            .unwrap();
+            .output();
         assert_eq!(
             output.status.code(),
             Some(0),
@@ -274,7 +244,7 @@ fn live_wrong_password_exits_2_with_one_line() {
             .unwrap();
         rt.block_on(server.create_user("mt_pw", Some("right-pw"), None));
         let (host, port) = host_port(&server.url);
-        let output = mytriage()
+        let output = Mytriage::offline()
             .args([
                 "-h",
                 &host,
@@ -285,8 +255,7 @@ fn live_wrong_password_exits_2_with_one_line() {
                 "-pwrong-pw",
                 "server",
             ])
-            .output()
-            .unwrap();
+            .output();
         assert_eq!(output.status.code(), Some(2));
         let line = one_error_line(&output);
         assert!(
@@ -298,7 +267,7 @@ fn live_wrong_password_exits_2_with_one_line() {
                 .contains("[Warning] Using a password on the command line")
         );
 
-        let output = mytriage()
+        let output = Mytriage::offline()
             .env("MYSQL_PWD", "right-pw")
             .args([
                 "-h",
@@ -311,8 +280,7 @@ fn live_wrong_password_exits_2_with_one_line() {
                 "--format",
                 "json",
             ])
-            .output()
-            .unwrap();
+            .output();
         assert_eq!(
             output.status.code(),
             Some(0),
@@ -335,13 +303,7 @@ fn live_wrong_password_exits_2_with_one_line() {
 fn live_output_into_a_closed_pipe_is_not_an_error() {
     for server in support::servers() {
         support::announce("| head", &server);
-        let bin = assert_cmd::cargo::cargo_bin("mytriage");
-        let mut child = StdCommand::new(bin)
-            .args(["--no-defaults", "--url", &server.url, "server"])
-            .stdout(Stdio::piped())
-            .stderr(Stdio::piped())
-            .spawn()
-            .unwrap();
+        let mut child = Mytriage::new(&server.url).args(["server"]).spawn();
         // Read one byte, then close the pipe like `head -c1` would.
         let mut stdout = child.stdout.take().unwrap();
         let mut first = [0u8; 1];
@@ -373,20 +335,12 @@ fn live_tls_modes() {
         // MySQL generates certificates at first start; MariaDB from Debian has none.
         let mariadb = rt.block_on(server.is_mariadb());
         let run = |mode: &str, ca: Option<&str>| {
-            let mut cmd = mytriage();
-            cmd.args([
-                "--url",
-                &server.url,
-                "--ssl-mode",
-                mode,
-                "server",
-                "--format",
-                "json",
-            ]);
+            let mut run =
+                Mytriage::new(&server.url).args(["--ssl-mode", mode, "server", "--format", "json"]);
             if let Some(ca) = ca {
-                cmd.args(["--ssl-ca", ca]);
+                run = run.args(["--ssl-ca", ca]);
             }
-            cmd.output().unwrap()
+            run.output()
         };
         let cipher = |output: &std::process::Output| -> serde_json::Value {
             let json: serde_json::Value = serde_json::from_slice(&output.stdout).expect("JSON");

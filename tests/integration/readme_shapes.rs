@@ -2,10 +2,9 @@
 //! command, the keys of the README example equal the keys of a live run (top level and the first
 //! element of each listed array), on every test server, with an incident in progress.
 
-mod support;
-
 use serde_json::Value;
-use support::{TestServer, scenarios};
+
+use crate::support::{self, Mytriage, TestServer, scenarios};
 
 /// `### \`mytriage CMD --format json\`` headings and the JSON block under each, comments removed.
 fn documented() -> Vec<(String, Value)> {
@@ -77,7 +76,7 @@ fn assert_same_shape(command: &str, documented: &Value, live: &Value) {
 
 fn run(server: &TestServer, command: &str) -> Value {
     let args: Vec<&str> = command.split_whitespace().collect();
-    support::mytriage_json(&server.url, &args)
+    Mytriage::new(&server.url).args(args).json()
 }
 
 #[test]
@@ -131,14 +130,20 @@ async fn readme_shapes_match_live_output() {
 /// Where no source names metadata-lock holders (MariaDB without performance_schema or the
 /// plugin), an ALTER behind a reader is "blocker unknown": its entry has the documented keys.
 async fn unresolved_shape_matches(server: &TestServer, docs: &[(String, Value)]) {
-    let info = support::mytriage_json_async(&server.url, &["server"]).await;
+    let info = Mytriage::new(&server.url)
+        .args(["server"])
+        .json_async()
+        .await;
     if info["sources"]["metadata_locks"] != "thread states" {
         return;
     }
     let mdl = scenarios::metadata_lock_wait(server)
         .await
         .expect("mdl scenario");
-    let locks = support::mytriage_json_async(&server.url, &["locks"]).await;
+    let locks = Mytriage::new(&server.url)
+        .args(["locks"])
+        .json_async()
+        .await;
     mdl.cleanup().await.expect("cleanup");
     let documented = &docs
         .iter()

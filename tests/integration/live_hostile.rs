@@ -5,76 +5,12 @@
 //! The odd statement runs alone (nextest: threads-required = all): while it runs, MySQL refuses
 //! information_schema.PROCESSLIST to every client, the other tests' helpers included.
 
-mod support;
-
-use std::process::Output;
 use std::time::Duration;
 
 use mysql_async::prelude::Queryable;
 use serde_json::Value;
 
-fn run(url: &str, args: &[&str]) -> Output {
-    support::mytriage_output(url, args)
-}
-
-#[tokio::test]
-async fn exclusive_odd_statements_render_in_tables_and_json() {
-    for server in support::servers() {
-        support::announce("odd statements", &server);
-        let mut conn = server.conn().await;
-        let pid = u64::from(conn.id());
-        // A newline, a NUL, a 4-byte character and invalid UTF-8 (a binary literal), running.
-        let statement =
-            "SELECT SLEEP(3), 'line one\nline two', CHAR(0), '😀 데이터', x'ff00fe' /* end */";
-        let running = tokio::spawn(async move {
-            let _: Vec<mysql_async::Row> = conn.query(statement).await.unwrap_or_default();
-            let _ = conn.disconnect().await;
-        });
-        support::eventually("the odd statement runs", || async {
-            let report = support::mytriage_json_async(&server.url, &["processlist"]).await;
-            report["threads"]
-                .as_array()
-                .unwrap()
-                .iter()
-                .any(|t| t["pid"] == pid && t["statement"].is_string())
-        })
-        .await;
-        let json = run(&server.url, &["processlist", "--format", "json"]);
-        let table = run(&server.url, &["processlist"]);
-        let full = run(&server.url, &["processlist", "--full"]);
-        running.await.unwrap();
-
-        let report: Value =
-            serde_json::from_slice(&json.stdout).expect("valid JSON whatever the statement holds");
-        let shown = report["threads"]
-            .as_array()
-            .unwrap()
-            .iter()
-            .find(|t| t["pid"] == pid)
-            .expect("listed");
-        let text = shown["statement"].as_str().unwrap();
-        // information_schema.PROCESSLIST is utf8mb3 on some servers: they send a 4-byte
-        // character as '?'. Whatever arrives is shown whole.
-        assert!(
-            text.contains("line one\nline two") && text.contains("데이터"),
-            "whole in JSON: {text:?}"
-        );
-        assert!(text.contains("😀") || text.contains("? 데이터"), "{text:?}");
-        assert_eq!(table.status.code(), Some(0));
-        let table = String::from_utf8(table.stdout).expect("the table is valid UTF-8");
-        let row = table
-            .lines()
-            .find(|l| l.contains(&pid.to_string()))
-            .expect("a row for the session");
-        assert!(
-            row.contains("SELECT SLEEP(?)") || row.contains("SELECT SLEEP(3)"),
-            "{row}"
-        );
-        assert!(!table.contains('\0'), "no raw NUL reaches the terminal");
-        assert_eq!(full.status.code(), Some(0));
-        String::from_utf8(full.stdout).expect("--full is valid UTF-8 too");
-    }
-}
+use crate::support::{self, Mytriage};
 
 #[tokio::test]
 async fn filters_never_reach_the_server_as_sql() {
@@ -87,9 +23,8 @@ async fn filters_never_reach_the_server_as_sql() {
             "root'; DROP TABLE mytriage_test.t; --",
             "\\",
         ] {
-            let output = run(
-                &server.url,
-                &[
+            let output = Mytriage::new(&server.url)
+                .args([
                     "processlist",
                     "--format",
                     "json",
@@ -97,8 +32,8 @@ async fn filters_never_reach_the_server_as_sql() {
                     hostile,
                     "--match-db",
                     hostile,
-                ],
-            );
+                ])
+                .output();
             assert_eq!(
                 output.status.code(),
                 Some(0),
@@ -152,18 +87,7 @@ async fn poor_accounts_get_results_or_the_missing_privilege() {
             let url = server.url_as(user, None);
             for command in &commands {
                 let args: Vec<&str> = command.iter().map(String::as_str).collect();
-                let output = tokio::task::spawn_blocking({
-                    let (url, args) = (
-                        url.clone(),
-                        args.iter().map(|a| (*a).to_owned()).collect::<Vec<_>>(),
-                    );
-                    move || {
-                        let refs: Vec<&str> = args.iter().map(String::as_str).collect();
-                        run(&url, &refs)
-                    }
-                })
-                .await
-                .unwrap();
+                let output = Mytriage::new(&url).args(&args).output_async().await;
                 let stderr = String::from_utf8_lossy(&output.stderr);
                 assert!(!stderr.contains("panicked"), "{user} {args:?}: {stderr}");
                 match output.status.code() {
@@ -186,5 +110,78 @@ async fn poor_accounts_get_results_or_the_missing_privilege() {
             }
         }
         tokio::time::sleep(Duration::from_millis(10)).await;
+    }
+}
+
+/// Tests that judge or change the whole server: nextest runs each alone
+/// (`.config/nextest.toml`: threads-required = all).
+mod exclusive {
+    use super::*;
+
+    #[tokio::test]
+    async fn exclusive_odd_statements_render_in_tables_and_json() {
+        for server in support::servers() {
+            support::announce("odd statements", &server);
+            let mut conn = server.conn().await;
+            let pid = u64::from(conn.id());
+            // A newline, a NUL, a 4-byte character and invalid UTF-8 (a binary literal), running.
+            let statement =
+                "SELECT SLEEP(3), 'line one\nline two', CHAR(0), '😀 데이터', x'ff00fe' /* end */";
+            let running = tokio::spawn(async move {
+                let _: Vec<mysql_async::Row> = conn.query(statement).await.unwrap_or_default();
+                let _ = conn.disconnect().await;
+            });
+            support::eventually("the odd statement runs", async || {
+                let report = Mytriage::new(&server.url)
+                    .args(["processlist"])
+                    .json_async()
+                    .await;
+                report["threads"]
+                    .as_array()
+                    .unwrap()
+                    .iter()
+                    .any(|t| t["pid"] == pid && t["statement"].is_string())
+            })
+            .await
+            .unwrap();
+            let json = Mytriage::new(&server.url)
+                .args(["processlist", "--format", "json"])
+                .output();
+            let table = Mytriage::new(&server.url).args(["processlist"]).output();
+            let full = Mytriage::new(&server.url)
+                .args(["processlist", "--full"])
+                .output();
+            running.await.unwrap();
+
+            let report: Value = serde_json::from_slice(&json.stdout)
+                .expect("valid JSON whatever the statement holds");
+            let shown = report["threads"]
+                .as_array()
+                .unwrap()
+                .iter()
+                .find(|t| t["pid"] == pid)
+                .expect("listed");
+            let text = shown["statement"].as_str().unwrap();
+            // information_schema.PROCESSLIST is utf8mb3 on some servers: they send a 4-byte
+            // character as '?'. Whatever arrives is shown whole.
+            assert!(
+                text.contains("line one\nline two") && text.contains("데이터"),
+                "whole in JSON: {text:?}"
+            );
+            assert!(text.contains("😀") || text.contains("? 데이터"), "{text:?}");
+            assert_eq!(table.status.code(), Some(0));
+            let table = String::from_utf8(table.stdout).expect("the table is valid UTF-8");
+            let row = table
+                .lines()
+                .find(|l| l.contains(&pid.to_string()))
+                .expect("a row for the session");
+            assert!(
+                row.contains("SELECT SLEEP(?)") || row.contains("SELECT SLEEP(3)"),
+                "{row}"
+            );
+            assert!(!table.contains('\0'), "no raw NUL reaches the terminal");
+            assert_eq!(full.status.code(), Some(0));
+            String::from_utf8(full.stdout).expect("--full is valid UTF-8 too");
+        }
     }
 }

@@ -4,17 +4,15 @@
 //! nothing fails here. Every test cleans up before reporting a failed check, then
 //! checks that cleanup really removed the sessions.
 
-mod support;
-
 use std::collections::HashMap;
 use std::time::{Duration, Instant};
 
 use anyhow::{Context, Result, ensure};
 use mysql_async::Conn;
 use mysql_async::prelude::*;
-use support::scenarios::{self, FILLER_USER};
-use support::{TestServer, announce, metadata_lock_info_installed, servers};
-use tokio::time::sleep;
+
+use crate::support::scenarios::{self, FILLER_USER};
+use crate::support::{self, Flavor, TestServer, announce, metadata_lock_info_installed, servers};
 
 /// Waiters in the pile-up test; enough to look like an incident, few enough to run in parallel.
 const PILE_UP: usize = 50;
@@ -32,7 +30,7 @@ async fn lock_wait_has_a_real_waiter() -> Result<()> {
 }
 
 async fn check_lock_wait(conn: &mut Conn, s: &scenarios::LockWait) -> Result<()> {
-    eventually(async || {
+    support::eventually("the waiter waits for the holder", async || {
         let trx = trx_states(conn, &[s.holder_id, s.waiter_id]).await?;
         ensure!(state(&trx, s.waiter_id) == Some("LOCK WAIT"), "{trx:?}");
         ensure!(state(&trx, s.holder_id) == Some("RUNNING"), "{trx:?}");
@@ -55,7 +53,7 @@ async fn chain_blocks_c_behind_b_behind_idle_a() -> Result<()> {
 }
 
 async fn check_chain(conn: &mut Conn, s: &scenarios::Chain) -> Result<()> {
-    eventually(async || {
+    support::eventually("C waits behind B behind A", async || {
         let trx = trx_states(conn, &[s.a_id, s.b_id, s.c_id]).await?;
         ensure!(state(&trx, s.a_id) == Some("RUNNING"), "{trx:?}");
         ensure!(state(&trx, s.b_id) == Some("LOCK WAIT"), "{trx:?}");
@@ -93,7 +91,7 @@ async fn pile_up_queues_many_waiters_on_one_holder() -> Result<()> {
 
 async fn check_pile_up(conn: &mut Conn, s: &scenarios::PileUp) -> Result<()> {
     ensure!(s.waiter_ids.len() == PILE_UP);
-    eventually(async || {
+    support::eventually("every waiter waits for the holder", async || {
         let trx = trx_states(conn, &s.waiter_ids).await?;
         let waiting = trx.values().filter(|st| *st == "LOCK WAIT").count();
         ensure!(
@@ -114,16 +112,6 @@ async fn check_pile_up(conn: &mut Conn, s: &scenarios::PileUp) -> Result<()> {
     Ok(())
 }
 
-#[tokio::test]
-async fn deadlock_is_detected_and_reported() -> Result<()> {
-    run(
-        "deadlock_is_detected_and_reported",
-        scenarios::deadlock,
-        check_deadlock,
-    )
-    .await
-}
-
 async fn check_deadlock(conn: &mut Conn, s: &scenarios::Deadlock) -> Result<()> {
     let errors = [s.t1_error, s.t2_error];
     ensure!(
@@ -137,7 +125,7 @@ async fn check_deadlock(conn: &mut Conn, s: &scenarios::Deadlock) -> Result<()> 
     };
     eprintln!("deadlock: victim {victim}");
     // The victim's transaction was rolled back; the survivor's is still open.
-    eventually(async || {
+    support::eventually("only the survivor's transaction is left", async || {
         let trx = trx_states(conn, &[s.t1_id, s.t2_id]).await?;
         ensure!(trx.keys().eq([&survivor]), "{trx:?}");
         ensure!(state(&trx, survivor) == Some("RUNNING"), "{trx:?}");
@@ -199,7 +187,7 @@ async fn check_history(conn: &mut Conn, s: &scenarios::HistoryGrowth) -> Result<
 /// The reader is idle inside its snapshot transaction. MariaDB also lists the
 /// read view in `SHOW ENGINE INNODB STATUS` (MySQL 9 omits read-only transactions there).
 async fn check_reader(conn: &mut Conn, s: &scenarios::HistoryGrowth) -> Result<()> {
-    eventually(async || {
+    support::eventually("the reader holds its read view", async || {
         let trx = trx_states(conn, &[s.reader_id]).await?;
         ensure!(state(&trx, s.reader_id) == Some("RUNNING"), "{trx:?}");
         Ok(())
@@ -260,16 +248,6 @@ async fn mdl_status(conn: &mut Conn, id: u64, table: &str, status: &str) -> Resu
     Ok(n.unwrap_or(0))
 }
 
-#[tokio::test]
-async fn exclusive_global_read_lock_freezes_writers() -> Result<()> {
-    run(
-        "exclusive_global_read_lock_freezes_writers",
-        scenarios::global_read_lock,
-        check_global_read_lock,
-    )
-    .await
-}
-
 async fn check_global_read_lock(conn: &mut Conn, s: &scenarios::GlobalReadLock) -> Result<()> {
     let flavor = Flavor::of(conn).await?;
     let waiting = match flavor {
@@ -328,16 +306,6 @@ async fn check_table_flush(conn: &mut Conn, s: &scenarios::TableFlush) -> Result
     }
     // Only the named table is affected.
     other_tables_writable(conn).await
-}
-
-#[tokio::test]
-async fn exclusive_ftwrl_waits_behind_a_long_select() -> Result<()> {
-    run(
-        "exclusive_ftwrl_waits_behind_a_long_select",
-        scenarios::ftwrl_behind_select,
-        check_ftwrl_behind_select,
-    )
-    .await
 }
 
 async fn check_ftwrl_behind_select(
@@ -448,7 +416,7 @@ async fn check_purge_holders(conn: &mut Conn, s: &scenarios::PurgeHolders) -> Re
          WHERE trx_mysql_thread_id IN ({})",
         ids_sql(&[s.rc_writer_id, s.rr_snapshot_id])
     );
-    eventually(async || {
+    support::eventually("the purge holders are seen", async || {
         let levels: HashMap<u64, String> = conn.query(&sql).await?.into_iter().collect();
         ensure!(
             state(&levels, s.rc_writer_id) == Some("READ COMMITTED"),
@@ -501,7 +469,7 @@ async fn killed_transaction_is_rolling_back() -> Result<()> {
 async fn check_rolling_back(conn: &mut Conn, s: &scenarios::RollingBack) -> Result<()> {
     let sql = "SELECT trx_state, trx_rows_modified FROM information_schema.INNODB_TRX \
                WHERE trx_mysql_thread_id = ?";
-    eventually(async || {
+    support::eventually("the killed transaction rolls back", async || {
         let row: Option<(String, u64)> = conn.exec_first(sql, (s.id,)).await?;
         let (trx_state, rows) = row.context("no transaction")?;
         ensure!(
@@ -517,38 +485,6 @@ async fn check_rolling_back(conn: &mut Conn, s: &scenarios::RollingBack) -> Resu
         Flavor::MySql => ensure!(activity(conn, s.id).await?.is_none()),
     }
     check_decoy(conn, s.decoy_id, &[s.id]).await
-}
-
-#[tokio::test]
-async fn exclusive_metadata_lock_info_guard_installs_and_restores() -> Result<()> {
-    for server in servers() {
-        announce(
-            "exclusive_metadata_lock_info_guard_installs_and_restores",
-            &server,
-        );
-        let mut conn = server.try_conn().await?;
-        let mariadb = Flavor::of(&mut conn).await? == Flavor::MariaDb;
-        let before = metadata_lock_info_installed(&mut conn).await;
-        for wanted in [!before, before, true, false] {
-            let guard = server.metadata_lock_info(wanted).await;
-            let now = metadata_lock_info_installed(&mut conn).await;
-            let lists = if now {
-                lists_own_user_lock(&mut conn).await
-            } else {
-                Ok(())
-            };
-            guard.restore().await;
-            let after = metadata_lock_info_installed(&mut conn).await;
-            let name = &server.name;
-            ensure!(after == before, "{name}: {before} -> {after} after restore");
-            ensure!(
-                now == (wanted && mariadb),
-                "{name}: wanted {wanted}, got {now}"
-            );
-            lists.with_context(|| format!("{name}: METADATA_LOCK_INFO"))?;
-        }
-    }
-    Ok(())
 }
 
 /// The plugin's table really lists this session's locks.
@@ -716,26 +652,6 @@ async fn run<S: Scenario>(
     Ok(())
 }
 
-#[derive(Clone, Copy, PartialEq, Eq, Debug)]
-enum Flavor {
-    MariaDb,
-    MySql,
-}
-
-impl Flavor {
-    async fn of(conn: &mut Conn) -> Result<Flavor> {
-        let version: String = conn
-            .query_first("SELECT VERSION()")
-            .await?
-            .context("version")?;
-        Ok(if version.to_ascii_lowercase().contains("mariadb") {
-            Flavor::MariaDb
-        } else {
-            Flavor::MySql
-        })
-    }
-}
-
 /// `(waiter, blocker)` connection id pairs for the lock requests of `waiters`,
 /// sorted: MariaDB keeps the wait graph in `information_schema.INNODB_LOCK_WAITS`,
 /// MySQL 8+ in `performance_schema.data_lock_waits`.
@@ -812,20 +728,6 @@ async fn assert_gone(conn: &mut Conn, ids: &[u64], table: Option<&str>) -> Resul
     Ok(())
 }
 
-/// Retries `check` for up to 20 s. `INNODB_TRX` and `INNODB_LOCK_WAITS` come from
-/// a snapshot that parallel tests may keep pinned by reading it; the jittered
-/// pause leaves the gaps InnoDB needs to refresh it (see `scenarios::trx_cache_pause`).
-async fn eventually(mut check: impl AsyncFnMut() -> Result<()>) -> Result<()> {
-    let start = Instant::now();
-    loop {
-        match check().await {
-            Ok(()) => return Ok(()),
-            Err(e) if start.elapsed() > Duration::from_secs(20) => return Err(e),
-            Err(_) => sleep(scenarios::trx_cache_pause()).await,
-        }
-    }
-}
-
 /// The session's processlist `COMMAND` and `STATE` (`""` for none), `None` if it is gone.
 async fn activity(conn: &mut Conn, id: u64) -> Result<Option<(String, String)>> {
     let sql =
@@ -853,7 +755,7 @@ async fn check_decoy(conn: &mut Conn, decoy: u64, others: &[u64]) -> Result<()> 
          FROM information_schema.INNODB_TRX WHERE trx_mysql_thread_id IN ({})",
         ids_sql(&ids)
     );
-    eventually(async || {
+    support::eventually("the decoy is the oldest transaction", async || {
         let trx: Vec<(u64, String, String)> = conn.query(&sql).await?;
         let started = trx.iter().find(|t| t.0 == decoy && t.1 == "RUNNING");
         let (_, _, started) = started.with_context(|| format!("decoy not RUNNING: {trx:?}"))?;
@@ -866,7 +768,7 @@ async fn check_decoy(conn: &mut Conn, decoy: u64, others: &[u64]) -> Result<()> 
 
 /// None of `ids` has an InnoDB transaction.
 async fn ensure_no_trx(conn: &mut Conn, ids: &[u64]) -> Result<()> {
-    eventually(async || {
+    support::eventually("no transactions left", async || {
         let trx = trx_states(conn, ids).await?;
         ensure!(trx.is_empty(), "unexpected transactions: {trx:?}");
         Ok(())
@@ -933,4 +835,78 @@ async fn other_tables_writable(conn: &mut Conn) -> Result<()> {
             .with_context(|| format!("blocked: {statement}"))??;
     }
     Ok(())
+}
+
+/// Tests that judge or change the whole server: nextest runs each alone
+/// (`.config/nextest.toml`: threads-required = all).
+mod exclusive {
+    use super::*;
+
+    #[tokio::test]
+    async fn exclusive_global_read_lock_freezes_writers() -> Result<()> {
+        run(
+            "exclusive_global_read_lock_freezes_writers",
+            scenarios::global_read_lock,
+            check_global_read_lock,
+        )
+        .await
+    }
+
+    #[tokio::test]
+    async fn exclusive_ftwrl_waits_behind_a_long_select() -> Result<()> {
+        run(
+            "exclusive_ftwrl_waits_behind_a_long_select",
+            scenarios::ftwrl_behind_select,
+            check_ftwrl_behind_select,
+        )
+        .await
+    }
+
+    #[tokio::test]
+    async fn exclusive_metadata_lock_info_guard_installs_and_restores() -> Result<()> {
+        for server in servers() {
+            announce(
+                "exclusive_metadata_lock_info_guard_installs_and_restores",
+                &server,
+            );
+            let mut conn = server.try_conn().await?;
+            let mariadb = Flavor::of(&mut conn).await? == Flavor::MariaDb;
+            let before = metadata_lock_info_installed(&mut conn).await;
+            for wanted in [!before, before, true, false] {
+                let guard = server.metadata_lock_info(wanted).await;
+                let now = metadata_lock_info_installed(&mut conn).await;
+                let lists = if now {
+                    lists_own_user_lock(&mut conn).await
+                } else {
+                    Ok(())
+                };
+                guard.restore().await;
+                let after = metadata_lock_info_installed(&mut conn).await;
+                let name = &server.name;
+                ensure!(after == before, "{name}: {before} -> {after} after restore");
+                ensure!(
+                    now == (wanted && mariadb),
+                    "{name}: wanted {wanted}, got {now}"
+                );
+                lists.with_context(|| format!("{name}: METADATA_LOCK_INFO"))?;
+            }
+        }
+        Ok(())
+    }
+}
+
+/// Tests that create deadlocks: InnoDB keeps only the latest, so nextest runs them one at a
+/// time (`.config/nextest.toml`: the `deadlocks` group).
+mod deadlock {
+    use super::*;
+
+    #[tokio::test]
+    async fn deadlock_is_detected_and_reported() -> Result<()> {
+        run(
+            "deadlock_is_detected_and_reported",
+            scenarios::deadlock,
+            check_deadlock,
+        )
+        .await
+    }
 }

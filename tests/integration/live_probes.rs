@@ -1,15 +1,13 @@
 //! The probes against real incidents on every test server: each test creates the condition with
 //! `support::scenarios`, runs the built binary, and checks what it reports.
 
-mod support;
-
-use assert_cmd::Command;
 use serde_json::Value;
-use support::{TestServer, scenarios};
+
+use crate::support::{self, Mytriage, TestServer, scenarios};
 
 /// Runs mytriage against a server and parses its JSON.
 async fn run_json(server: &TestServer, args: &[&str]) -> Value {
-    support::mytriage_json_async(&server.url, args).await
+    Mytriage::new(&server.url).args(args).json_async().await
 }
 
 /// Every node of the lock forest, depth first.
@@ -182,11 +180,7 @@ async fn probes_without_process_privilege_say_which_grant_fixes_it() {
         server.create_user("mt_noproc", None, None).await;
         let url = server.url_as("mt_noproc", None);
         for probe in ["processlist", "locks", "trx"] {
-            let output = Command::cargo_bin("mytriage")
-                .unwrap()
-                .args(["--no-defaults", "--url", &url, probe])
-                .output()
-                .unwrap();
+            let output = Mytriage::new(&url).args([probe]).output();
             assert_eq!(output.status.code(), Some(2), "{probe} on {}", server.name);
             let stderr = String::from_utf8_lossy(&output.stderr);
             assert!(
@@ -272,52 +266,6 @@ async fn processlist_never_lists_its_own_connection() {
 }
 
 #[tokio::test]
-async fn deadlock_shows_both_statements_and_the_victim() {
-    for server in support::servers() {
-        support::announce("deadlocks", &server);
-        // Other tests deadlock too, and InnoDB keeps only the latest: retry until ours is latest.
-        let mut checked = false;
-        for _attempt in 0..5 {
-            let deadlock = scenarios::deadlock(&server)
-                .await
-                .expect("deadlock scenario");
-            let report = run_json(&server, &["deadlocks"]).await;
-            let (t1, t2, victim) = (deadlock.t1_id, deadlock.t2_id, deadlock.victim_id);
-            let t1_last = deadlock.t1_statements.last().cloned().unwrap();
-            let t2_last = deadlock.t2_statements.last().cloned().unwrap();
-            deadlock.cleanup().await.expect("cleanup");
-            let latest = &report["latest"];
-            let transactions = latest["transactions"]
-                .as_array()
-                .expect("a parsed deadlock");
-            let thread = |pid: u64| transactions.iter().find(|t| t["thread_id"] == pid);
-            let (Some(first), Some(second)) = (thread(t1), thread(t2)) else {
-                continue;
-            };
-            assert_eq!(first["query"], t1_last.as_str(), "{latest:#}");
-            assert_eq!(second["query"], t2_last.as_str(), "{latest:#}");
-            let victim_number = latest["victim"].as_u64().expect("victim identified");
-            let victim_trx = transactions
-                .iter()
-                .find(|t| t["number"] == victim_number)
-                .unwrap();
-            assert_eq!(victim_trx["thread_id"], victim, "{latest:#}");
-            assert!(
-                !first["holds"].as_array().unwrap().is_empty()
-                    || !second["holds"].as_array().unwrap().is_empty()
-            );
-            checked = true;
-            break;
-        }
-        assert!(
-            checked,
-            "our deadlock never was the latest one on {}",
-            server.name
-        );
-    }
-}
-
-#[tokio::test]
 async fn history_grows_behind_an_open_snapshot() {
     for server in support::servers() {
         support::announce("history", &server);
@@ -364,20 +312,9 @@ async fn history_grows_behind_an_open_snapshot() {
 async fn history_thresholds_set_the_exit_code() {
     for server in support::servers() {
         support::announce("history thresholds", &server);
-        let output = Command::cargo_bin("mytriage")
-            .unwrap()
-            .args([
-                "--no-defaults",
-                "--url",
-                &server.url,
-                "history",
-                "--warn",
-                "0",
-                "--crit",
-                "1000000000",
-            ])
-            .output()
-            .unwrap();
+        let output = Mytriage::new(&server.url)
+            .args(["history", "--warn", "0", "--crit", "1000000000"])
+            .output();
         assert_eq!(
             output.status.code(),
             Some(1),
@@ -419,5 +356,57 @@ async fn connections_count_the_fillers() {
                 .iter()
                 .all(|g| !g["name"].as_str().unwrap().contains(':'))
         );
+    }
+}
+
+/// Tests that create deadlocks: InnoDB keeps only the latest, so nextest runs them one at a
+/// time (`.config/nextest.toml`: the `deadlocks` group).
+mod deadlock {
+    use super::*;
+
+    #[tokio::test]
+    async fn deadlock_shows_both_statements_and_the_victim() {
+        for server in support::servers() {
+            support::announce("deadlocks", &server);
+            // Other tests deadlock too, and InnoDB keeps only the latest: retry until ours is latest.
+            let mut checked = false;
+            for _attempt in 0..5 {
+                let deadlock = scenarios::deadlock(&server)
+                    .await
+                    .expect("deadlock scenario");
+                let report = run_json(&server, &["deadlocks"]).await;
+                let (t1, t2, victim) = (deadlock.t1_id, deadlock.t2_id, deadlock.victim_id);
+                let t1_last = deadlock.t1_statements.last().cloned().unwrap();
+                let t2_last = deadlock.t2_statements.last().cloned().unwrap();
+                deadlock.cleanup().await.expect("cleanup");
+                let latest = &report["latest"];
+                let transactions = latest["transactions"]
+                    .as_array()
+                    .expect("a parsed deadlock");
+                let thread = |pid: u64| transactions.iter().find(|t| t["thread_id"] == pid);
+                let (Some(first), Some(second)) = (thread(t1), thread(t2)) else {
+                    continue;
+                };
+                assert_eq!(first["query"], t1_last.as_str(), "{latest:#}");
+                assert_eq!(second["query"], t2_last.as_str(), "{latest:#}");
+                let victim_number = latest["victim"].as_u64().expect("victim identified");
+                let victim_trx = transactions
+                    .iter()
+                    .find(|t| t["number"] == victim_number)
+                    .unwrap();
+                assert_eq!(victim_trx["thread_id"], victim, "{latest:#}");
+                assert!(
+                    !first["holds"].as_array().unwrap().is_empty()
+                        || !second["holds"].as_array().unwrap().is_empty()
+                );
+                checked = true;
+                break;
+            }
+            assert!(
+                checked,
+                "our deadlock never was the latest one on {}",
+                server.name
+            );
+        }
     }
 }
