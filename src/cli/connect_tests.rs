@@ -1,12 +1,12 @@
-//! Precedence of the connection sources, from the command line down: flags, then environment,
-//! then option files, then defaults.
+//! The connection flags as typed (`-pSECRET`, `-h`, `--ssl-mode`), and the precedence of the
+//! connection sources from the command line down: flags, then environment, then option files,
+//! then defaults.
 
 use std::collections::HashMap;
 use std::path::{Path, PathBuf};
 use std::time::Duration;
 
 use anyhow::Result;
-
 use clap::Parser;
 
 use super::{Cli, mysql_style_args};
@@ -275,4 +275,41 @@ fn socket_only_for_localhost() {
     .unwrap()
     .config;
     assert_eq!(config.socket, None);
+}
+
+#[test]
+fn password_forms() {
+    let parse = |args: &[&str]| {
+        Cli::try_parse_from(mysql_style_args(args.iter().copied())).map(|cli| cli.connect.password)
+    };
+    assert_eq!(parse(&["mytriage", "server"]).unwrap(), None);
+    assert_eq!(parse(&["mytriage", "-p", "server"]).unwrap(), Some(None));
+    assert_eq!(
+        parse(&["mytriage", "-psecret", "server"]).unwrap(),
+        Some(Some("secret".into()))
+    );
+    assert_eq!(
+        parse(&["mytriage", "--password=secret", "server"]).unwrap(),
+        Some(Some("secret".into()))
+    );
+    assert_eq!(parse(&["mytriage", "server", "-p"]).unwrap(), Some(None));
+    assert_eq!(
+        parse(&["mytriage", "-p=", "server"]).unwrap(),
+        Some(Some(String::new()))
+    );
+}
+
+#[test]
+fn host_is_dash_h_and_flags_are_global() {
+    let cli = Cli::try_parse_from(["mytriage", "server", "-h", "db1", "-P", "3307"]).unwrap();
+    assert_eq!(cli.connect.host.as_deref(), Some("db1"));
+    assert_eq!(cli.connect.port, Some(3307));
+}
+
+#[test]
+fn ssl_mode_is_case_insensitive_and_strict() {
+    let cli = Cli::try_parse_from(["mytriage", "--ssl-mode", "verify_ca", "server"]).unwrap();
+    assert_eq!(cli.connect.ssl_mode, Some(SslMode::VerifyCa));
+    assert!(Cli::try_parse_from(["mytriage", "--ssl-mode", "SOMETIMES", "server"]).is_err());
+    assert_eq!("required".parse::<SslMode>(), Ok(SslMode::Required));
 }

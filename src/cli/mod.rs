@@ -4,18 +4,19 @@
 //! after the subcommand, the way `mysql` users type them. `-h` is the host, as in `mysql`; help is
 //! `--help` only.
 
-use std::path::PathBuf;
 use std::time::Duration;
 
 use clap::{ArgAction, Args, Parser, Subcommand};
 
-use crate::connect::SslMode;
 use crate::duration::{parse_duration, parse_timeout};
 use crate::probe::processlist::SortBy;
 use crate::render::Format;
 use crate::workflow::report::Lang;
 
+mod connect;
 mod plan;
+
+pub use connect::{ConnectArgs, mysql_style_args};
 
 pub(crate) use plan::{Connected, Offline, Online, Plan};
 
@@ -439,160 +440,9 @@ pub struct TrxArgs {
     pub full: bool,
 }
 
-/// Where and how to connect. Global: valid before or after the subcommand.
-///
-/// Precedence, highest first: these flags, then the environment (`MYSQL_HOST`, `MYSQL_TCP_PORT`,
-/// `MYSQL_PWD`, `MYSQL_UNIX_PORT`, `MYTRIAGE_URL`), then option files (`[client]` and `[mytriage]`
-/// groups), then defaults.
-#[derive(Debug, Default, Clone, Args)]
-pub struct ConnectArgs {
-    /// Server host name or IP address.
-    #[arg(short = 'h', long, global = true, help_heading = "Connection")]
-    pub host: Option<String>,
-
-    /// TCP port.
-    #[arg(short = 'P', long, global = true, help_heading = "Connection")]
-    pub port: Option<u16>,
-
-    /// User name.
-    #[arg(short = 'u', long, global = true, help_heading = "Connection")]
-    pub user: Option<String>,
-
-    /// Password: `-pSECRET` or `--password=SECRET`; a bare `-p` asks for it without echo.
-    #[arg(
-        short = 'p',
-        long,
-        global = true,
-        num_args = 0..=1,
-        require_equals = true,
-        help_heading = "Connection"
-    )]
-    pub password: Option<Option<String>>,
-
-    /// Unix socket file (used when the host is localhost).
-    #[arg(short = 'S', long, global = true, help_heading = "Connection")]
-    pub socket: Option<String>,
-
-    /// All of the above at once: mysql://user:password@host:port/database?ssl-mode=REQUIRED
-    #[arg(long, global = true, help_heading = "Connection")]
-    pub url: Option<String>,
-
-    /// TLS mode.
-    #[arg(
-        long,
-        global = true,
-        value_enum,
-        ignore_case = true,
-        help_heading = "Connection"
-    )]
-    pub ssl_mode: Option<SslMode>,
-
-    /// CA certificate (PEM) for VERIFY_CA and VERIFY_IDENTITY.
-    #[arg(long, global = true, help_heading = "Connection")]
-    pub ssl_ca: Option<PathBuf>,
-
-    /// Give up connecting after this long (e.g. 5s, 500ms).
-    #[arg(long, global = true, value_parser = parse_timeout, help_heading = "Connection")]
-    pub connect_timeout: Option<Duration>,
-
-    /// Bound every statement: the client gives up, and the server stops it, after this long.
-    #[arg(long, global = true, value_parser = parse_timeout, help_heading = "Connection")]
-    pub query_timeout: Option<Duration>,
-
-    /// Read only this option file.
-    #[arg(
-        long,
-        global = true,
-        conflicts_with = "no_defaults",
-        help_heading = "Option files"
-    )]
-    pub defaults_file: Option<PathBuf>,
-
-    /// Read this option file after the global ones and before ~/.my.cnf.
-    #[arg(
-        long,
-        global = true,
-        conflicts_with = "no_defaults",
-        help_heading = "Option files"
-    )]
-    pub defaults_extra_file: Option<PathBuf>,
-
-    /// Read no option files.
-    #[arg(long, global = true, help_heading = "Option files")]
-    pub no_defaults: bool,
-}
-
 impl Cli {
     /// Parses the process arguments; see [`mysql_style_args`].
     pub fn parse_mysql_style() -> Self {
         Self::parse_from(mysql_style_args(std::env::args_os()))
-    }
-}
-
-/// Rewrites `-pSECRET` to `--password=SECRET`, the one `mysql` spelling clap cannot express: the
-/// value of `-p` must be attached, so that a bare `-p` (prompt) never swallows the next word.
-pub fn mysql_style_args<I>(args: I) -> Vec<std::ffi::OsString>
-where
-    I: IntoIterator,
-    I::Item: Into<std::ffi::OsString>,
-{
-    let mut out = Vec::new();
-    let mut after_double_dash = false;
-    for arg in args {
-        let arg: std::ffi::OsString = arg.into();
-        match arg.to_str() {
-            Some("--") => after_double_dash = true,
-            Some(text) if !after_double_dash && text.starts_with("-p") && text.len() > 2 => {
-                let value = text[2..].strip_prefix('=').unwrap_or(&text[2..]);
-                out.push(format!("--password={value}").into());
-                continue;
-            }
-            _ => {}
-        }
-        out.push(arg);
-    }
-    out
-}
-
-#[cfg(test)]
-mod tests {
-    use super::*;
-
-    #[test]
-    fn password_forms() {
-        let parse = |args: &[&str]| {
-            Cli::try_parse_from(mysql_style_args(args.iter().copied()))
-                .map(|cli| cli.connect.password)
-        };
-        assert_eq!(parse(&["mytriage", "server"]).unwrap(), None);
-        assert_eq!(parse(&["mytriage", "-p", "server"]).unwrap(), Some(None));
-        assert_eq!(
-            parse(&["mytriage", "-psecret", "server"]).unwrap(),
-            Some(Some("secret".into()))
-        );
-        assert_eq!(
-            parse(&["mytriage", "--password=secret", "server"]).unwrap(),
-            Some(Some("secret".into()))
-        );
-        assert_eq!(parse(&["mytriage", "server", "-p"]).unwrap(), Some(None));
-        assert_eq!(
-            parse(&["mytriage", "-p=", "server"]).unwrap(),
-            Some(Some(String::new()))
-        );
-    }
-
-    #[test]
-    fn host_is_dash_h_and_flags_are_global() {
-        let cli = Cli::try_parse_from(["mytriage", "server", "-h", "db1", "-P", "3307"]).unwrap();
-        assert_eq!(cli.connect.host.as_deref(), Some("db1"));
-        assert_eq!(cli.connect.port, Some(3307));
-    }
-
-    #[test]
-    fn ssl_mode_is_case_insensitive_and_strict() {
-        let cli = Cli::try_parse_from(["mytriage", "--ssl-mode", "verify_ca", "server"]).unwrap();
-        assert_eq!(cli.connect.ssl_mode, Some(SslMode::VerifyCa));
-        assert!(Cli::try_parse_from(["mytriage", "--ssl-mode", "SOMETIMES", "server"]).is_err());
-        assert_eq!("required".parse::<SslMode>(), Ok(SslMode::Required));
     }
 }
