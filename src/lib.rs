@@ -171,8 +171,8 @@ fn run_offline(plan: &Offline, output: &Output) -> Result<Exit> {
         }
         Offline::TopReplay(path, cpus) => {
             let samples = probe::top::read_recording(path)?;
-            let source = format!("recording {}", path.display());
-            output.emit(&probe::top::aggregate(&samples, *cpus, None, &source))?
+            let source = probe::top::TopSource::Recording(path.clone());
+            output.emit(&probe::top::aggregate(&samples, *cpus, None, source))?
         }
         Offline::Report(path, options) => {
             let report = workflow::report::build(path, options)?;

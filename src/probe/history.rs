@@ -11,7 +11,7 @@ use crate::connect::Session;
 use crate::innodb_status;
 use crate::probe::purge::{self, PurgeBlocker};
 use crate::probe::{deadlocks, processlist};
-use crate::render::{Block, Report, View, ViewOptions, account, now_or_last};
+use crate::render::{Block, Report, View, ViewOptions, account, now_or_last, serde_label};
 use crate::verdict::Verdict;
 
 /// The oldest open transaction (which need not be what holds purge back).
@@ -39,7 +39,7 @@ pub(crate) struct Sample {
 pub(crate) struct HistoryReport {
     pub history_list_length: u64,
     /// `information_schema.INNODB_METRICS` or `SHOW ENGINE INNODB STATUS`.
-    pub source: &'static str,
+    pub source: HllSource,
     pub verdict: Verdict,
     pub warn: u64,
     pub crit: u64,
@@ -53,8 +53,18 @@ pub(crate) struct HistoryReport {
     pub oldest_trx: Option<OldestTrx>,
 }
 
+/// Where the history list length was read.
+#[derive(Debug, Clone, Copy, PartialEq, Eq, Serialize)]
+pub(crate) enum HllSource {
+    #[serde(rename = "information_schema.INNODB_METRICS")]
+    InnodbMetrics,
+    /// The fallback when the `trx_rseg_history_len` counter is disabled.
+    #[serde(rename = "SHOW ENGINE INNODB STATUS")]
+    InnodbStatus,
+}
+
 /// The history list length now, and where it came from.
-pub(crate) async fn history_list_length(session: &mut Session) -> Result<(u64, &'static str)> {
+pub(crate) async fn history_list_length(session: &mut Session) -> Result<(u64, HllSource)> {
     history_list_length_with(session, None).await
 }
 
@@ -62,14 +72,14 @@ pub(crate) async fn history_list_length(session: &mut Session) -> Result<(u64, &
 pub(crate) async fn history_list_length_with(
     session: &mut Session,
     innodb_status_text: Option<&str>,
-) -> Result<(u64, &'static str)> {
+) -> Result<(u64, HllSource)> {
     let sql = session.server.flavor.history_list_length_query();
     let rows: Vec<(u64, bool)> = session
         .db
         .query("reading the history list length", sql)
         .await?;
     if let Some((hll, true)) = rows.first() {
-        return Ok((*hll, "information_schema.INNODB_METRICS"));
+        return Ok((*hll, HllSource::InnodbMetrics));
     }
     let status = match innodb_status_text {
         Some(text) => text.to_owned(),
@@ -77,7 +87,7 @@ pub(crate) async fn history_list_length_with(
     };
     let hll = innodb_status::history_list_length(&status)
         .context("no 'History list length' in SHOW ENGINE INNODB STATUS")?;
-    Ok((hll, "SHOW ENGINE INNODB STATUS"))
+    Ok((hll, HllSource::InnodbStatus))
 }
 
 /// As [`oldest_trx`], on a thread snapshot and last statements already read.
@@ -131,7 +141,7 @@ pub(crate) async fn collect(session: &mut Session, args: &Sampling) -> Result<Hi
     session.require_process("reading the history list length")?;
     let started = Instant::now();
     let mut samples = Vec::new();
-    let mut source = "";
+    let mut source = HllSource::InnodbMetrics;
     // MariaDB prints every read view in the InnoDB status; MySQL prints none, so it is read only
     // on MariaDB. The last sample reads it, the threads and last statements in the same round trip.
     let mariadb = session.server.flavor.is_mariadb();
@@ -193,7 +203,7 @@ impl Report for HistoryReport {
                     self.crit
                 ),
             ),
-            ("Source".to_owned(), self.source.to_owned()),
+            ("Source".to_owned(), serde_label(&self.source)),
         ];
         if let Some(rate) = self.growth_per_s {
             fields.push((

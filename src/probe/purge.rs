@@ -43,13 +43,20 @@ pub(crate) struct PurgeBlocker {
     pub statement: Option<String>,
     pub last_statement: Option<String>,
     pub how: How,
-    /// `SHOW ENGINE INNODB STATUS` or `information_schema.INNODB_TRX`.
-    pub source: &'static str,
+    pub source: PurgeSource,
     pub reason: String,
 }
 
-const STATUS: &str = "SHOW ENGINE INNODB STATUS";
-const INNODB_TRX: &str = "information_schema.INNODB_TRX";
+/// Where a purge blocker is known from.
+#[derive(Debug, Clone, Copy, PartialEq, Eq, Serialize)]
+pub(crate) enum PurgeSource {
+    /// MariaDB's per-session read views: exact.
+    #[serde(rename = "SHOW ENGINE INNODB STATUS")]
+    InnodbStatus,
+    /// The transactions' ages and isolation levels: inferred.
+    #[serde(rename = "information_schema.INNODB_TRX")]
+    InnodbTrx,
+}
 
 /// The sessions holding purge back, oldest first: all of them, since killing one of two frees
 /// nothing. `status` is the InnoDB status text when it was read (MariaDB's source).
@@ -107,9 +114,9 @@ fn entry(
         },
         how,
         source: if how == How::Exact {
-            STATUS
+            PurgeSource::InnodbStatus
         } else {
-            INNODB_TRX
+            PurgeSource::InnodbTrx
         },
         reason,
     }
@@ -230,7 +237,7 @@ mod tests {
         assert!(
             found
                 .iter()
-                .all(|b| b.how == How::Inferred && b.source == INNODB_TRX)
+                .all(|b| b.how == How::Inferred && b.source == PurgeSource::InnodbTrx)
         );
         assert_eq!(
             found[1].age_s, 5,
@@ -258,7 +265,7 @@ mod tests {
         assert!(
             found
                 .iter()
-                .all(|b| b.how == How::Exact && b.source == STATUS)
+                .all(|b| b.how == How::Exact && b.source == PurgeSource::InnodbStatus)
         );
     }
 

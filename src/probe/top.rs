@@ -89,7 +89,7 @@ pub(crate) struct TopReport {
     pub cpus: Option<u32>,
     pub max_connections: Option<u64>,
     /// Where digests and waits come from.
-    pub source: String,
+    pub source: TopSource,
     /// Statements by total latency over the window (performance_schema only; empty otherwise).
     pub statements: Vec<StatementStats>,
 }
@@ -327,7 +327,7 @@ pub(crate) fn aggregate(
     samples: &[Sample],
     cpus: Option<u32>,
     max_connections: Option<u64>,
-    source: &str,
+    source: TopSource,
 ) -> TopReport {
     let count = samples.len().max(1) as f64;
     let breakdown = |key: &dyn Fn(&Active) -> String| -> Vec<Load> {
@@ -359,7 +359,7 @@ pub(crate) fn aggregate(
         series,
         cpus,
         max_connections,
-        source: source.to_owned(),
+        source,
     }
 }
 
@@ -394,12 +394,45 @@ pub(crate) async fn take(session: &mut Session, index: u64, last: bool) -> Resul
     Ok(taken)
 }
 
-/// Where the samples on this server come from, for the report.
-pub(crate) fn source(server: &crate::server::ServerInfo) -> &'static str {
-    if server.capabilities.statement_history {
-        "performance_schema (digests, wait events)"
-    } else {
-        "information_schema.PROCESSLIST (thread states, client-side normalisation)"
+/// Where a load's samples came from.
+#[derive(Debug, Clone, PartialEq, Eq)]
+pub(crate) enum TopSource {
+    /// Statement digests and wait events.
+    PerformanceSchema,
+    /// Thread states, and statements normalised on the client.
+    Processlist,
+    /// A `top --record` file, replayed.
+    Recording(std::path::PathBuf),
+}
+
+impl TopSource {
+    /// Where the samples on this server come from.
+    pub(crate) fn of(server: &crate::server::ServerInfo) -> TopSource {
+        match server.capabilities.statement_history {
+            true => TopSource::PerformanceSchema,
+            false => TopSource::Processlist,
+        }
+    }
+}
+
+impl std::fmt::Display for TopSource {
+    fn fmt(&self, f: &mut std::fmt::Formatter<'_>) -> std::fmt::Result {
+        match self {
+            TopSource::PerformanceSchema => {
+                f.write_str("performance_schema (digests, wait events)")
+            }
+            TopSource::Processlist => f.write_str(
+                "information_schema.PROCESSLIST (thread states, client-side normalisation)",
+            ),
+            TopSource::Recording(path) => write!(f, "recording {}", path.display()),
+        }
+    }
+}
+
+/// As the table shows it: one string.
+impl Serialize for TopSource {
+    fn serialize<S: serde::Serializer>(&self, serializer: S) -> Result<S::Ok, S::Error> {
+        serializer.collect_str(self)
     }
 }
 
@@ -440,7 +473,7 @@ impl Report for TopReport {
         if let Some(max) = self.max_connections {
             fields.push(("max_connections".to_owned(), max.to_string()));
         }
-        fields.push(("Source".to_owned(), self.source.clone()));
+        fields.push(("Source".to_owned(), self.source.to_string()));
         let table = |title: &str, loads: &[Load], width: bool| Block::Table {
             title: Some(title.to_owned()),
             header: vec!["AAS".to_owned(), title.trim_start_matches("By ").to_owned()],

@@ -8,7 +8,7 @@ use std::time::Duration;
 use anyhow::{Context, Result};
 
 use crate::connect::Session;
-use crate::probe::top::{self, Sample, TopReport};
+use crate::probe::top::{self, Sample, TopReport, TopSource};
 use crate::render::{Format, ViewOptions, render};
 use crate::workflow::live::{Frames, Pace, Ticker, Window};
 
@@ -43,10 +43,15 @@ pub(crate) async fn run(
         ),
         None => None,
     };
-    let source = top::source(&session.server);
+    let source = TopSource::of(&session.server);
     let max_connections = session.server.max_connections;
     let load = |window: &Window<Sample>| {
-        top::aggregate(&window.to_vec(), options.cpus, max_connections, source)
+        top::aggregate(
+            &window.to_vec(),
+            options.cpus,
+            max_connections,
+            source.clone(),
+        )
     };
     let frames = Frames::open(format, options.pace.duration.is_some());
     let mut window = Window::new(options.window);

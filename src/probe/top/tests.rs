@@ -52,7 +52,7 @@ fn aas_is_active_sessions_per_sample() {
             digests: None,
         },
     ];
-    let report = aggregate(&samples, Some(2), None, "test");
+    let report = aggregate(&samples, Some(2), None, TopSource::Processlist);
     assert_eq!(report.aas, 1.25);
     assert_eq!(report.series, [2, 1, 0, 2]);
     assert_eq!(
