@@ -1,8 +1,70 @@
-//! The bench's options, parsed into plain values before anything connects.
+//! The bench's options: clap reads them (the doc comments are the `--help` text), [`Args::parse`]
+//! checks them and turns them into plain values before anything connects.
 
 use std::time::Duration;
 
-use anyhow::{Context, Result, bail, ensure};
+use anyhow::{Result, ensure};
+use clap::{ArgAction, Parser, ValueEnum};
+
+/// The usage line `--help` has always printed; scripts/bench passes its arguments through.
+const USAGE: &str = "cargo bench --bench scale -- [--server NAME[,NAME]|all] [--rounds 15] \
+                     [--variant spread|hot-row|all] [--rows 300000] [--waiters 200] [--idle 1000] \
+                     [--threads 5000] [--skip-processlist] [--skip-cost] [--quiet-wait 900] [--hold 0]";
+
+/// mytriage against the sys views on servers in the middle of a big lock pile-up.
+#[derive(Parser)]
+#[command(override_usage = USAGE, disable_version_flag = true)]
+struct Flags {
+    /// Servers from MYTRIAGE_TEST_SERVERS, by name, or all of them.
+    #[arg(
+        long,
+        visible_alias = "servers",
+        value_name = "NAME[,NAME]|all",
+        default_value = "all"
+    )]
+    server: String,
+    /// Interleaved rounds per group of commands.
+    #[arg(long, default_value_t = 15)]
+    rounds: usize,
+    /// Which pile-up: each waiter on its own row, all on one row, or both.
+    #[arg(long, value_enum, default_value = "all")]
+    variant: Variants,
+    /// Rows in the table the holder locks, every one of them.
+    #[arg(long, default_value_t = 300_000)]
+    rows: u32,
+    /// Sessions waiting behind the holder.
+    #[arg(long, default_value_t = 200)]
+    waiters: usize,
+    /// Idle connections open during the lock scenarios.
+    #[arg(long, default_value_t = 1000)]
+    idle: usize,
+    /// Threads_connected while `processlist` is measured.
+    #[arg(long, default_value_t = 5000)]
+    threads: usize,
+    /// Leave out the processlist group (and its thousands of connections).
+    #[arg(long)]
+    skip_processlist: bool,
+    /// Leave out the cost to the server (events_statements_history_long).
+    #[arg(long)]
+    skip_cost: bool,
+    /// Seconds to wait for other clients' transactions to end before building a scenario.
+    #[arg(long, value_name = "SECONDS", default_value_t = 900)]
+    quiet_wait: u64,
+    /// Seconds to keep the processlist scenario open after measuring it (to profile by hand).
+    #[arg(long, value_name = "SECONDS", default_value_t = 0)]
+    hold: u64,
+    /// `cargo bench` passes --bench to every harness-less bench.
+    #[arg(long = "bench", hide = true, action = ArgAction::Count)]
+    _bench: u8,
+}
+
+/// `--variant`.
+#[derive(Clone, Copy, ValueEnum)]
+enum Variants {
+    Spread,
+    HotRow,
+    All,
+}
 
 /// Which lock scenario.
 #[derive(Clone, Copy, Debug, PartialEq)]
@@ -22,6 +84,7 @@ impl Variant {
     }
 }
 
+/// The options, checked.
 pub(crate) struct Args {
     /// Server names from MYTRIAGE_TEST_SERVERS; empty means all.
     pub(crate) servers: Vec<String>,
@@ -40,81 +103,39 @@ pub(crate) struct Args {
 }
 
 impl Args {
-    pub(crate) fn parse(mut raw: impl Iterator<Item = String>) -> Result<Self> {
-        let mut args = Args {
-            servers: Vec::new(),
-            rounds: 15,
-            variants: vec![Variant::Spread, Variant::HotRow],
-            rows: 300_000,
-            waiters: 200,
-            idle: 1000,
-            threads: 5000,
-            skip_processlist: false,
-            skip_cost: false,
-            quiet_wait: Duration::from_secs(900),
-            hold: Duration::ZERO,
-        };
-        while let Some(arg) = raw.next() {
-            let (flag, inline) = match arg.split_once('=') {
-                Some((flag, value)) => (flag.to_owned(), Some(value.to_owned())),
-                None => (arg.clone(), None),
-            };
-            let mut value = || {
-                inline
-                    .clone()
-                    .or_else(|| raw.next())
-                    .with_context(|| format!("{flag} needs a value"))
-            };
-            match flag.as_str() {
-                // cargo bench passes --bench to every harness-less bench.
-                "--bench" => {}
-                "--server" | "--servers" => {
-                    let value = value()?;
-                    args.servers = if value == "all" {
-                        Vec::new()
-                    } else {
-                        value.split(',').map(|s| s.trim().to_owned()).collect()
-                    };
-                }
-                "--rounds" => args.rounds = value()?.parse().context("--rounds")?,
-                "--variant" => {
-                    args.variants = match value()?.as_str() {
-                        "spread" => vec![Variant::Spread],
-                        "hot-row" => vec![Variant::HotRow],
-                        "all" => vec![Variant::Spread, Variant::HotRow],
-                        other => bail!("--variant: spread, hot-row or all, not {other:?}"),
-                    }
-                }
-                "--rows" => args.rows = value()?.parse().context("--rows")?,
-                "--waiters" => args.waiters = value()?.parse().context("--waiters")?,
-                "--idle" => args.idle = value()?.parse().context("--idle")?,
-                "--threads" => args.threads = value()?.parse().context("--threads")?,
-                "--skip-processlist" => args.skip_processlist = true,
-                "--skip-cost" => args.skip_cost = true,
-                "--hold" => {
-                    args.hold = Duration::from_secs(value()?.parse().context("--hold (seconds)")?)
-                }
-                "--quiet-wait" => {
-                    args.quiet_wait =
-                        Duration::from_secs(value()?.parse().context("--quiet-wait (seconds)")?)
-                }
-                "-h" | "--help" => {
-                    println!(
-                        "cargo bench --bench scale -- [--server NAME[,NAME]|all] [--rounds 15] \
-                         [--variant spread|hot-row|all] [--rows 300000] [--waiters 200] [--idle 1000] \
-                         [--threads 5000] [--skip-processlist] [--skip-cost] [--quiet-wait 900] [--hold 0]"
-                    );
-                    std::process::exit(0);
-                }
-                other => bail!("unknown argument {other:?} (try --help)"),
-            }
-        }
-        ensure!(args.rounds >= 1, "--rounds must be at least 1");
-        ensure!(args.waiters >= 1, "--waiters must be at least 1");
+    /// The command line's options; `--help` and clap's usage errors exit here.
+    pub(crate) fn parse() -> Result<Self> {
+        let flags = Flags::parse();
+        ensure!(flags.rounds >= 1, "--rounds must be at least 1");
+        ensure!(flags.waiters >= 1, "--waiters must be at least 1");
         ensure!(
-            args.rows as usize >= args.waiters,
+            flags.rows as usize >= flags.waiters,
             "--rows must be at least --waiters"
         );
-        Ok(args)
+        Ok(Args {
+            servers: if flags.server == "all" {
+                Vec::new()
+            } else {
+                flags
+                    .server
+                    .split(',')
+                    .map(|s| s.trim().to_owned())
+                    .collect()
+            },
+            rounds: flags.rounds,
+            variants: match flags.variant {
+                Variants::Spread => vec![Variant::Spread],
+                Variants::HotRow => vec![Variant::HotRow],
+                Variants::All => vec![Variant::Spread, Variant::HotRow],
+            },
+            rows: flags.rows,
+            waiters: flags.waiters,
+            idle: flags.idle,
+            threads: flags.threads,
+            skip_processlist: flags.skip_processlist,
+            skip_cost: flags.skip_cost,
+            quiet_wait: Duration::from_secs(flags.quiet_wait),
+            hold: Duration::from_secs(flags.hold),
+        })
     }
 }

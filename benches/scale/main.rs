@@ -46,7 +46,7 @@ use server::{Server, restore_globals, servers};
 
 #[tokio::main(flavor = "current_thread")]
 async fn main() -> Result<()> {
-    let args = Args::parse(std::env::args().skip(1))?;
+    let args = Args::parse()?;
     raise_open_files_limit();
     let mut report = Report::default();
     report.machine = format!("{} {}", machine(), revision());
