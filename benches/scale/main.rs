@@ -90,7 +90,7 @@ async fn main() -> Result<()> {
 // One server
 
 async fn bench_server(server: &mut Server, args: &Args, report: &mut Report) -> Result<()> {
-    let mut admin = server.conn().await?;
+    let mut admin = server.test.try_conn().await?;
     server.detect(&mut admin).await?;
     let result = bench_detected(server, &mut admin, args, report).await;
     let _ = admin.disconnect().await;

@@ -1,5 +1,27 @@
 //! The data set-up and the pile-up: a big table, idle connections, and one transaction holding a
 //! row lock on every row with many sessions waiting behind it.
+//!
+//! This is not `support::scenarios::pile_up`, nor its `fill_connections`, and should stay apart
+//! from them: those make the smallest condition a test can assert on, this one the largest a
+//! triage tool must survive, and what the bench measures lies in the differences.
+//! - The holder locks all `--rows` (300,000) rows of one table (`SELECT ... FOR UPDATE`), so the
+//!   lock tables hold that many rows: their scan is the cost measured. A test pile-up locks one
+//!   row of a one-row table and would measure nothing.
+//! - Waiters either spread over those rows or all wait on one ("hot row": N*(N+1)/2 queue edges);
+//!   a test pile-up has only the hot row.
+//! - Hundreds of waiters and thousands of idle connections open `OPEN_CONCURRENCY` at a time, as
+//!   root and by exact count; `fill_connections` opens a filler user up to a fraction of
+//!   max_connections (never within 40 of it), and every support scenario must show up within
+//!   15 s, which 5,000 connections on a small machine need not.
+//! - LOCK WAIT is read from `INNODB_TRX` (polled with support's [`trx_cache_pause`]), not from
+//!   `SHOW ENGINE INNODB STATUS` as support does: InnoDB caps that text at 1 MB by cutting the
+//!   transaction list, which hundreds of waiters and a thousand sessions can reach, and a waiter
+//!   cut out would stall the set-up.
+//! - One fixed database, `mytriage_bench`, dropped at the end, where support makes a uniquely named
+//!   table per scenario in `mytriage_test`.
+//!
+//! What the two share comes from support: the server list, [`Flavor`], connections
+//! (`TestServer::try_conn`), the max_connections guard and the `INNODB_TRX` polling pause.
 
 use std::time::{Duration, Instant};
 
@@ -12,6 +34,7 @@ use crate::args::{Args, Variant};
 use crate::measure::wait_for_quiet;
 use crate::server::Server;
 use crate::support::Flavor;
+use crate::support::scenarios::trx_cache_pause;
 
 /// Where the scenario's table lives; dropped and re-created on every run.
 pub(crate) const DB: &str = "mytriage_bench";
@@ -125,7 +148,7 @@ impl LockScenario {
             args.waiters
         );
         wait_for_quiet(admin, args.quiet_wait, 0).await?;
-        let mut holder = server.conn().await?;
+        let mut holder = server.test.try_conn().await?;
         let holder_id = u64::from(holder.id());
         for statement in [
             "SET SESSION innodb_lock_wait_timeout = 600".to_owned(),
@@ -208,7 +231,7 @@ impl LockScenario {
                 "only {waiting} of {} waiters in LOCK WAIT after 120 s",
                 self.waiter_ids.len()
             );
-            tokio::time::sleep(Duration::from_millis(250)).await;
+            tokio::time::sleep(trx_cache_pause()).await;
         }
         self.rows_locked = admin
             .query_first(format!(

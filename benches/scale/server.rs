@@ -183,11 +183,7 @@ impl Server {
 
     /// Connect plus one read of the raw waits table, with the same client.
     pub(crate) fn floor(&self) -> Spec {
-        let table = match self.flavor {
-            Flavor::MySql => "performance_schema.data_lock_waits",
-            Flavor::MariaDb => "information_schema.INNODB_LOCK_WAITS",
-        };
-        let sql = format!("select * from {table}");
+        let sql = format!("select * from {}", self.lock_waits_table());
         self.client_sql(&format!("floor: {} -e '{sql}'", self.client_name()), &sql)
     }
 
@@ -196,12 +192,6 @@ impl Server {
             Flavor::MySql => "performance_schema.data_lock_waits",
             Flavor::MariaDb => "information_schema.INNODB_LOCK_WAITS",
         }
-    }
-
-    pub(crate) async fn conn(&self) -> Result<Conn> {
-        Conn::new(self.opts.clone())
-            .await
-            .with_context(|| format!("connecting to {} ({})", self.name, self.url))
     }
 }
 
@@ -221,7 +211,7 @@ pub(crate) async fn restore_globals(server: &Server) -> Result<()> {
         .expect("not poisoned")
         .take();
     if let Some(enabled) = consumer {
-        let mut admin = server.conn().await?;
+        let mut admin = server.test.try_conn().await?;
         set_history_long(&mut admin, &enabled).await?;
         eprintln!("bench: events_statements_history_long consumer restored to {enabled}");
         let _ = admin.disconnect().await;
