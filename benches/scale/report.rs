@@ -153,13 +153,10 @@ impl Report {
             let _ = writeln!(out, "- {server}");
         }
         let _ = writeln!(out, "\n## Scenarios as measured\n");
-        let _ = writeln!(
-            out,
-            "| server | scenario | holder's rows locked | waiters in LOCK WAIT | lock-wait rows | Threads_connected | other clients' trx while measuring | in mytriage's JSON |"
-        );
-        let _ = writeln!(
-            out,
-            "| --- | --- | ---: | ---: | ---: | ---: | ---: | --- |"
+        table_head(
+            &mut out,
+            "| server | scenario | holder's rows locked | waiters in LOCK WAIT | lock-wait rows | Threads_connected | other clients' trx while measuring | in mytriage's JSON |",
+            "| --- | --- | ---: | ---: | ---: | ---: | ---: | --- |",
         );
         for line in &self.scenarios {
             let _ = writeln!(out, "{line}");
@@ -172,13 +169,10 @@ impl Report {
              CPU = the child's user + sys (wait4)."
         );
         let _ = writeln!(out);
-        let _ = writeln!(
-            out,
-            "| scenario | server | command | median ms | min ms | CPU ms | stdout bytes | ratio | goal | met? |"
-        );
-        let _ = writeln!(
-            out,
-            "| --- | --- | --- | ---: | ---: | ---: | ---: | ---: | --- | --- |"
+        table_head(
+            &mut out,
+            "| scenario | server | command | median ms | min ms | CPU ms | stdout bytes | ratio | goal | met? |",
+            "| --- | --- | --- | ---: | ---: | ---: | ---: | ---: | --- | --- |",
         );
         for line in &self.lines {
             let (goal, met) = match line.verdict() {
@@ -232,13 +226,12 @@ impl Report {
              `--query-timeout 10007ms`, whose `SET SESSION` marks its connection among other clients'."
         );
         let _ = writeln!(out);
-        let _ = writeln!(
+        table_head(
             out,
-            "| server | scenario | command | statements | rows examined | rows sent | server ms | server ms of the {COST_RUNS} runs | wall ms | worst statement by rows examined |"
-        );
-        let _ = writeln!(
-            out,
-            "| --- | --- | --- | ---: | ---: | ---: | ---: | --- | ---: | --- |"
+            &format!(
+                "| server | scenario | command | statements | rows examined | rows sent | server ms | server ms of the {COST_RUNS} runs | wall ms | worst statement by rows examined |"
+            ),
+            "| --- | --- | --- | ---: | ---: | ---: | ---: | --- | ---: | --- |",
         );
         for cost in &self.costs {
             let worst = cost
@@ -281,11 +274,11 @@ impl Report {
              with the row locks the holder has: a scan of data_locks would examine at least that many."
         );
         let _ = writeln!(out);
-        let _ = writeln!(
+        table_head(
             out,
-            "| server | scenario | command | rows examined | row locks held | server ms | statement |"
+            "| server | scenario | command | rows examined | row locks held | server ms | statement |",
+            "| --- | --- | --- | ---: | ---: | ---: | --- |",
         );
-        let _ = writeln!(out, "| --- | --- | --- | ---: | ---: | ---: | --- |");
         for cost in &self.costs {
             for s in cost.statements.iter().filter(|s| s.reads_lock_table()) {
                 let _ = writeln!(
@@ -306,11 +299,11 @@ impl Report {
             out,
             "\n### Costliest statements per command (top 5 by server time)\n"
         );
-        let _ = writeln!(
+        table_head(
             out,
-            "| server | scenario | command | server ms | rows examined | rows sent | error | statement |"
+            "| server | scenario | command | server ms | rows examined | rows sent | error | statement |",
+            "| --- | --- | --- | ---: | ---: | ---: | ---: | --- |",
         );
-        let _ = writeln!(out, "| --- | --- | --- | ---: | ---: | ---: | ---: | --- |");
         for cost in &self.costs {
             let mut by_time: Vec<&Statement> = cost.statements.iter().collect();
             by_time.sort_by_key(|s| std::cmp::Reverse(s.timer_wait_ps));
@@ -334,6 +327,11 @@ impl Report {
             }
         }
     }
+}
+
+/// A Markdown table's header row and its alignment row.
+fn table_head(out: &mut String, header: &str, alignment: &str) {
+    let _ = writeln!(out, "{header}\n{alignment}");
 }
 
 /// Escapes a Markdown table cell.
