@@ -155,6 +155,7 @@ fn first_snapshot(connected: &Connected, server: &server::ServerInfo) -> Vec<&'s
             }
             Online::History(_) => Vec::new(),
             Online::Connections => probe::connections::snapshot(server),
+            Online::Replication(_) => probe::replication::snapshot(server),
             Online::Deadlocks | Online::DeadlockWatch(..) => probe::deadlocks::snapshot(server),
             Online::Status(_) | Online::Check(..) => workflow::triage::statements(server),
             Online::Top(_) => probe::top::first_sample(server),
@@ -207,6 +208,9 @@ async fn dispatch(
             }
         }
         Online::Connections => output.emit(&probe::connections::collect(session).await?)?,
+        Online::Replication(options) => {
+            output.emit(&probe::replication::collect(session, options).await?)?
+        }
         Online::Deadlocks => output.emit(&probe::deadlocks::collect(session).await?)?,
         Online::DeadlockWatch(pace, _) => {
             let log = log.context("the evidence log is not open")?;

@@ -91,6 +91,26 @@ pub(crate) const SHOW_FULL_PROCESSLIST: &str = include_str!("../queries/show_ful
 /// Open InnoDB transactions, for joining to SHOW FULL PROCESSLIST.
 pub(crate) const INNODB_TRX: &str = include_str!("../queries/innodb_trx.sql");
 
+/// The replica status, MySQL 8.0.22+ spelling.
+pub(crate) const REPLICA_STATUS_MYSQL: &str = include_str!("../queries/replica_status.mysql.sql");
+/// The replica status, MySQL 5.7 and 8.0 before 8.0.22.
+pub(crate) const REPLICA_STATUS_LEGACY: &str = include_str!("../queries/replica_status.legacy.sql");
+/// Every replication connection of a MariaDB replica.
+pub(crate) const REPLICA_STATUS_MARIADB: &str =
+    include_str!("../queries/replica_status.mariadb.sql");
+/// The replicas registered with this source, MySQL 8.0.22+.
+pub(crate) const REPLICAS_MYSQL: &str = include_str!("../queries/replicas.mysql.sql");
+/// The replicas registered with this source, older spelling (and MariaDB).
+pub(crate) const REPLICAS_LEGACY: &str = include_str!("../queries/replicas.legacy.sql");
+/// Each applier worker with its original commit timestamps (MySQL 8.0+).
+pub(crate) const APPLIER_WORKERS_P_S: &str = include_str!("../queries/applier_workers.p_s.sql");
+/// Semi-synchronous replication status.
+pub(crate) const SEMI_SYNC: &str = include_str!("../queries/semi_sync.sql");
+/// MariaDB's GTID positions and parallel mode.
+pub(crate) const MARIADB_GTID: &str = include_str!("../queries/mariadb_gtid.sql");
+/// Aurora's instances with their lag.
+pub(crate) const AURORA_REPLICA_HOSTS: &str = include_str!("../queries/aurora_replica_hosts.sql");
+
 #[cfg(test)]
 mod tests {
     /// The `AS name` columns of a statement's outer select list, in order: what the parser reads.

@@ -73,6 +73,11 @@ pub enum Command {
     #[command(visible_alias = "hll", disable_help_flag = true)]
     History(HistoryArgs),
 
+    /// Replication: each channel's threads, lag (three ways), errors and GTIDs, the applier blocked
+    /// by a local session; on a source its replicas and semi-sync; Aurora's instances.
+    #[command(visible_alias = "repl", disable_help_flag = true)]
+    Replication(ReplicationArgs),
+
     /// Connections against max_connections, by user, host and db.
     #[command(visible_alias = "conns", disable_help_flag = true)]
     Connections,
@@ -114,6 +119,14 @@ pub enum Command {
     /// The incident document (Symptom / Cause / Response / Prevention) from the evidence log, in Markdown.
     #[command(disable_help_flag = true)]
     Report(ReportArgs),
+}
+
+/// Options for `replication`.
+#[derive(Debug, Clone, Default, Args)]
+pub struct ReplicationArgs {
+    /// A pt-heartbeat table (db.table) to read the lag from as well.
+    #[arg(long, value_name = "DB.TABLE")]
+    pub heartbeat_table: Option<String>,
 }
 
 /// Options for `top`.
@@ -275,6 +288,12 @@ pub struct ThresholdArgs {
     /// A deadlock younger than this is a WARN in `status`.
     #[arg(long, value_parser = parse_duration)]
     pub deadlock_window: Option<Duration>,
+    /// Replication lag (the worst of the three measures) before WARN.
+    #[arg(long, value_parser = parse_duration)]
+    pub repl_lag_warn: Option<Duration>,
+    /// Replication lag before CRIT.
+    #[arg(long, value_parser = parse_duration)]
+    pub repl_lag_crit: Option<Duration>,
 }
 
 /// Options for `check`.

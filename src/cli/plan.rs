@@ -17,6 +17,7 @@ use crate::evidence;
 use crate::kill::{self, KillPlan, Target};
 use crate::probe::history::Sampling;
 use crate::probe::processlist::{Criteria, Filter};
+use crate::probe::replication;
 use crate::workflow::live::Pace;
 use crate::workflow::thresholds::{Overrides, Thresholds};
 use crate::workflow::{incident, report, top, watch};
@@ -52,6 +53,7 @@ pub(crate) enum Online {
     Trx(std::time::Duration),
     History(Sampling),
     Connections,
+    Replication(replication::Options),
     Deadlocks,
     DeadlockWatch(Pace, PathBuf),
     Kill(KillPlan),
@@ -91,6 +93,14 @@ impl Plan {
             Command::Trx(args) => Plan::probe(Online::Trx(args.min_age)),
             Command::History(args) => Plan::probe(Online::History(sampling(args)?)),
             Command::Connections => Plan::probe(Online::Connections),
+            Command::Replication(args) => Plan::probe(Online::Replication(replication::Options {
+                heartbeat_table: args
+                    .heartbeat_table
+                    .as_deref()
+                    .map(str::parse)
+                    .transpose()
+                    .map_err(anyhow::Error::msg)?,
+            })),
             Command::Deadlocks(args) if args.history => {
                 Plan::Offline(Offline::DeadlockHistory(log(&args.evidence)?))
             }
@@ -235,6 +245,8 @@ fn thresholds(args: &ThresholdArgs) -> Result<Thresholds> {
         conn_pct_warn: args.conn_pct_warn,
         conn_pct_crit: args.conn_pct_crit,
         deadlock_window: args.deadlock_window,
+        repl_lag_warn: args.repl_lag_warn,
+        repl_lag_crit: args.repl_lag_crit,
     };
     Thresholds::resolve(args.config.as_deref(), &overrides)
 }

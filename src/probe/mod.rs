@@ -7,6 +7,7 @@ pub(crate) mod history;
 pub(crate) mod locks;
 pub(crate) mod processlist;
 pub(crate) mod purge;
+pub(crate) mod replication;
 pub(crate) mod server;
 pub(crate) mod top;
 pub(crate) mod trx;

@@ -3,7 +3,14 @@
 //! of its statements exists.
 
 use super::*;
-use crate::server::{Flavor, LockWaitSource, ProcesslistSource, ServerInfo};
+use crate::server::{Flavor, LockWaitSource, ProcesslistSource, ServerInfo, Version};
+
+/// The release that renamed SHOW SLAVE STATUS and SHOW SLAVE HOSTS.
+const MYSQL_8_0_22: Version = Version {
+    major: 8,
+    minor: 0,
+    patch: 22,
+};
 
 impl LockWaitSource {
     /// Every row-lock wait with its blocker; `None` where the server has no lock-wait table.
@@ -65,6 +72,30 @@ impl Flavor {
 }
 
 impl ServerInfo {
+    /// The replica status: every channel, in this server's spelling.
+    pub(crate) fn replica_status_query(&self) -> &'static str {
+        match self.flavor {
+            Flavor::MariaDb10 | Flavor::MariaDb11 => REPLICA_STATUS_MARIADB,
+            Flavor::MySql57 | Flavor::AuroraMySql2 => REPLICA_STATUS_LEGACY,
+            Flavor::MySql80 | Flavor::AuroraMySql3 if self.version_number < MYSQL_8_0_22 => {
+                REPLICA_STATUS_LEGACY
+            }
+            Flavor::MySql80 | Flavor::AuroraMySql3 | Flavor::MySql84 | Flavor::MySql9 => {
+                REPLICA_STATUS_MYSQL
+            }
+        }
+    }
+
+    /// The replicas registered with this source; Aurora's readers are not binlog replicas.
+    pub(crate) fn replicas_query(&self) -> Option<&'static str> {
+        match self.flavor {
+            Flavor::AuroraMySql2 | Flavor::AuroraMySql3 => None,
+            Flavor::MariaDb10 | Flavor::MariaDb11 | Flavor::MySql57 => Some(REPLICAS_LEGACY),
+            Flavor::MySql80 if self.version_number < MYSQL_8_0_22 => Some(REPLICAS_LEGACY),
+            Flavor::MySql80 | Flavor::MySql84 | Flavor::MySql9 => Some(REPLICAS_MYSQL),
+        }
+    }
+
     /// One session's identity for the kill's re-verification, with the best live activity
     /// marker this server has: MariaDB's QUERY_ID, the statement event id, or none.
     pub(crate) fn thread_identity_query(&self) -> &'static str {

@@ -11,6 +11,7 @@ use crate::probe::connections::ConnectionsReport;
 use crate::probe::locks::LockSession;
 use crate::probe::locks::LocksReport;
 use crate::probe::locks::tree::Node;
+use crate::probe::replication::Channel;
 use crate::render::{account, now_or_last};
 use crate::verdict::Verdict;
 use crate::workflow::triage::{Section, Triage, Unavailable};
@@ -31,6 +32,8 @@ pub(crate) struct Thresholds {
     pub conn_pct_warn: f64,
     pub conn_pct_crit: f64,
     pub deadlock_window_s: u64,
+    pub repl_lag_warn_s: u64,
+    pub repl_lag_crit_s: u64,
 }
 
 impl Default for Thresholds {
@@ -49,6 +52,8 @@ impl Default for Thresholds {
             conn_pct_warn: 80.0,
             conn_pct_crit: 95.0,
             deadlock_window_s: 600,
+            repl_lag_warn_s: 30,
+            repl_lag_crit_s: 300,
         }
     }
 }
@@ -69,6 +74,8 @@ pub(crate) struct Overrides {
     pub conn_pct_warn: Option<f64>,
     pub conn_pct_crit: Option<f64>,
     pub deadlock_window: Option<Duration>,
+    pub repl_lag_warn: Option<Duration>,
+    pub repl_lag_crit: Option<Duration>,
 }
 
 impl Thresholds {
@@ -123,6 +130,8 @@ impl Thresholds {
                 "deadlock-window",
                 d.deadlock_window_s,
             )?,
+            repl_lag_warn_s: seconds(args.repl_lag_warn, "repl-lag-warn", d.repl_lag_warn_s)?,
+            repl_lag_crit_s: seconds(args.repl_lag_crit, "repl-lag-crit", d.repl_lag_crit_s)?,
         };
         t.validate()?;
         Ok(t)
@@ -135,6 +144,7 @@ impl Thresholds {
             ("trx-age", self.trx_age_warn_s, self.trx_age_crit_s),
             ("idle-trx", self.idle_trx_warn_s, self.idle_trx_crit_s),
             ("hll", self.hll_warn, self.hll_crit),
+            ("repl-lag", self.repl_lag_warn_s, self.repl_lag_crit_s),
         ];
         for (name, warn, crit) in pairs {
             anyhow::ensure!(
@@ -171,7 +181,8 @@ where
 /// One judged line of `status` and `check`.
 #[derive(Debug, Clone, Serialize, PartialEq)]
 pub(crate) struct Finding {
-    /// connections, threads_running, blockers, oldest_trx, idle_in_trx, history, deadlock.
+    /// connections, threads_running, blockers, oldest_trx, idle_in_trx, history, deadlock,
+    /// replication (on a replica only).
     pub check: &'static str,
     pub verdict: Verdict,
     /// The number judged (percent, sessions, seconds, length).
@@ -250,6 +261,67 @@ pub(crate) fn evaluate(
             gap => not_checked("deadlock", gap),
         },
     ]
+    .into_iter()
+    .chain(match triage.unavailable(Section::Replication) {
+        None => replication(&triage.replication, t),
+        gap => Some(not_checked("replication", gap)),
+    })
+    .collect()
+}
+
+/// Only on a replica: CRIT when a thread is stopped or failing, else the lag against the
+/// thresholds; the summary names the channel, the error and the failing transaction, or the
+/// session the applier waits for.
+fn replication(channels: &[Channel], t: &Thresholds) -> Option<Finding> {
+    let judged: Vec<(Verdict, f64, String)> = channels
+        .iter()
+        .map(|c| {
+            let name = if c.name.is_empty() {
+                String::new()
+            } else {
+                format!("channel {}: ", c.name)
+            };
+            let lag = c.lag_s();
+            let lag_text = lag.map_or_else(|| "lag unknown".to_owned(), |l| format!("lag {l:.0}s"));
+            let blocked = c
+                .blocked_by
+                .as_ref()
+                .map(|b| format!("; {}", crate::probe::replication::blocked_text(b, false)))
+                .unwrap_or_default();
+            match c.broken() {
+                Some(broken) => {
+                    let failing = c
+                        .failing_transaction
+                        .as_deref()
+                        .map(|f| format!(" at {f}"))
+                        .unwrap_or_default();
+                    let summary = format!("{name}{broken}{failing}; {lag_text}{blocked}");
+                    (Verdict::Crit, lag.unwrap_or(0.0), summary)
+                }
+                None => {
+                    let seconds = lag.unwrap_or(0.0);
+                    let verdict = match lag {
+                        Some(l) => {
+                            Verdict::of(l, t.repl_lag_warn_s as f64, t.repl_lag_crit_s as f64)
+                        }
+                        None => Verdict::Unknown,
+                    };
+                    (verdict, seconds, format!("{name}{lag_text}{blocked}"))
+                }
+            }
+        })
+        .collect();
+    let verdict = judged.iter().map(|(v, _, _)| *v).max()?;
+    Some(Finding {
+        check: "replication",
+        verdict,
+        value: judged.iter().map(|(_, l, _)| *l).fold(0.0, f64::max),
+        summary: judged
+            .into_iter()
+            .map(|(_, _, s)| s)
+            .collect::<Vec<_>>()
+            .join(" | "),
+    })
 }
 
 /// UNKNOWN: the section this check judges could not be read in time.

@@ -12,6 +12,7 @@ use crate::probe::connections::{self, ConnectionsReport};
 use crate::probe::history::{self, OldestTrx};
 use crate::probe::locks::{self, LocksReport};
 use crate::probe::purge::{self, PurgeBlocker};
+use crate::probe::replication::{self, Channel};
 use crate::probe::{deadlocks, processlist};
 use crate::server::ServerInfo;
 
@@ -30,6 +31,8 @@ pub(crate) struct Triage {
     /// The sessions holding purge back, oldest first.
     pub purge_blockers: Vec<PurgeBlocker>,
     pub latest_deadlock: Option<Deadlock>,
+    /// The replication channels, when the server is a replica.
+    pub replication: Vec<Channel>,
     /// The server's clock when the snapshot was taken (its own time zone).
     pub server_time: Option<String>,
     /// Sections that could not be read in time, and why.
@@ -45,6 +48,7 @@ pub(crate) enum Section {
     Connections,
     InnodbStatus,
     History,
+    Replication,
     ServerTime,
 }
 
@@ -94,6 +98,7 @@ pub(crate) fn statements(server: &ServerInfo) -> Vec<&'static str> {
         ahead.push(crate::queries::INNODB_STATUS);
     }
     ahead.push(server.flavor.history_list_length_query());
+    ahead.extend(replication::channel_statements(server));
     ahead.push(crate::queries::SERVER_NOW);
     ahead
 }
@@ -149,6 +154,14 @@ async fn snapshot(session: &mut Session) -> Result<Triage> {
     .map(|(length, _)| length);
     let mariadb = session.server.flavor.is_mariadb();
     let purge_blockers = purge::blockers(mariadb, &threads, last.as_ref(), status.as_deref());
+    let mut notes = Vec::new();
+    let channels = section(
+        &mut gaps,
+        Section::Replication,
+        replication::read_channels(session, &threads, locks.as_ref(), &mut notes),
+    )
+    .await?
+    .unwrap_or_default();
     let now: Option<Vec<String>> = section(
         &mut gaps,
         Section::ServerTime,
@@ -169,6 +182,7 @@ async fn snapshot(session: &mut Session) -> Result<Triage> {
         latest_deadlock: status
             .as_deref()
             .and_then(innodb_status::parse_latest_deadlock),
+        replication: channels,
         server_time: now.and_then(|rows| rows.into_iter().next()),
         unavailable: gaps,
     })
