@@ -14,12 +14,16 @@ use serde::Serialize;
 
 use crate::connect::row::Columns;
 use crate::connect::{Session, inline_numbers};
+use crate::evidence::record::{
+    After, AfterState, BlastRadius, HeldLock, HeldMetadataLock, KillMethod, KillOutcome,
+    KillResult, KillSnapshot, ServerStamp, SnapshotThread,
+};
 use crate::evidence::{EvidenceLog, Header, RecordKind};
 use crate::probe::locks::tree::Node;
 use crate::probe::locks::{self, LockSession, LocksReport};
 use crate::probe::processlist::{self, Filter, Thread};
 use crate::queries;
-use crate::render::{Block, Report, View, ViewOptions, clip, strip_port};
+use crate::render::{Block, Report, View, ViewOptions, clip, serde_label, strip_port};
 use crate::server::Managed;
 use crate::verdict::Verdict;
 
@@ -88,136 +92,6 @@ pub(crate) fn parse_pid(text: &str) -> Result<u64> {
     }
 }
 
-/// Who ran mytriage.
-#[derive(Debug, Clone, Serialize)]
-pub(crate) struct Operator {
-    pub os_user: Option<String>,
-    pub host: Option<String>,
-}
-
-impl Operator {
-    pub(crate) fn current() -> Operator {
-        let host = std::fs::read_to_string("/proc/sys/kernel/hostname")
-            .or_else(|_| std::fs::read_to_string("/etc/hostname"))
-            .ok()
-            .map(|h| h.trim().to_owned())
-            .filter(|h| !h.is_empty());
-        let os_user = std::env::var("USER")
-            .or_else(|_| std::env::var("LOGNAME"))
-            .ok()
-            .or_else(login_from_passwd);
-        Operator { os_user, host }
-    }
-}
-
-/// The name of this process's user, from /etc/passwd, when the environment does not say.
-fn login_from_passwd() -> Option<String> {
-    let status = std::fs::read_to_string("/proc/self/status").ok()?;
-    let uid = status
-        .lines()
-        .find_map(|l| l.strip_prefix("Uid:"))?
-        .split_whitespace()
-        .next()?
-        .to_owned();
-    let passwd = std::fs::read_to_string("/etc/passwd").ok()?;
-    passwd.lines().find_map(|line| {
-        let mut fields = line.split(':');
-        let name = fields.next()?;
-        (fields.nth(1)? == uid).then(|| name.to_owned())
-    })
-}
-
-/// The server as it was when the snapshot was taken.
-#[derive(Debug, Clone, Serialize)]
-pub(crate) struct ServerStamp {
-    pub flavor: crate::server::Flavor,
-    pub version: String,
-    pub hostname: Option<String>,
-    /// The server's clock.
-    pub time: String,
-}
-
-/// A summary of locks of one kind.
-#[derive(Debug, Clone, Serialize)]
-pub(crate) struct HeldLock {
-    pub table: Option<String>,
-    pub index: Option<String>,
-    pub lock_type: Option<String>,
-    pub lock_mode: Option<String>,
-    /// GRANTED or WAITING.
-    pub status: Option<String>,
-    pub count: u64,
-}
-
-/// A metadata lock held.
-#[derive(Debug, Clone, Serialize)]
-pub(crate) struct HeldMetadataLock {
-    pub object_type: Option<String>,
-    pub object: Option<String>,
-    pub lock_type: Option<String>,
-    pub duration: Option<String>,
-}
-
-/// The sessions a victim holds up.
-#[derive(Debug, Clone, Default, Serialize)]
-pub(crate) struct BlastRadius {
-    /// Distinct sessions waiting on it, directly or not.
-    pub waiters_total: usize,
-    pub waiter_pids: Vec<u64>,
-}
-
-/// The `kill.snapshot` record: everything known about the victim before the kill.
-#[derive(Debug, Clone, Serialize)]
-pub(crate) struct Snapshot {
-    #[serde(flatten)]
-    pub header: Header,
-    pub pid: u64,
-    pub query_only: bool,
-    pub reason: String,
-    pub dry_run: bool,
-    pub operator: Operator,
-    pub server: ServerStamp,
-    pub thread: Thread,
-    /// `trx_started` of its transaction, part of its identity.
-    pub trx_started: Option<String>,
-    /// A live marker of the session's activity (statement event id, or MariaDB's QUERY_ID); it
-    /// changes when the session runs anything.
-    pub activity: Option<u64>,
-    pub last_statement: Option<String>,
-    /// Row and table locks (MySQL 8.0+: all of them; 5.7/MariaDB: those involved in waits).
-    pub locks: Vec<HeldLock>,
-    pub metadata_locks: Vec<HeldMetadataLock>,
-    pub blocks: BlastRadius,
-}
-
-/// What the session looked like after the kill.
-#[derive(Debug, Clone, Serialize)]
-pub(crate) struct After {
-    /// `gone`, `rolling back`, `killed` or `running`.
-    pub state: String,
-    pub command: Option<String>,
-    pub trx_state: Option<String>,
-    /// Rows still to undo while rolling back.
-    pub rows_left: Option<u64>,
-}
-
-/// The `kill.outcome` record, linked to its snapshot.
-#[derive(Debug, Clone, Serialize)]
-pub(crate) struct Outcome {
-    #[serde(flatten)]
-    pub header: Header,
-    pub snapshot_id: String,
-    pub pid: u64,
-    /// `killed`, `dry-run`, `changed` (re-verify refused), `not-confirmed` or `failed`.
-    pub result: String,
-    /// `KILL`, `KILL QUERY`, `mysql.rds_kill` or `mysql.rds_kill_query`.
-    pub method: Option<String>,
-    pub error: Option<String>,
-    /// What differed from the snapshot at re-verify.
-    pub changed: Vec<String>,
-    pub after: Option<After>,
-}
-
 /// What `kill` reports: one line per victim.
 #[derive(Debug, Serialize)]
 pub(crate) struct KillReport {
@@ -239,20 +113,20 @@ pub(crate) struct Skipped {
 /// One victim's snapshot summary and outcome.
 #[derive(Debug, Serialize)]
 pub(crate) struct Victim {
-    pub snapshot: Snapshot,
-    pub outcome: Outcome,
+    pub snapshot: KillSnapshot,
+    pub outcome: KillOutcome,
 }
 
 impl KillReport {
     /// OK when every victim went as asked, WARN when one changed or was not confirmed, CRIT
     /// when a kill failed.
     pub(crate) fn verdict(&self) -> Verdict {
-        let results = self.victims.iter().map(|v| v.outcome.result.as_str());
-        if results.clone().any(|r| r == "failed") {
+        let results = self.victims.iter().map(|v| v.outcome.result);
+        if results.clone().any(|r| r == KillResult::Failed) {
             Verdict::Crit
         } else if results
             .clone()
-            .any(|r| r == "changed" || r == "not-confirmed")
+            .any(|r| matches!(r, KillResult::Changed | KillResult::NotConfirmed))
         {
             Verdict::Warn
         } else {
@@ -318,12 +192,14 @@ pub(crate) async fn run(
             .context("the snapshot could not be written, so nothing was killed")?;
         let mut outcome = act(session, plan, &snapshot, dry_run).await?;
         outcome.header = Header::new(RecordKind::KillOutcome); // stamped when written, after the kill
-        match (outcome.result.as_str(), &outcome.error) {
-            ("changed", _) => eprintln!(
+        match (outcome.result, &outcome.error) {
+            (KillResult::Changed, _) => eprintln!(
                 "mytriage: not killing {pid}: it is not the session snapshotted: {}",
                 outcome.changed.join("; ")
             ),
-            ("failed", Some(error)) => eprintln!("mytriage: killing {pid} failed: {error}"),
+            (KillResult::Failed, Some(error)) => {
+                eprintln!("mytriage: killing {pid} failed: {error}")
+            }
             _ => {}
         }
         log.append(&outcome)
@@ -545,7 +421,7 @@ async fn snapshot(
     reason: &str,
     dry_run: bool,
     now: &str,
-) -> Result<Snapshot> {
+) -> Result<KillSnapshot> {
     let thread = seen
         .threads
         .iter()
@@ -563,15 +439,14 @@ async fn snapshot(
     };
     let metadata_locks = held_metadata_locks(session, pid).await?;
     let server = &session.server;
-    Ok(Snapshot {
+    Ok(KillSnapshot {
         header: Header::new(RecordKind::KillSnapshot),
         pid,
         query_only: plan.query_only,
         reason: reason.to_owned(),
         dry_run,
-        operator: Operator::current(),
         server: ServerStamp {
-            flavor: server.flavor,
+            flavor: serde_label(&server.flavor),
             version: server.version.clone(),
             hostname: server.hostname.clone(),
             time: now.to_owned(),
@@ -582,7 +457,7 @@ async fn snapshot(
         locks,
         metadata_locks,
         blocks: blast_radius(seen.roots, pid),
-        thread,
+        thread: SnapshotThread::from(&thread),
     })
 }
 
@@ -719,7 +594,7 @@ async fn read_identity(session: &mut Session, pid: u64, live: bool) -> Result<Op
 }
 
 /// What differs between the snapshot and the session now; empty means "the same session".
-pub(crate) fn changes(snapshot: &Snapshot, now: Option<&Identity>) -> Vec<String> {
+pub(crate) fn changes(snapshot: &KillSnapshot, now: Option<&Identity>) -> Vec<String> {
     let Some(now) = now else {
         return vec!["the session has ended".to_owned()];
     };
@@ -773,14 +648,14 @@ pub(crate) fn changes(snapshot: &Snapshot, now: Option<&Identity>) -> Vec<String
 async fn act(
     session: &mut Session,
     plan: &KillPlan,
-    snapshot: &Snapshot,
+    snapshot: &KillSnapshot,
     dry_run: bool,
-) -> Result<Outcome> {
-    let mut outcome = Outcome {
+) -> Result<KillOutcome> {
+    let outcome = |result| KillOutcome {
         header: Header::new(RecordKind::KillOutcome),
         snapshot_id: snapshot.header.id.clone(),
         pid: snapshot.pid,
-        result: String::new(),
+        result,
         method: None,
         error: None,
         changed: Vec::new(),
@@ -788,50 +663,51 @@ async fn act(
     };
     describe_victim(snapshot);
     if !dry_run && !confirmed(plan, snapshot.pid)? {
-        outcome.result = "not-confirmed".to_owned();
-        return Ok(outcome);
+        return Ok(outcome(KillResult::NotConfirmed));
     }
     pause_for_drill().await?;
     let now = identity(session, snapshot.pid).await?;
-    outcome.changed = changes(snapshot, now.as_ref());
-    if !outcome.changed.is_empty() {
-        outcome.result = "changed".to_owned();
-        return Ok(outcome);
+    let changed = changes(snapshot, now.as_ref());
+    if !changed.is_empty() {
+        return Ok(KillOutcome {
+            changed,
+            ..outcome(KillResult::Changed)
+        });
     }
     if dry_run {
-        outcome.result = "dry-run".to_owned();
-        return Ok(outcome);
+        return Ok(outcome(KillResult::DryRun));
     }
-    match kill(session, snapshot.pid, plan.query_only).await {
-        Ok(method) => {
-            outcome.result = "killed".to_owned();
-            outcome.method = Some(method);
-            outcome.after = Some(after(session, snapshot.pid, plan.wait, plan.query_only).await?);
-        }
-        Err(error) => {
-            outcome.result = "failed".to_owned();
-            outcome.error = Some(crate::error::one_line(&error));
-        }
-    }
-    Ok(outcome)
+    Ok(match kill(session, snapshot.pid, plan.query_only).await {
+        Ok(method) => KillOutcome {
+            method: Some(method),
+            after: Some(after(session, snapshot.pid, plan.wait, plan.query_only).await?),
+            ..outcome(KillResult::Killed)
+        },
+        Err(error) => KillOutcome {
+            error: Some(crate::error::one_line(&error)),
+            ..outcome(KillResult::Failed)
+        },
+    })
 }
 
 /// Sends the kill: plain KILL, or the RDS procedures on RDS/Aurora or when KILL is not allowed.
-async fn kill(session: &mut Session, pid: u64, query_only: bool) -> Result<String> {
+async fn kill(session: &mut Session, pid: u64, query_only: bool) -> Result<KillMethod> {
     let (plain, procedure) = if query_only {
-        ("KILL QUERY", "mysql.rds_kill_query")
+        (KillMethod::KillQuery, KillMethod::RdsKillQuery)
     } else {
-        ("KILL", "mysql.rds_kill")
+        (KillMethod::Kill, KillMethod::RdsKill)
     };
+    // A method's name is the statement (or the procedure) that kills.
+    let (statement, procedure_name) = (serde_label(&plain), serde_label(&procedure));
     let managed = matches!(session.server.managed, Some(Managed::Rds | Managed::Aurora));
     if !managed {
         // The pid is a validated number, so formatting it into the statement is safe.
         match session
             .db
-            .run("killing the session", &format!("{plain} {pid}"))
+            .run("killing the session", &format!("{statement} {pid}"))
             .await
         {
-            Ok(()) => return Ok(plain.to_owned()),
+            Ok(()) => return Ok(plain),
             Err(error) if !is_kill_denied(&error) => return Err(error),
             Err(error) => {
                 let available: Vec<String> = session
@@ -840,7 +716,7 @@ async fn kill(session: &mut Session, pid: u64, query_only: bool) -> Result<Strin
                     .await?;
                 if !available
                     .iter()
-                    .any(|name| procedure.ends_with(name.as_str()))
+                    .any(|name| procedure_name.ends_with(name.as_str()))
                 {
                     return Err(error.context(
                         "this account may not kill other users' sessions: it needs CONNECTION_ADMIN (or SUPER)",
@@ -851,9 +727,12 @@ async fn kill(session: &mut Session, pid: u64, query_only: bool) -> Result<Strin
     }
     session
         .db
-        .run("killing the session", &format!("CALL {procedure}({pid})"))
+        .run(
+            "killing the session",
+            &format!("CALL {procedure_name}({pid})"),
+        )
         .await?;
-    Ok(procedure.to_owned())
+    Ok(procedure)
 }
 
 fn is_kill_denied(error: &anyhow::Error) -> bool {
@@ -873,40 +752,40 @@ async fn after(session: &mut Session, pid: u64, wait: bool, query_only: bool) ->
         let now = identity(session, pid).await?;
         let after = match &now {
             None => After {
-                state: "gone".to_owned(),
+                state: AfterState::Gone,
                 command: None,
                 trx_state: None,
                 rows_left: None,
             },
             Some(id) => After {
                 state: match (id.trx_state.as_deref(), id.command.as_deref()) {
-                    (Some("ROLLING BACK"), _) => "rolling back",
-                    (_, Some("Killed")) => "killed",
-                    _ => "running",
-                }
-                .to_owned(),
+                    (Some("ROLLING BACK"), _) => AfterState::RollingBack,
+                    (_, Some("Killed")) => AfterState::Killed,
+                    _ => AfterState::Running,
+                },
                 command: id.command.clone(),
                 trx_state: id.trx_state.clone(),
                 rows_left: id.trx_rows_modified,
             },
         };
         // A killed connection goes away; after KILL QUERY the connection stays by design.
-        let settling = !query_only && after.state != "gone" && waited < Duration::from_secs(2);
-        let rolling = wait && matches!(after.state.as_str(), "rolling back" | "killed");
+        let settling =
+            !query_only && after.state != AfterState::Gone && waited < Duration::from_secs(2);
+        let rolling = wait && matches!(after.state, AfterState::RollingBack | AfterState::Killed);
         if !(settling || rolling) {
             return Ok(after);
         }
         if rolling && waited.as_secs() % 5 == 0 {
             eprintln!(
                 "mytriage: session {pid} is {} ({} rows left)",
-                after.state,
+                serde_label(&after.state),
                 after.rows_left.unwrap_or(0)
             );
         }
     }
 }
 
-fn describe_victim(snapshot: &Snapshot) {
+fn describe_victim(snapshot: &KillSnapshot) {
     let thread = &snapshot.thread;
     let trx = thread
         .trx
@@ -990,8 +869,10 @@ impl Report for KillReport {
             .map(|v| {
                 let thread = &v.snapshot.thread;
                 let after = v.outcome.after.as_ref().map(|a| match a.rows_left {
-                    Some(rows) if a.state != "gone" => format!("{} ({rows} rows left)", a.state),
-                    _ => a.state.clone(),
+                    Some(rows) if a.state != AfterState::Gone => {
+                        format!("{} ({rows} rows left)", serde_label(&a.state))
+                    }
+                    _ => serde_label(&a.state),
                 });
                 vec![
                     v.snapshot.pid.to_string(),
@@ -1006,8 +887,12 @@ impl Report for KillReport {
                         .map(|t| format!("{}s", t.age_s))
                         .unwrap_or_default(),
                     v.snapshot.blocks.waiters_total.to_string(),
-                    v.outcome.result.clone(),
-                    v.outcome.method.clone().unwrap_or_default(),
+                    serde_label(&v.outcome.result),
+                    v.outcome
+                        .method
+                        .as_ref()
+                        .map(serde_label)
+                        .unwrap_or_default(),
                     after.unwrap_or_default(),
                     v.outcome
                         .error

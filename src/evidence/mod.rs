@@ -1,8 +1,8 @@
 //! The evidence log: an append-only JSON-lines file, flushed to disk (file and directory) before
 //! `append` returns, so what it says was written is on disk before anything is killed.
 //!
-//! Each line is one record: `{"schema": 1, "id": ..., "kind": ..., "at": ..., ...}`. The file is
-//! created `0600` because statements carry data, and is never truncated or rewritten.
+//! Each line is one [`Record`] (see [`record`] for the format). The file is created `0600`
+//! because statements carry data, and is never truncated or rewritten.
 
 use std::fs::{File, OpenOptions};
 use std::io::{BufRead, BufReader, Write};
@@ -11,11 +11,14 @@ use std::path::{Path, PathBuf};
 use std::sync::atomic::{AtomicU64, Ordering};
 
 use anyhow::{Context, Result};
-use serde::{Deserialize, Serialize};
 use serde_json::Value;
 
-/// The version of the record layout; bumped when a field changes meaning.
-pub(crate) const SCHEMA: u32 = 1;
+mod list;
+mod operator;
+pub(crate) mod record;
+
+pub(crate) use list::{Query, list};
+pub(crate) use record::{Header, Line, Record, RecordKind};
 
 /// Where the log lives unless `--evidence` says otherwise: `$XDG_STATE_HOME/mytriage/evidence.jsonl`,
 /// else `~/.local/state/mytriage/evidence.jsonl`.
@@ -69,7 +72,7 @@ impl EvidenceLog {
     /// returns `Ok` is the record durable. An earlier append that failed part-way (a full disk)
     /// may have left half a line: the record then starts on a line of its own, so the half line
     /// stays one unreadable line and never swallows the record.
-    pub(crate) fn append(&mut self, record: &impl Serialize) -> Result<()> {
+    pub(crate) fn append(&mut self, record: &impl Line) -> Result<()> {
         let mut line = serde_json::to_vec(record).context("encoding an evidence record")?;
         line.push(b'\n');
         let what = || format!("cannot write the evidence log {}", self.path.display());
@@ -115,76 +118,9 @@ pub(crate) fn new_id() -> String {
     )
 }
 
-/// The fields every record starts with.
-#[derive(Debug, Clone, Serialize, Deserialize, PartialEq)]
-pub(crate) struct Header {
-    pub schema: u32,
-    pub id: String,
-    /// `kill.snapshot`, `kill.outcome`, ...
-    pub kind: String,
-    /// When the record was written, RFC 3339 UTC.
-    pub at: String,
-}
-
-/// The kinds of record the log holds: the one place their names are written. A line of a kind
-/// this version does not know (from a newer one) has no `RecordKind` and is passed over.
-#[derive(Debug, Clone, Copy, PartialEq, Eq)]
-pub(crate) enum RecordKind {
-    KillSnapshot,
-    KillOutcome,
-    Deadlock,
-    IncidentStart,
-    IncidentNote,
-    IncidentEnd,
-}
-
-impl RecordKind {
-    const ALL: [RecordKind; 6] = [
-        RecordKind::KillSnapshot,
-        RecordKind::KillOutcome,
-        RecordKind::Deadlock,
-        RecordKind::IncidentStart,
-        RecordKind::IncidentNote,
-        RecordKind::IncidentEnd,
-    ];
-
-    /// The name in the `kind` field.
-    pub(crate) fn name(self) -> &'static str {
-        match self {
-            RecordKind::KillSnapshot => "kill.snapshot",
-            RecordKind::KillOutcome => "kill.outcome",
-            RecordKind::Deadlock => "deadlock",
-            RecordKind::IncidentStart => "incident.start",
-            RecordKind::IncidentNote => "incident.note",
-            RecordKind::IncidentEnd => "incident.end",
-        }
-    }
-
-    /// The kind of that name, when this version knows it.
-    pub(crate) fn named(name: &str) -> Option<RecordKind> {
-        RecordKind::ALL.into_iter().find(|k| k.name() == name)
-    }
-
-    /// The kind of a record read back, when this version knows it.
-    pub(crate) fn of(record: &Value) -> Option<RecordKind> {
-        RecordKind::named(record["kind"].as_str()?)
-    }
-}
-
-impl Header {
-    pub(crate) fn new(kind: RecordKind) -> Header {
-        Header {
-            schema: SCHEMA,
-            id: new_id(),
-            kind: kind.name().to_owned(),
-            at: chrono::Utc::now().to_rfc3339_opts(chrono::SecondsFormat::Millis, true),
-        }
-    }
-}
-
 /// Every record of a log, with the lines that are not JSON counted rather than fatal: a log
 /// written by a crashed run may end in half a line.
-pub(crate) fn read_all(path: &Path) -> Result<(Vec<Value>, usize)> {
+pub(crate) fn read_all(path: &Path) -> Result<(Vec<Record>, usize)> {
     let file = File::open(path)
         .with_context(|| format!("cannot read the evidence log {}", path.display()))?;
     let mut records = Vec::new();
@@ -195,29 +131,27 @@ pub(crate) fn read_all(path: &Path) -> Result<(Vec<Value>, usize)> {
             continue;
         }
         match serde_json::from_str::<Value>(&line) {
-            Ok(value) if value.get("schema").is_some() => records.push(value),
+            Ok(value) if value.get("schema").is_some() => records.push(Record::from_value(value)),
             _ => unreadable += 1,
         }
     }
     Ok((records, unreadable))
 }
 
+/// A time bound: RFC 3339, or an age before now such as `2h`.
+pub(crate) fn parse_time(text: &str) -> Result<chrono::DateTime<chrono::Utc>> {
+    if let Ok(at) = chrono::DateTime::parse_from_rfc3339(text) {
+        return Ok(at.with_timezone(&chrono::Utc));
+    }
+    let age = crate::duration::parse_duration(text).map_err(|_| {
+        anyhow::anyhow!("'{text}' is neither an RFC 3339 time nor an age such as 2h")
+    })?;
+    let age = chrono::Duration::from_std(age).context("age out of range")?;
+    Ok(chrono::Utc::now() - age)
+}
+
 #[cfg(test)]
 mod tests {
-    use super::RecordKind;
-
-    #[test]
-    fn every_kind_reads_back_by_its_name_and_newer_kinds_are_unknown() {
-        for kind in RecordKind::ALL {
-            let record = serde_json::json!({"kind": kind.name()});
-            assert_eq!(RecordKind::of(&record), Some(kind));
-        }
-        assert_eq!(
-            RecordKind::of(&serde_json::json!({"kind": "replica.lag"})),
-            None
-        );
-        assert_eq!(RecordKind::of(&serde_json::json!({"schema": 1})), None);
-    }
     #[test]
     fn a_record_after_a_half_written_line_starts_a_line_of_its_own() {
         let dir = tempfile::tempdir().unwrap();
@@ -229,7 +163,7 @@ mod tests {
         let (records, unreadable) = super::read_all(&path).unwrap();
         assert_eq!(unreadable, 1, "the half line stays alone");
         assert_eq!(records.len(), 1);
-        assert_eq!(records[0]["kind"], "incident.note");
+        assert_eq!(records[0].kind_name().as_deref(), Some("incident.note"));
     }
 
     /// On a real full disk (a tmpfs of 8 KiB, as root): the append that runs out of space fails,
@@ -272,7 +206,8 @@ mod tests {
         log.append(&serde_json::json!({"schema": 1, "kind": "kill.outcome"}))
             .unwrap();
         let (records, _) = super::read_all(&path).unwrap();
-        let kinds: Vec<&str> = records.iter().filter_map(|r| r["kind"].as_str()).collect();
+        let kinds: Vec<String> = records.iter().filter_map(Record::kind_name).collect();
+        let kinds: Vec<&str> = kinds.iter().map(String::as_str).collect();
         assert_eq!(kinds.first(), Some(&"incident.start"));
         assert_eq!(kinds.last(), Some(&"kill.outcome"), "{kinds:?}");
         assert!(
@@ -365,123 +300,5 @@ mod tests {
     }
 }
 
-/// What `mytriage evidence` reports: the matching records, as written.
-#[derive(Debug, Serialize)]
-pub(crate) struct EvidenceReport {
-    pub path: PathBuf,
-    /// Lines that were not records (a half-written last line, say).
-    pub unreadable_lines: usize,
-    pub records: Vec<Value>,
-}
-
-/// A time bound: RFC 3339, or an age before now such as `2h`.
-pub(crate) fn parse_time(text: &str) -> Result<chrono::DateTime<chrono::Utc>> {
-    if let Ok(at) = chrono::DateTime::parse_from_rfc3339(text) {
-        return Ok(at.with_timezone(&chrono::Utc));
-    }
-    let age = crate::duration::parse_duration(text).map_err(|_| {
-        anyhow::anyhow!("'{text}' is neither an RFC 3339 time nor an age such as 2h")
-    })?;
-    let age = chrono::Duration::from_std(age).context("age out of range")?;
-    Ok(chrono::Utc::now() - age)
-}
-
-/// Which records `mytriage evidence` lists.
-#[derive(Debug, Clone, Default)]
-pub(crate) struct Query {
-    pub since: Option<String>,
-    pub until: Option<String>,
-    /// Only records about this session.
-    pub pid: Option<u64>,
-}
-
-/// Reads the log and keeps the records in the time range and about the pid.
-pub(crate) fn list(path: &Path, args: &Query) -> Result<EvidenceReport> {
-    let since = args.since.as_deref().map(parse_time).transpose()?;
-    let until = args.until.as_deref().map(parse_time).transpose()?;
-    let (records, unreadable_lines) = read_all(path)?;
-    let records = records
-        .into_iter()
-        .filter(|r| {
-            let at = r["at"]
-                .as_str()
-                .and_then(|t| chrono::DateTime::parse_from_rfc3339(t).ok());
-            let in_range =
-                at.is_none_or(|at| since.is_none_or(|s| at >= s) && until.is_none_or(|u| at < u));
-            in_range && args.pid.is_none_or(|pid| r["pid"] == pid)
-        })
-        .collect();
-    Ok(EvidenceReport {
-        path: path.to_owned(),
-        unreadable_lines,
-        records,
-    })
-}
-
-impl crate::render::Report for EvidenceReport {
-    fn view(&self, _: &crate::render::ViewOptions) -> crate::render::View {
-        use crate::render::{Block, View, clip};
-        let text = |v: &Value| {
-            v.as_str().map(str::to_owned).unwrap_or_else(|| {
-                if v.is_null() {
-                    String::new()
-                } else {
-                    v.to_string()
-                }
-            })
-        };
-        let rows = self
-            .records
-            .iter()
-            .map(|r| {
-                let statement = r["thread"]["statement"]
-                    .as_str()
-                    .or(r["last_statement"].as_str())
-                    .unwrap_or("");
-                let detail = match RecordKind::of(r) {
-                    Some(RecordKind::KillSnapshot) => {
-                        format!("reason: {}; {}", text(&r["reason"]), clip(statement, false))
-                    }
-                    Some(RecordKind::KillOutcome) => {
-                        let changed = r["changed"]
-                            .as_array()
-                            .map(|c| c.iter().map(text).collect::<Vec<_>>().join("; "));
-                        format!(
-                            "{} {} {}",
-                            text(&r["result"]),
-                            text(&r["method"]),
-                            changed.unwrap_or_default()
-                        )
-                    }
-                    _ => String::new(),
-                };
-                vec![
-                    text(&r["at"]),
-                    text(&r["kind"]),
-                    text(&r["id"]),
-                    text(&r["pid"]),
-                    detail.trim().to_owned(),
-                ]
-            })
-            .collect();
-        let mut blocks = vec![Block::Table {
-            title: None,
-            header: ["at", "kind", "id", "pid", "detail"]
-                .map(str::to_owned)
-                .to_vec(),
-            rows,
-        }];
-        blocks.push(Block::Note(format!(
-            "{} record(s) from {}",
-            self.records.len(),
-            self.path.display()
-        )));
-        if self.unreadable_lines > 0 {
-            blocks.push(Block::Note(format!(
-                "{} line(s) were not records",
-                self.unreadable_lines
-            )));
-        }
-        View { blocks }
-    }
-}
+#[cfg(test)]
+mod fixture_tests;

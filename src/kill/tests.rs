@@ -11,24 +11,20 @@ fn thread(user: &str, command: &str, trx: Option<(&str, u64)>, statement: Option
     }
 }
 
-fn snapshot(thread: Thread, trx_started: Option<&str>) -> Snapshot {
-    Snapshot {
+fn snapshot(thread: Thread, trx_started: Option<&str>) -> KillSnapshot {
+    KillSnapshot {
         header: Header::new(crate::evidence::RecordKind::KillSnapshot),
         pid: 42,
         query_only: false,
         reason: "test".into(),
         dry_run: false,
-        operator: Operator {
-            os_user: None,
-            host: None,
-        },
         server: ServerStamp {
-            flavor: crate::server::Flavor::MySql9,
+            flavor: "mysql-9".into(),
             version: "9.7.4".into(),
             hostname: None,
             time: String::new(),
         },
-        thread,
+        thread: SnapshotThread::from(&thread),
         trx_started: trx_started.map(str::to_owned),
         activity: Some(7),
         last_statement: None,
