@@ -1,7 +1,11 @@
 //! The pure parts of the safe kill: pid validation, protected threads, re-verification.
 
-use super::*;
-use crate::probe::processlist::Trx;
+use super::parse_pid;
+use super::select::protected;
+use super::verify::{Identity, changes};
+use crate::evidence::Header;
+use crate::evidence::record::{BlastRadius, KillSnapshot, ServerStamp, SnapshotThread};
+use crate::probe::processlist::{Thread, Trx};
 
 fn thread(user: &str, command: &str, trx: Option<(&str, u64)>, statement: Option<&str>) -> Thread {
     let trx = trx.map(|(id, age)| Trx::sample(id, age));
