@@ -1,7 +1,11 @@
 //! The pure parts of the safe kill: pid validation, protected threads, re-verification.
 
-use super::*;
-use crate::probe::processlist::Trx;
+use super::parse_pid;
+use super::select::protected;
+use super::verify::{Identity, changes};
+use crate::evidence::Header;
+use crate::evidence::record::{BlastRadius, KillSnapshot, ServerStamp, SnapshotThread};
+use crate::probe::processlist::{Thread, Trx};
 
 fn thread(user: &str, command: &str, trx: Option<(&str, u64)>, statement: Option<&str>) -> Thread {
     let trx = trx.map(|(id, age)| Trx::sample(id, age));
@@ -11,24 +15,20 @@ fn thread(user: &str, command: &str, trx: Option<(&str, u64)>, statement: Option
     }
 }
 
-fn snapshot(thread: Thread, trx_started: Option<&str>) -> Snapshot {
-    Snapshot {
+fn snapshot(thread: Thread, trx_started: Option<&str>) -> KillSnapshot {
+    KillSnapshot {
         header: Header::new(crate::evidence::RecordKind::KillSnapshot),
         pid: 42,
         query_only: false,
         reason: "test".into(),
         dry_run: false,
-        operator: Operator {
-            os_user: None,
-            host: None,
-        },
         server: ServerStamp {
-            flavor: crate::server::Flavor::MySql9,
+            flavor: "mysql-9".into(),
             version: "9.7.4".into(),
             hostname: None,
             time: String::new(),
         },
-        thread,
+        thread: SnapshotThread::from(&thread),
         trx_started: trx_started.map(str::to_owned),
         activity: Some(7),
         last_statement: None,

@@ -4,7 +4,8 @@ use anyhow::{Context, Result};
 use serde::Serialize;
 
 use crate::connect::Session;
-use crate::evidence::RecordKind;
+use crate::evidence::Record;
+use crate::evidence::record::DeadlockRecord;
 use crate::innodb_status::{self, Deadlock, DeadlockTrx};
 use crate::queries;
 use crate::render::{Block, Report, View, ViewOptions, clip};
@@ -236,27 +237,11 @@ pub(crate) fn key(deadlock: &Deadlock) -> String {
     )
 }
 
-/// The `deadlock` evidence record.
-#[derive(Debug, Serialize)]
-pub(crate) struct DeadlockRecord {
-    #[serde(flatten)]
-    pub header: crate::evidence::Header,
-    /// See [`key`]; used to record each deadlock once.
-    pub key: String,
-    pub server: String,
-    /// The parsed deadlock; `null` for one known only from performance_schema.error_log (it
-    /// happened between two polls and was replaced as the latest before it could be read).
-    pub deadlock: Option<Deadlock>,
-    /// The error-log entry, for a deadlock known only from there.
-    #[serde(skip_serializing_if = "Option::is_none")]
-    pub logged: Option<LoggedDeadlock>,
-}
-
 /// `deadlocks --history`: the deadlocks recorded in the evidence log.
 #[derive(Debug, Serialize)]
 pub(crate) struct DeadlockHistory {
     pub path: std::path::PathBuf,
-    pub deadlocks: Vec<serde_json::Value>,
+    pub deadlocks: Vec<DeadlockRecord>,
 }
 
 /// Reads the recorded deadlocks; no server needed.
@@ -266,38 +251,41 @@ pub(crate) fn history(path: &std::path::Path) -> Result<DeadlockHistory> {
         path: path.to_owned(),
         deadlocks: records
             .into_iter()
-            .filter(|r| RecordKind::of(r) == Some(RecordKind::Deadlock))
+            .filter_map(|r| match r {
+                Record::Deadlock(d) => Some(d),
+                _ => None,
+            })
             .collect(),
     })
 }
 
 impl Report for DeadlockHistory {
     fn view(&self, _: &ViewOptions) -> View {
+        // `null` where a number is missing: the cells show what the JSON holds.
+        let number = |n: Option<u64>| n.map_or_else(|| "null".to_owned(), |n| n.to_string());
         let rows = self
             .deadlocks
             .iter()
             .map(|r| {
-                let d = &r["deadlock"];
-                let sides: Vec<String> = d["transactions"]
-                    .as_array()
+                let d = r.deadlock.as_ref();
+                let sides: Vec<String> = d
                     .into_iter()
-                    .flatten()
+                    .flat_map(|d| &d.transactions)
                     .map(|t| {
                         format!(
                             "{}: {}",
-                            t["thread_id"],
-                            clip(t["query"].as_str().unwrap_or(""), false)
+                            number(t.thread_id),
+                            clip(t.query.as_deref().unwrap_or(""), false)
                         )
                     })
                     .collect();
                 vec![
-                    d["detected_at"]
-                        .as_str()
-                        .or(r["logged"]["logged"].as_str())
+                    d.and_then(|d| d.detected_at.as_deref())
+                        .or(r.logged.as_ref().map(|l| l.logged.as_str()))
                         .unwrap_or("?")
                         .to_owned(),
                     sides.join(" / "),
-                    d["victim"].to_string(),
+                    number(d.and_then(|d| d.victim).map(u64::from)),
                 ]
             })
             .collect();

@@ -8,9 +8,10 @@ use std::io::Write;
 use anyhow::{Context, Result};
 
 use crate::connect::Session;
-use crate::evidence::{EvidenceLog, Header, RecordKind};
-use crate::innodb_status;
-use crate::probe::deadlocks::{self, DeadlockRecord};
+use crate::evidence::record::{DeadlockRecord, LoggedDeadlock, RecordedDeadlock};
+use crate::evidence::{EvidenceLog, Header, Record, RecordKind};
+use crate::innodb_status::{self, Deadlock};
+use crate::probe::deadlocks;
 use crate::render::{Format, clip};
 use crate::workflow::live::{Frames, Pace, Ticker};
 
@@ -27,9 +28,11 @@ pub(crate) async fn run(
         (Vec::new(), 0)
     };
     let mut seen: HashSet<String> = records
-        .iter()
-        .filter(|r| RecordKind::of(r) == Some(RecordKind::Deadlock))
-        .filter_map(|r| r["key"].as_str().map(str::to_owned))
+        .into_iter()
+        .filter_map(|r| match r {
+            Record::Deadlock(d) => Some(d.key),
+            _ => None,
+        })
         .collect();
     let frames = Frames::lines(format);
     let mut ticker = Ticker::start(pace);
@@ -65,14 +68,18 @@ pub(crate) async fn run(
                     header: Header::new(RecordKind::Deadlock),
                     key,
                     server: server.clone(),
-                    deadlock,
-                    logged,
+                    deadlock: deadlock.as_ref().map(RecordedDeadlock::from),
+                    logged: logged.map(|l| LoggedDeadlock {
+                        logged: l.logged,
+                        victim: l.victim,
+                    }),
                 };
                 log.append(&record).context("recording a deadlock")?;
                 if frames.is_json() {
                     frames.line(&record)?;
                 } else {
-                    frames.frame(|out| Ok(writeln!(out, "{}", line(&record))?))?;
+                    let sentence = line(&record, deadlock.as_ref());
+                    frames.frame(|out| Ok(writeln!(out, "{sentence}")?))?;
                 }
                 recorded += 1;
             }
@@ -88,9 +95,9 @@ fn recorded_full(seen: &HashSet<String>, second: &str) -> bool {
     seen.iter().any(|key| key.starts_with(second))
 }
 
-/// A new deadlock in one sentence.
-fn line(record: &DeadlockRecord) -> String {
-    match (&record.deadlock, &record.logged) {
+/// A new deadlock in one sentence, from the parsed deadlock (or the error-log entry).
+fn line(record: &DeadlockRecord, deadlock: Option<&Deadlock>) -> String {
+    match (deadlock, &record.logged) {
         (Some(deadlock), _) => {
             let sides: Vec<String> = deadlock
                 .transactions

@@ -3,10 +3,9 @@
 use std::path::Path;
 
 use anyhow::{Result, bail};
-use serde::Serialize;
-use serde_json::Value;
 
-use crate::evidence::{self, EvidenceLog, Header, RecordKind};
+use crate::evidence::record::IncidentRecord;
+use crate::evidence::{self, EvidenceLog, Header, Record, RecordKind};
 use crate::render::{Block, Report, View, ViewOptions};
 
 /// What to record about the incident.
@@ -17,32 +16,16 @@ pub(crate) enum Action {
     End,
 }
 
-/// An `incident.start`, `incident.note` or `incident.end` record.
-#[derive(Debug, Serialize)]
-pub(crate) struct IncidentRecord {
-    #[serde(flatten)]
-    pub header: Header,
-    /// The id of the `incident.start` record.
-    pub incident: String,
-    pub title: Option<String>,
-    pub text: Option<String>,
-    pub operator: Option<String>,
-}
-
 /// The incident still open in the log: its start record's id and title.
-pub(crate) fn open_incident(records: &[Value]) -> Option<(String, Option<String>)> {
+pub(crate) fn open_incident(records: &[Record]) -> Option<(String, Option<String>)> {
     let mut open: Option<(String, Option<String>)> = None;
     for record in records {
-        match RecordKind::of(record) {
-            Some(RecordKind::IncidentStart) => {
-                open = record["id"]
-                    .as_str()
-                    .map(|id| (id.to_owned(), record["title"].as_str().map(str::to_owned)));
+        match record {
+            Record::IncidentStart(start) => {
+                open = Some((start.header.id.clone(), start.title.clone()));
             }
-            Some(RecordKind::IncidentEnd)
-                if open
-                    .as_ref()
-                    .is_some_and(|(id, _)| record["incident"] == id.as_str()) =>
+            Record::IncidentEnd(end)
+                if open.as_ref().is_some_and(|(id, _)| end.incident == *id) =>
             {
                 open = None
             }
@@ -60,8 +43,6 @@ pub(crate) fn record(path: &Path, action: &Action) -> Result<IncidentRecord> {
         Vec::new()
     };
     let open = open_incident(&records);
-    // The same operator identity as the kill records (environment, then /etc/passwd).
-    let operator = crate::kill::Operator::current().os_user;
     let record = match (action, open) {
         (Action::Start { .. }, Some((id, _))) => {
             bail!("incident {id} is still open; end it first with `mytriage incident end`")
@@ -73,7 +54,6 @@ pub(crate) fn record(path: &Path, action: &Action) -> Result<IncidentRecord> {
                 header,
                 title: title.clone(),
                 text: None,
-                operator,
             }
         }
         (_, None) => {
@@ -84,14 +64,12 @@ pub(crate) fn record(path: &Path, action: &Action) -> Result<IncidentRecord> {
             incident: id,
             title,
             text: Some(text.clone()),
-            operator,
         },
         (Action::End, Some((id, title))) => IncidentRecord {
             header: Header::new(RecordKind::IncidentEnd),
             incident: id,
             title,
             text: None,
-            operator,
         },
     };
     EvidenceLog::open(path)?.append(&record)?;
@@ -100,9 +78,9 @@ pub(crate) fn record(path: &Path, action: &Action) -> Result<IncidentRecord> {
 
 impl Report for IncidentRecord {
     fn view(&self, _: &ViewOptions) -> View {
-        let what = match RecordKind::named(&self.header.kind) {
-            Some(RecordKind::IncidentStart) => "started",
-            Some(RecordKind::IncidentNote) => "noted",
+        let what = match self.header.kind {
+            RecordKind::IncidentStart => "started",
+            RecordKind::IncidentNote => "noted",
             _ => "ended",
         };
         View {

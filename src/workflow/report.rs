@@ -6,9 +6,11 @@ use std::fmt::Write;
 use std::path::Path;
 
 use anyhow::{Context, Result, bail};
-use serde_json::Value;
 
-use crate::evidence::{self, RecordKind};
+use crate::evidence::record::{
+    AfterState, DeadlockRecord, IncidentRecord, KillOutcome, KillResult, KillSnapshot,
+};
+use crate::evidence::{self, Record};
 
 /// Report languages.
 #[derive(Debug, Clone, Copy, PartialEq, Eq, clap::ValueEnum)]
@@ -35,7 +37,7 @@ struct Scope {
     title: Option<String>,
     from: Option<String>,
     to: Option<String>,
-    records: Vec<Value>,
+    records: Vec<Record>,
 }
 
 /// Builds the report for the incident or time range the arguments name.
@@ -58,7 +60,7 @@ fn default_lang() -> Lang {
     }
 }
 
-fn select(records: Vec<Value>, args: &Options) -> Result<Scope> {
+fn select(records: Vec<Record>, args: &Options) -> Result<Scope> {
     if args.since.is_some() || args.until.is_some() {
         let since = args
             .since
@@ -80,37 +82,37 @@ fn select(records: Vec<Value>, args: &Options) -> Result<Scope> {
             .collect::<Vec<_>>();
         return Ok(Scope {
             title: None,
-            from: kept
-                .first()
-                .and_then(|r| r["at"].as_str())
-                .map(str::to_owned),
-            to: kept
-                .last()
-                .and_then(|r| r["at"].as_str())
-                .map(str::to_owned),
+            from: kept.first().and_then(Record::at).map(str::to_owned),
+            to: kept.last().and_then(Record::at).map(str::to_owned),
             records: kept,
         });
     }
-    let starts: Vec<&Value> = records
+    let starts: Vec<&IncidentRecord> = records
         .iter()
-        .filter(|r| RecordKind::of(r) == Some(RecordKind::IncidentStart))
+        .filter_map(|r| match r {
+            Record::IncidentStart(start) => Some(start),
+            _ => None,
+        })
         .collect();
     let start = match &args.incident {
-        Some(id) => starts.into_iter().find(|r| r["id"] == id.as_str()).with_context(|| format!("no incident {id} in the log"))?,
+        Some(id) => starts.into_iter().find(|r| r.header.id == *id).with_context(|| format!("no incident {id} in the log"))?,
         None => match starts.last() {
             Some(start) => start,
             None => bail!("the log has no incident; use --since/--until, or `mytriage incident start` next time"),
         },
     }
     .clone();
-    let id = start["id"].as_str().unwrap_or_default().to_owned();
     let end = records
         .iter()
-        .find(|r| {
-            RecordKind::of(r) == Some(RecordKind::IncidentEnd) && r["incident"] == id.as_str()
+        .find_map(|r| match r {
+            Record::IncidentEnd(end) if end.incident == start.header.id => Some(end),
+            _ => None,
         })
         .cloned();
-    let (from, to) = (at(&start), end.as_ref().and_then(at));
+    let (from, to) = (
+        parse_at(&start.header.at),
+        end.as_ref().and_then(|e| parse_at(&e.header.at)),
+    );
     let kept = records
         .into_iter()
         .filter(|r| {
@@ -118,18 +120,19 @@ fn select(records: Vec<Value>, args: &Options) -> Result<Scope> {
         })
         .collect();
     Ok(Scope {
-        title: start["title"].as_str().map(str::to_owned),
-        from: start["at"].as_str().map(str::to_owned),
-        to: end
-            .as_ref()
-            .and_then(|e| e["at"].as_str())
-            .map(str::to_owned),
+        title: start.title,
+        from: Some(start.header.at),
+        to: end.map(|e| e.header.at),
         records: kept,
     })
 }
 
-fn at(record: &Value) -> Option<chrono::DateTime<chrono::FixedOffset>> {
-    chrono::DateTime::parse_from_rfc3339(record["at"].as_str()?).ok()
+fn at(record: &Record) -> Option<chrono::DateTime<chrono::FixedOffset>> {
+    parse_at(record.at()?)
+}
+
+fn parse_at(text: &str) -> Option<chrono::DateTime<chrono::FixedOffset>> {
+    chrono::DateTime::parse_from_rfc3339(text).ok()
 }
 
 /// `2026-11-22T02:43:21.993Z` → `2026-11-22 02:43:21 UTC`.
@@ -143,34 +146,30 @@ fn when(text: Option<&str>) -> String {
     }
 }
 
-fn kind(scope: &Scope, kind: RecordKind) -> impl Iterator<Item = &Value> + '_ {
-    scope
-        .records
-        .iter()
-        .filter(move |r| RecordKind::of(r) == Some(kind))
+/// A text field as the report shows it: `?` where the record has none.
+fn text(value: Option<&str>) -> String {
+    value.unwrap_or("?").to_owned()
 }
 
-fn text(value: &Value) -> String {
-    match value {
-        Value::String(s) => s.clone(),
-        Value::Null => "?".to_owned(),
-        other => other.to_string(),
-    }
+/// A number as the report shows it: `?` where the record has none.
+fn number(value: Option<u64>) -> String {
+    value.map_or_else(|| "?".to_owned(), |n| n.to_string())
 }
 
 /// The statement a snapshot's session ran (now, or last).
-fn statement(snapshot: &Value) -> Option<&str> {
-    snapshot["thread"]["statement"]
-        .as_str()
-        .or_else(|| snapshot["last_statement"].as_str())
+fn statement(snapshot: &KillSnapshot) -> Option<&str> {
+    snapshot
+        .thread
+        .statement
+        .as_deref()
+        .or(snapshot.last_statement.as_deref())
 }
 
-fn tables(snapshot: &Value) -> String {
-    let mut names: Vec<String> = snapshot["locks"]
-        .as_array()
-        .into_iter()
-        .flatten()
-        .filter_map(|l| l["table"].as_str().map(str::to_owned))
+fn tables(snapshot: &KillSnapshot) -> String {
+    let mut names: Vec<String> = snapshot
+        .locks
+        .iter()
+        .filter_map(|l| l.table.clone())
         .collect();
     names.sort();
     names.dedup();
@@ -180,10 +179,19 @@ fn tables(snapshot: &Value) -> String {
 fn render(scope: &Scope, lang: Lang, path: &Path) -> String {
     let ko = lang == Lang::Ko;
     let t = |en: &str, kr: &str| if ko { kr.to_owned() } else { en.to_owned() };
-    let snapshots: Vec<&Value> = kind(scope, RecordKind::KillSnapshot).collect();
-    let outcomes: Vec<&Value> = kind(scope, RecordKind::KillOutcome).collect();
-    let deadlocks: Vec<&Value> = kind(scope, RecordKind::Deadlock).collect();
-    let notes: Vec<&Value> = kind(scope, RecordKind::IncidentNote).collect();
+    let mut snapshots: Vec<&KillSnapshot> = Vec::new();
+    let mut outcomes: Vec<&KillOutcome> = Vec::new();
+    let mut deadlocks: Vec<&DeadlockRecord> = Vec::new();
+    let mut notes: Vec<&IncidentRecord> = Vec::new();
+    for record in &scope.records {
+        match record {
+            Record::KillSnapshot(s) => snapshots.push(s),
+            Record::KillOutcome(o) => outcomes.push(o),
+            Record::Deadlock(d) => deadlocks.push(d),
+            Record::IncidentNote(n) => notes.push(n),
+            _ => {}
+        }
+    }
     let mut md = String::new();
     let title = scope
         .title
@@ -223,13 +231,13 @@ fn render(scope: &Scope, lang: Lang, path: &Path) -> String {
         );
     }
     for s in &snapshots {
-        let waiters = s["blocks"]["waiters_total"].as_u64().unwrap_or(0);
-        let age = s["thread"]["trx"]["age_s"].as_u64();
-        let idle = s["thread"]["idle_in_trx"] == true;
+        let waiters = s.blocks.waiters_total;
+        let age = s.thread.trx.as_ref().map(|t| t.age_s);
+        let idle = s.thread.idle_in_trx;
         let (pid, user, host) = (
-            text(&s["pid"]),
-            text(&s["thread"]["user"]),
-            crate::render::strip_port(&text(&s["thread"]["host"])).to_owned(),
+            s.pid.to_string(),
+            text(s.thread.user.as_deref()),
+            crate::render::strip_port(&text(s.thread.host.as_deref())).to_owned(),
         );
         let _ = write!(
             md,
@@ -237,12 +245,12 @@ fn render(scope: &Scope, lang: Lang, path: &Path) -> String {
             if ko {
                 format!(
                     "{}: 세션 {pid}({user}, {host}에서 접속)이 다른 세션 {waiters}개를 기다리게 하고 있었습니다.",
-                    when(s["at"].as_str())
+                    when(Some(&s.header.at))
                 )
             } else {
                 format!(
                     "{}: session {pid} ({user} from {host}) was holding up {waiters} other session(s).",
-                    when(s["at"].as_str())
+                    when(Some(&s.header.at))
                 )
             }
         );
@@ -285,11 +293,11 @@ fn render(scope: &Scope, lang: Lang, path: &Path) -> String {
     let _ = writeln!(md, "\n## {}\n", t("Cause", "원인 (Cause)"));
     for (n, s) in snapshots.iter().enumerate() {
         let (pid, rows) = (
-            text(&s["pid"]),
-            s["thread"]["trx"]["rows_locked"].as_u64().unwrap_or(0),
+            s.pid.to_string(),
+            s.thread.trx.as_ref().map_or(0, |t| t.rows_locked),
         );
         let place = tables(s);
-        let idle = s["thread"]["idle_in_trx"] == true;
+        let idle = s.thread.idle_in_trx;
         let _ = writeln!(
             md,
             "- {}",
@@ -314,18 +322,12 @@ fn render(scope: &Scope, lang: Lang, path: &Path) -> String {
         );
     }
     for d in &deadlocks {
-        let tables: Vec<String> = d["deadlock"]["transactions"]
-            .as_array()
-            .into_iter()
-            .flatten()
-            .flat_map(|x| {
-                x["holds"]
-                    .as_array()
-                    .into_iter()
-                    .flatten()
-                    .chain(x["waits_for"].as_array().into_iter().flatten())
-            })
-            .filter_map(|l| l["table"].as_str().map(str::to_owned))
+        let tables: Vec<String> = d
+            .deadlock
+            .iter()
+            .flat_map(|d| &d.transactions)
+            .flat_map(|x| x.holds.iter().chain(&x.waits_for))
+            .filter_map(|l| l.table.clone())
             .collect::<std::collections::BTreeSet<_>>()
             .into_iter()
             .collect();
@@ -362,35 +364,36 @@ fn render(scope: &Scope, lang: Lang, path: &Path) -> String {
     // One timeline: kills and notes in the order they happened.
     let mut timeline: Vec<(String, String)> = Vec::new();
     for o in &outcomes {
-        let snapshot = snapshots.iter().find(|s| s["id"] == o["snapshot_id"]);
+        let snapshot = snapshots.iter().find(|s| s.header.id == o.snapshot_id);
         let operator = snapshot
-            .map(|s| text(&s["operator"]["os_user"]))
+            .and_then(|s| s.header.operator.as_ref())
+            .and_then(|operator| operator.os_user.clone())
             .unwrap_or_else(|| "?".into());
-        let reason = snapshot.map(|s| text(&s["reason"])).unwrap_or_default();
+        let reason = snapshot.map(|s| s.reason.clone()).unwrap_or_default();
         let result = outcome_text(o, ko);
         let line = if ko {
             format!(
                 "{}: {operator}이(가) 세션 {}을(를) 종료했습니다 (사유: \"{reason}\"). 결과: {result}",
-                when(o["at"].as_str()),
-                text(&o["pid"])
+                when(Some(&o.header.at)),
+                o.pid
             )
         } else {
             format!(
                 "{}: {operator} ended session {} (reason: \"{reason}\"). Result: {result}",
-                when(o["at"].as_str()),
-                text(&o["pid"])
+                when(Some(&o.header.at)),
+                o.pid
             )
         };
-        timeline.push((text(&o["at"]), line));
+        timeline.push((o.header.at.clone(), line));
     }
     for note in &notes {
         let line = format!(
             "{}: {} {}",
-            when(note["at"].as_str()),
+            when(Some(&note.header.at)),
             t("note:", "메모:"),
-            text(&note["text"])
+            text(note.text.as_deref())
         );
-        timeline.push((text(&note["at"]), line));
+        timeline.push((note.header.at.clone(), line));
     }
     timeline.sort();
     for (_, line) in &timeline {
@@ -417,10 +420,10 @@ fn render(scope: &Scope, lang: Lang, path: &Path) -> String {
             "아래는 기록된 사실에서 나온 제안이며, 확정된 결론이 아닙니다."
         )
     );
-    let idle_root = snapshots.iter().any(|s| s["thread"]["idle_in_trx"] == true);
+    let idle_root = snapshots.iter().any(|s| s.thread.idle_in_trx);
     let many_rows = snapshots
         .iter()
-        .any(|s| s["thread"]["trx"]["rows_locked"].as_u64().unwrap_or(0) >= 10_000);
+        .any(|s| s.thread.trx.as_ref().map_or(0, |t| t.rows_locked) >= 10_000);
     if idle_root {
         let _ = writeln!(
             md,
@@ -481,25 +484,21 @@ fn render(scope: &Scope, lang: Lang, path: &Path) -> String {
             "A{}. {} {} ({}@{})\n\n```sql\n{}\n```\n",
             n + 1,
             t("session", "세션"),
-            text(&s["pid"]),
-            text(&s["thread"]["user"]),
-            text(&s["thread"]["host"]),
+            s.pid,
+            text(s.thread.user.as_deref()),
+            text(s.thread.host.as_deref()),
             statement(s).unwrap_or("-")
         );
     }
     for (n, d) in deadlocks.iter().enumerate() {
-        for x in d["deadlock"]["transactions"]
-            .as_array()
-            .into_iter()
-            .flatten()
-        {
+        for x in d.deadlock.iter().flat_map(|d| &d.transactions) {
             let _ = writeln!(
                 md,
                 "D{}. {} {}\n\n```sql\n{}\n```\n",
                 n + 1,
                 t("deadlock, thread", "교착 상태, 스레드"),
-                text(&x["thread_id"]),
-                x["query"].as_str().unwrap_or("-")
+                number(x.thread_id),
+                x.query.as_deref().unwrap_or("-")
             );
         }
     }
@@ -507,37 +506,45 @@ fn render(scope: &Scope, lang: Lang, path: &Path) -> String {
 }
 
 /// When a recorded deadlock happened: as InnoDB printed it, or as the error log logged it.
-fn deadlock_time(record: &Value) -> String {
-    record["deadlock"]["detected_at"]
-        .as_str()
-        .or(record["logged"]["logged"].as_str())
+fn deadlock_time(record: &DeadlockRecord) -> String {
+    record
+        .deadlock
+        .as_ref()
+        .and_then(|d| d.detected_at.as_deref())
+        .or(record.logged.as_ref().map(|l| l.logged.as_str()))
         .unwrap_or("?")
         .to_owned()
 }
 
-fn outcome_text(outcome: &Value, ko: bool) -> String {
-    let after = &outcome["after"];
-    match (outcome["result"].as_str(), after["state"].as_str()) {
-        (Some("killed"), Some("gone")) if ko => "세션이 종료되었고 잠금이 풀렸습니다.".to_owned(),
-        (Some("killed"), Some("gone")) => {
+fn outcome_text(outcome: &KillOutcome, ko: bool) -> String {
+    let after = outcome.after.as_ref();
+    let rows_left = number(after.and_then(|a| a.rows_left));
+    let error = text(outcome.error.as_deref());
+    match (outcome.result, after.map(|a| a.state)) {
+        (KillResult::Killed, Some(AfterState::Gone)) if ko => {
+            "세션이 종료되었고 잠금이 풀렸습니다.".to_owned()
+        }
+        (KillResult::Killed, Some(AfterState::Gone)) => {
             "the session ended and its locks were released.".to_owned()
         }
-        (Some("killed"), _) if ko => format!(
-            "종료 요청됨, 변경 내용을 되돌리는 중({}행 남음).",
-            text(&after["rows_left"])
-        ),
-        (Some("killed"), _) => format!(
-            "kill sent; the session was undoing its changes ({} rows left).",
-            text(&after["rows_left"])
-        ),
-        (Some("changed"), _) if ko => "대상이 스냅숏 이후 바뀌어 종료하지 않았습니다.".to_owned(),
-        (Some("changed"), _) => "not ended: the session had changed since the snapshot.".to_owned(),
-        (Some("dry-run"), _) if ko => "시험 실행(종료하지 않음).".to_owned(),
-        (Some("dry-run"), _) => "dry run, nothing ended.".to_owned(),
-        (Some("not-confirmed"), _) if ko => "확인되지 않아 종료하지 않았습니다.".to_owned(),
-        (Some("not-confirmed"), _) => "not confirmed, nothing ended.".to_owned(),
-        (_, _) if ko => format!("실패: {}", text(&outcome["error"])),
-        (_, _) => format!("failed: {}", text(&outcome["error"])),
+        (KillResult::Killed, _) if ko => {
+            format!("종료 요청됨, 변경 내용을 되돌리는 중({rows_left}행 남음).")
+        }
+        (KillResult::Killed, _) => {
+            format!("kill sent; the session was undoing its changes ({rows_left} rows left).")
+        }
+        (KillResult::Changed, _) if ko => {
+            "대상이 스냅숏 이후 바뀌어 종료하지 않았습니다.".to_owned()
+        }
+        (KillResult::Changed, _) => {
+            "not ended: the session had changed since the snapshot.".to_owned()
+        }
+        (KillResult::DryRun, _) if ko => "시험 실행(종료하지 않음).".to_owned(),
+        (KillResult::DryRun, _) => "dry run, nothing ended.".to_owned(),
+        (KillResult::NotConfirmed, _) if ko => "확인되지 않아 종료하지 않았습니다.".to_owned(),
+        (KillResult::NotConfirmed, _) => "not confirmed, nothing ended.".to_owned(),
+        (KillResult::Failed, _) if ko => format!("실패: {error}"),
+        (KillResult::Failed, _) => format!("failed: {error}"),
     }
 }
 
@@ -583,6 +590,38 @@ mod tests {
                 && ko.contains("## 대응")
                 && ko.contains("## 대책")
         );
+    }
+
+    /// A log written by the version before the typed records, live on MySQL 9.7: an incident
+    /// with notes, a dry run, a deadlock, kills not confirmed, refused (changed), failed (no
+    /// privilege), KILL QUERY and KILL; beside it, the reports that version wrote for it.
+    const V1_FIXTURE: &str = "fixtures/evidence/evidence-v1.mysql-9.7.jsonl";
+
+    #[test]
+    fn a_log_written_before_the_typed_records_gives_the_same_report_byte_for_byte() {
+        for (lang, written) in [
+            (
+                Lang::En,
+                "fixtures/evidence/evidence-v1.mysql-9.7.report-en.md",
+            ),
+            (
+                Lang::Ko,
+                "fixtures/evidence/evidence-v1.mysql-9.7.report-ko.md",
+            ),
+        ] {
+            let args = Options {
+                incident: None,
+                since: None,
+                until: None,
+                lang: Some(lang),
+            };
+            let report = build(Path::new(V1_FIXTURE), &args).expect("report");
+            assert_eq!(
+                report,
+                std::fs::read_to_string(written).unwrap(),
+                "{written}"
+            );
+        }
     }
 
     #[test]
