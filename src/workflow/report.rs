@@ -5,12 +5,16 @@
 use std::fmt::Write;
 use std::path::Path;
 
-use anyhow::{Context, Result, bail};
+use anyhow::Result;
 
 use crate::evidence::record::{
     AfterState, DeadlockRecord, IncidentRecord, KillOutcome, KillResult, KillSnapshot,
 };
 use crate::evidence::{self, Record};
+
+mod scope;
+
+use scope::{Scope, select};
 
 /// Report languages.
 #[derive(Debug, Clone, Copy, PartialEq, Eq, clap::ValueEnum)]
@@ -32,14 +36,6 @@ pub(crate) struct Options {
     pub lang: Option<Lang>,
 }
 
-/// The records a report covers, and what it is called.
-struct Scope {
-    title: Option<String>,
-    from: Option<String>,
-    to: Option<String>,
-    records: Vec<Record>,
-}
-
 /// Builds the report for the incident or time range the arguments name.
 pub(crate) fn build(path: &Path, args: &Options) -> Result<String> {
     let (records, _) = evidence::read_all(path)?;
@@ -58,81 +54,6 @@ fn default_lang() -> Lang {
     } else {
         Lang::En
     }
-}
-
-fn select(records: Vec<Record>, args: &Options) -> Result<Scope> {
-    if args.since.is_some() || args.until.is_some() {
-        let since = args
-            .since
-            .as_deref()
-            .map(evidence::parse_time)
-            .transpose()?;
-        let until = args
-            .until
-            .as_deref()
-            .map(evidence::parse_time)
-            .transpose()?;
-        let kept = records
-            .into_iter()
-            .filter(|r| {
-                let at = at(r);
-                since.is_none_or(|s| at.is_some_and(|a| a >= s))
-                    && until.is_none_or(|u| at.is_some_and(|a| a < u))
-            })
-            .collect::<Vec<_>>();
-        return Ok(Scope {
-            title: None,
-            from: kept.first().and_then(Record::at).map(str::to_owned),
-            to: kept.last().and_then(Record::at).map(str::to_owned),
-            records: kept,
-        });
-    }
-    let starts: Vec<&IncidentRecord> = records
-        .iter()
-        .filter_map(|r| match r {
-            Record::IncidentStart(start) => Some(start),
-            _ => None,
-        })
-        .collect();
-    let start = match &args.incident {
-        Some(id) => starts.into_iter().find(|r| r.header.id == *id).with_context(|| format!("no incident {id} in the log"))?,
-        None => match starts.last() {
-            Some(start) => start,
-            None => bail!("the log has no incident; use --since/--until, or `mytriage incident start` next time"),
-        },
-    }
-    .clone();
-    let end = records
-        .iter()
-        .find_map(|r| match r {
-            Record::IncidentEnd(end) if end.incident == start.header.id => Some(end),
-            _ => None,
-        })
-        .cloned();
-    let (from, to) = (
-        parse_at(&start.header.at),
-        end.as_ref().and_then(|e| parse_at(&e.header.at)),
-    );
-    let kept = records
-        .into_iter()
-        .filter(|r| {
-            at(r).is_some_and(|a| from.is_some_and(|f| a >= f) && to.is_none_or(|t| a <= t))
-        })
-        .collect();
-    Ok(Scope {
-        title: start.title,
-        from: Some(start.header.at),
-        to: end.map(|e| e.header.at),
-        records: kept,
-    })
-}
-
-fn at(record: &Record) -> Option<chrono::DateTime<chrono::FixedOffset>> {
-    parse_at(record.at()?)
-}
-
-fn parse_at(text: &str) -> Option<chrono::DateTime<chrono::FixedOffset>> {
-    chrono::DateTime::parse_from_rfc3339(text).ok()
 }
 
 /// `2026-11-22T02:43:21.993Z` → `2026-11-22 02:43:21 UTC`.
@@ -549,106 +470,4 @@ fn outcome_text(outcome: &KillOutcome, ko: bool) -> String {
 }
 
 #[cfg(test)]
-mod tests {
-    use super::*;
-
-    /// A log captured live on MySQL 9.7: incident start, a note, the kill of the chain's idle root
-    /// (snapshot and outcome), incident end.
-    const FIXTURE: &str = "fixtures/evidence/incident-chain.mysql-9.7.jsonl";
-
-    fn report(lang: Lang) -> String {
-        let args = Options {
-            incident: None,
-            since: None,
-            until: None,
-            lang: Some(lang),
-        };
-        build(Path::new(FIXTURE), &args).expect("report")
-    }
-
-    #[test]
-    fn korean_report() {
-        insta::assert_snapshot!(report(Lang::Ko));
-    }
-
-    #[test]
-    fn english_report() {
-        insta::assert_snapshot!(report(Lang::En));
-    }
-
-    #[test]
-    fn names_the_blocker_the_statement_the_kill_and_the_outcome() {
-        let en = report(Lang::En);
-        assert!(en.contains("session 96498"));
-        assert!(en.contains("UPDATE demo.t2 SET v=v+1 WHERE id=1"));
-        assert!(en.contains("ended session 96498 (reason: \"idle root blocker\")"));
-        assert!(en.contains("locks were released"));
-        let ko = report(Lang::Ko);
-        assert!(
-            ko.contains("## 현상")
-                && ko.contains("## 원인")
-                && ko.contains("## 대응")
-                && ko.contains("## 대책")
-        );
-    }
-
-    /// A log written by the version before the typed records, live on MySQL 9.7: an incident
-    /// with notes, a dry run, a deadlock, kills not confirmed, refused (changed), failed (no
-    /// privilege), KILL QUERY and KILL; beside it, the reports that version wrote for it.
-    const V1_FIXTURE: &str = "fixtures/evidence/evidence-v1.mysql-9.7.jsonl";
-
-    #[test]
-    fn a_log_written_before_the_typed_records_gives_the_same_report_byte_for_byte() {
-        for (lang, written) in [
-            (
-                Lang::En,
-                "fixtures/evidence/evidence-v1.mysql-9.7.report-en.md",
-            ),
-            (
-                Lang::Ko,
-                "fixtures/evidence/evidence-v1.mysql-9.7.report-ko.md",
-            ),
-        ] {
-            let args = Options {
-                incident: None,
-                since: None,
-                until: None,
-                lang: Some(lang),
-            };
-            let report = build(Path::new(V1_FIXTURE), &args).expect("report");
-            assert_eq!(
-                report,
-                std::fs::read_to_string(written).unwrap(),
-                "{written}"
-            );
-        }
-    }
-
-    #[test]
-    fn a_log_without_incidents_needs_a_time_range() {
-        let dir = tempfile::tempdir().unwrap();
-        let path = dir.path().join("e.jsonl");
-        std::fs::write(&path, "").unwrap();
-        let args = Options {
-            incident: None,
-            since: None,
-            until: None,
-            lang: Some(Lang::En),
-        };
-        assert!(
-            build(&path, &args)
-                .unwrap_err()
-                .to_string()
-                .contains("no incident")
-        );
-        let args = Options {
-            since: Some("1h".into()),
-            ..args
-        };
-        assert!(
-            build(&path, &args)
-                .unwrap()
-                .contains("No blocking session and no deadlock were recorded.")
-        );
-    }
-}
+mod tests;
