@@ -51,9 +51,10 @@ pub async fn run(cli: Cli) -> Result<Exit> {
 async fn run_command(cli: Cli) -> Result<Exit> {
     let env = |name: &str| std::env::var(name).ok();
     let format = cli.format;
-    let connected = match Plan::new(&cli.command, &env)? {
+    let connected = match Plan::new(&cli, &env)? {
         // Reading and writing the evidence log needs no server.
         Plan::Offline(offline) => return run_offline(&offline, &Output::new(format, &cli)),
+        Plan::Fleet(fleet) => return run_fleet(&fleet, &cli, &env).await,
         Plan::Connected(connected) => *connected,
     };
     let output = Output::new(format, &cli);
@@ -96,6 +97,29 @@ async fn run_command(cli: Cli) -> Result<Exit> {
         .await
         .map(|()| Exit::Ok),
     }
+}
+
+/// One command on many hosts, concurrently; exits with the worst host's verdict (a host that
+/// could not be read is UNKNOWN).
+async fn run_fleet(
+    plan: &workflow::fleet::FleetPlan,
+    cli: &Cli,
+    env: &dyn Fn(&str) -> Option<String>,
+) -> Result<Exit> {
+    let mut flags = cli.connect.flags();
+    if flags.ask_password {
+        // Asked once, for every host that shares the credentials.
+        flags.given.password = Some(connect::prompt_password()?);
+        flags.ask_password = false;
+    }
+    let shared = workflow::fleet::Shared {
+        flags: &flags,
+        env,
+        home: connect::home_dir(),
+    };
+    let report = workflow::fleet::run(plan, &shared).await;
+    Output::new(cli.format, cli).emit(&report)?;
+    Ok(exit_of(report.verdict))
 }
 
 /// How reports reach stdout: the format, and how a table is drawn.

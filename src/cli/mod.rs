@@ -4,6 +4,7 @@
 //! after the subcommand, the way `mysql` users type them. `-h` is the host, as in `mysql`; help is
 //! `--help` only.
 
+use std::path::PathBuf;
 use std::time::Duration;
 
 use clap::{ArgAction, Args, Parser, Subcommand};
@@ -41,6 +42,9 @@ pub struct Cli {
     /// Output format: a human table, or JSON on stdout.
     #[arg(long, global = true, value_enum, default_value_t = Format::Table)]
     pub format: Format,
+
+    #[command(flatten)]
+    pub fleet: FleetArgs,
 
     /// Print help.
     #[arg(long, global = true, action = ArgAction::Help)]
@@ -119,6 +123,31 @@ pub enum Command {
     /// The incident document (Symptom / Cause / Response / Prevention) from the evidence log, in Markdown.
     #[command(disable_help_flag = true)]
     Report(ReportArgs),
+}
+
+/// Many hosts at once, for `status`, `check`, `replication`, `history` and `locks`. Global.
+#[derive(Debug, Clone, Default, Args)]
+pub struct FleetArgs {
+    /// Run on these hosts concurrently: host, host:port, mysql:// URL or [option-file group].
+    #[arg(
+        long,
+        global = true,
+        value_delimiter = ',',
+        help_heading = "Many hosts"
+    )]
+    pub hosts: Vec<String>,
+
+    /// Run on the hosts of this file, one a line (# comments).
+    #[arg(long, global = true, help_heading = "Many hosts")]
+    pub hosts_file: Option<PathBuf>,
+
+    /// Add the hosts the first host's replication names: its source, its replicas.
+    #[arg(long, global = true, help_heading = "Many hosts")]
+    pub cluster: bool,
+
+    /// Read at most this many hosts at a time.
+    #[arg(long, global = true, default_value_t = 16, value_parser = clap::value_parser!(u16).range(1..), help_heading = "Many hosts")]
+    pub parallel: u16,
 }
 
 /// Options for `replication`.

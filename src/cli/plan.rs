@@ -8,16 +8,18 @@ use std::path::{Path, PathBuf};
 use anyhow::{Context, Result, bail};
 
 use super::{
-    Command, ConnectArgs, DeadlocksArgs, EvidenceArgs, HistoryArgs, IncidentAction, KillArgs,
+    Cli, Command, ConnectArgs, DeadlocksArgs, EvidenceArgs, HistoryArgs, IncidentAction, KillArgs,
     KillFilter, ProcesslistArgs, ReportArgs, ThresholdArgs, TopArgs, WatchArgs,
 };
 use crate::connect::option_file::Defaults;
+use crate::connect::targets::{self, HostEntry};
 use crate::connect::{Flags, Layer};
 use crate::evidence;
 use crate::kill::{self, KillPlan, Target};
 use crate::probe::history::Sampling;
 use crate::probe::processlist::{Criteria, Filter};
 use crate::probe::replication;
+use crate::workflow::fleet::{FleetCommand, FleetPlan};
 use crate::workflow::live::Pace;
 use crate::workflow::thresholds::{Overrides, Thresholds};
 use crate::workflow::{incident, report, top, watch};
@@ -26,6 +28,8 @@ use crate::workflow::{incident, report, top, watch};
 pub(crate) enum Plan {
     Offline(Offline),
     Connected(Box<Connected>),
+    /// One command on many hosts.
+    Fleet(Box<FleetPlan>),
 }
 
 /// Commands that connect.
@@ -78,7 +82,48 @@ impl Plan {
         Plan::Connected(Box::new(Connected::Probe(online)))
     }
 
-    pub(crate) fn new(command: &Command, env: &dyn Fn(&str) -> Option<String>) -> Result<Plan> {
+    pub(crate) fn new(cli: &Cli, env: &dyn Fn(&str) -> Option<String>) -> Result<Plan> {
+        let fleet = &cli.fleet;
+        if fleet.hosts.is_empty() && fleet.hosts_file.is_none() && !fleet.cluster {
+            return Plan::single(&cli.command, env);
+        }
+        let (command, limits) = match &cli.command {
+            Command::Status(args) => (FleetCommand::Status, thresholds(args)?),
+            Command::Check(args) => (FleetCommand::Check, thresholds(&args.thresholds)?),
+            Command::Replication(_) => (FleetCommand::Replication, Thresholds::default()),
+            Command::History(_) => (FleetCommand::History, Thresholds::default()),
+            Command::Locks(_) => (FleetCommand::Locks, Thresholds::default()),
+            _ => bail!(
+                "--hosts, --hosts-file and --cluster work with status, check, replication, history and locks"
+            ),
+        };
+        let mut hosts = targets::read_hosts(&fleet.hosts, fleet.hosts_file.as_ref())?;
+        if hosts.is_empty() {
+            // --cluster alone starts from the host the connection flags name.
+            let flags = cli.connect.flags();
+            let host = flags
+                .given
+                .host
+                .clone()
+                .unwrap_or_else(|| "localhost".to_owned());
+            hosts.push(HostEntry::Address {
+                host,
+                port: flags.given.port,
+            });
+            if flags.url.is_some() {
+                hosts[0] = HostEntry::Url(flags.url.clone().unwrap_or_default());
+            }
+        }
+        Ok(Plan::Fleet(Box::new(FleetPlan {
+            command,
+            hosts,
+            cluster: fleet.cluster,
+            parallel: usize::from(fleet.parallel),
+            limits,
+        })))
+    }
+
+    fn single(command: &Command, env: &dyn Fn(&str) -> Option<String>) -> Result<Plan> {
         let log = |flag: &Option<PathBuf>| -> Result<PathBuf> {
             flag.clone()
                 .or_else(|| evidence::default_path(env))

@@ -9,6 +9,7 @@
 pub(crate) mod option_file;
 pub(crate) mod row;
 mod session;
+pub(crate) mod targets;
 mod tls;
 mod url;
 

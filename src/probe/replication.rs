@@ -350,13 +350,7 @@ pub(crate) async fn collect(session: &mut Session, options: &Options) -> Result<
         )
         .await?,
     );
-    let replicas = match session.server.replicas_query() {
-        Some(sql) => parse::replicas(
-            &read_rows(session, "listing the replicas", sql, &mut notes).await?,
-            &threads,
-        ),
-        None => Vec::new(),
-    };
+    let replicas = read_replicas(session, &threads, &mut notes).await?;
     let mariadb_gtid = match session.server.flavor.is_mariadb() {
         true => read_rows(
             session,
@@ -389,6 +383,21 @@ pub(crate) async fn collect(session: &mut Session, options: &Options) -> Result<
         mariadb_gtid,
         aurora,
         notes,
+    })
+}
+
+/// The replicas registered with this source, matched to the Binlog Dump threads serving them.
+pub(crate) async fn read_replicas(
+    session: &mut Session,
+    threads: &[Thread],
+    notes: &mut Vec<String>,
+) -> Result<Vec<ConnectedReplica>> {
+    Ok(match session.server.replicas_query() {
+        Some(sql) => parse::replicas(
+            &read_rows(session, "listing the replicas", sql, notes).await?,
+            threads,
+        ),
+        None => Vec::new(),
     })
 }
 

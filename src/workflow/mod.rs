@@ -3,6 +3,7 @@
 
 pub(crate) mod check;
 pub(crate) mod deadlock_watch;
+pub(crate) mod fleet;
 pub(crate) mod incident;
 pub(crate) mod live;
 pub(crate) mod report;

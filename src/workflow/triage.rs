@@ -12,7 +12,7 @@ use crate::probe::connections::{self, ConnectionsReport};
 use crate::probe::history::{self, OldestTrx};
 use crate::probe::locks::{self, LocksReport};
 use crate::probe::purge::{self, PurgeBlocker};
-use crate::probe::replication::{self, Channel};
+use crate::probe::replication::{self, Channel, ConnectedReplica};
 use crate::probe::{deadlocks, processlist};
 use crate::server::ServerInfo;
 
@@ -33,6 +33,8 @@ pub(crate) struct Triage {
     pub latest_deadlock: Option<Deadlock>,
     /// The replication channels, when the server is a replica.
     pub replication: Vec<Channel>,
+    /// The replicas connected to it, when it is a source.
+    pub replicas: Vec<ConnectedReplica>,
     /// The server's clock when the snapshot was taken (its own time zone).
     pub server_time: Option<String>,
     /// Sections that could not be read in time, and why.
@@ -99,6 +101,7 @@ pub(crate) fn statements(server: &ServerInfo) -> Vec<&'static str> {
     }
     ahead.push(server.flavor.history_list_length_query());
     ahead.extend(replication::channel_statements(server));
+    ahead.extend(server.replicas_query());
     ahead.push(crate::queries::SERVER_NOW);
     ahead
 }
@@ -162,6 +165,13 @@ async fn snapshot(session: &mut Session) -> Result<Triage> {
     )
     .await?
     .unwrap_or_default();
+    let replicas = section(
+        &mut gaps,
+        Section::Replication,
+        replication::read_replicas(session, &threads, &mut notes),
+    )
+    .await?
+    .unwrap_or_default();
     let now: Option<Vec<String>> = section(
         &mut gaps,
         Section::ServerTime,
@@ -183,6 +193,7 @@ async fn snapshot(session: &mut Session) -> Result<Triage> {
             .as_deref()
             .and_then(innodb_status::parse_latest_deadlock),
         replication: channels,
+        replicas,
         server_time: now.and_then(|rows| rows.into_iter().next()),
         unavailable: gaps,
     })

@@ -234,12 +234,21 @@ pub(crate) fn replicas(rows: &[Row], threads: &[Thread]) -> Vec<ConnectedReplica
     for dump in dumps {
         let client = dump.host.clone();
         let host = dump.host_name().map(str::to_owned);
-        match listed
-            .iter_mut()
-            .find(|r| r.pid.is_none() && host.is_some() && r.host == host)
+        // By the host it reported; a replica that reported none (no report_host) takes the
+        // next dump thread's client address, in order.
+        let matched = match listed
+            .iter()
+            .position(|r| r.pid.is_none() && host.is_some() && r.host == host)
         {
+            Some(at) => Some(at),
+            None => listed
+                .iter()
+                .position(|r| r.pid.is_none() && r.host.is_none()),
+        };
+        match matched.map(|at| &mut listed[at]) {
             Some(replica) => {
                 replica.pid = Some(dump.pid);
+                replica.host = replica.host.take().or(host);
                 replica.client = client;
             }
             None => listed.push(ConnectedReplica {

@@ -266,3 +266,20 @@ fn a_blocked_applier_is_named_under_its_root_blocker() {
         "applier 40 blocked by session 7 (report), idle in transaction: last: SELECT * FROM shop.t FOR UPDATE"
     );
 }
+
+/// MySQL's SHOW REPLICAS leaves Host empty without report_host: the dump thread's client
+/// address names the replica.
+#[test]
+fn a_replica_without_report_host_is_named_by_its_dump_thread() {
+    let mut dump = Thread::sample(21, "repl", "Binlog Dump GTID", None);
+    dump.host = Some("127.0.0.1:51000".into());
+    let listed = parse::replicas(
+        &[row(&[("Server_Id", "2"), ("Host", ""), ("Port", "13310")])],
+        &[dump],
+    );
+    assert_eq!(listed.len(), 1);
+    assert_eq!(
+        (listed[0].host.as_deref(), listed[0].port, listed[0].pid),
+        (Some("127.0.0.1"), Some(13310), Some(21))
+    );
+}
