@@ -124,6 +124,10 @@ pub(crate) struct Channel {
     pub workers: Vec<Worker>,
     /// The local session the applier waits for, when it waits for one.
     pub blocked_by: Option<BlockedApplier>,
+    /// Where the applier stands in the relay log (file, position): the start of the event group
+    /// it applies, or failed on.
+    #[serde(skip)]
+    pub relay_log: Option<(String, u64)>,
 }
 
 impl Channel {
@@ -323,6 +327,11 @@ pub(crate) async fn read_channels(
             channel.blocked_by = blocked_applier(channel, threads, locks);
         }
     }
+    if session.server.flavor.is_mariadb() {
+        for channel in &mut channels {
+            failing_gtid_from_relay_log(session, channel, notes).await?;
+        }
+    }
     Ok(channels)
 }
 
@@ -429,6 +438,42 @@ fn row_map(row: &mysql_async::Row) -> BTreeMap<String, String> {
             col.text(&name).map(|value| (name, value))
         })
         .collect()
+}
+
+/// MariaDB's applier error names the event's position, not its GTID: the event group it failed on
+/// starts at the applier's relay-log position with a `BEGIN GTID d-s-n` event.
+async fn failing_gtid_from_relay_log(
+    session: &mut Session,
+    channel: &mut Channel,
+    notes: &mut Vec<String>,
+) -> Result<()> {
+    let is_gtid = |t: &str| parse::is_mariadb_gtid(t);
+    let (Some(_), Some((file, pos))) = (&channel.sql_error, &channel.relay_log) else {
+        return Ok(());
+    };
+    if channel.failing_transaction.as_deref().is_some_and(is_gtid) {
+        return Ok(());
+    }
+    let plain = |s: &str| {
+        s.chars()
+            .all(|c| c.is_ascii_alphanumeric() || matches!(c, '.' | '_' | '-'))
+    };
+    if !plain(file) || !plain(&channel.name) {
+        return Ok(());
+    }
+    let connection = match channel.name.as_str() {
+        "" => String::new(),
+        name => format!("'{name}' "),
+    };
+    let sql = format!("SHOW RELAYLOG {connection}EVENTS IN '{file}' FROM {pos} LIMIT 3");
+    let rows = read_rows(session, "reading the failing event", &sql, notes).await?;
+    if let Some(gtid) = rows
+        .iter()
+        .find_map(|r| parse::gtid_of_event(r.get("Info")?))
+    {
+        channel.failing_transaction = Some(gtid);
+    }
+    Ok(())
 }
 
 async fn heartbeat_lag(session: &mut Session, table: &HeartbeatTable) -> Result<Option<f64>> {

@@ -9,6 +9,7 @@
 pub mod globals;
 pub mod mytriage;
 pub mod proxy;
+pub mod replicas;
 pub mod scenarios;
 
 // Not every includer (the demo, the benchmarks) uses both.

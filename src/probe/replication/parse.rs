@@ -92,6 +92,7 @@ pub(crate) fn channels(rows: &[Row]) -> Vec<Channel> {
                 gtid_io_pos: text(&row, "Gtid_IO_Pos"),
                 workers: Vec::new(),
                 blocked_by: None,
+                relay_log: text(&row, "Relay_Log_File").zip(number(&row, "Relay_Log_Pos")),
             }
         })
         .collect()
@@ -122,6 +123,24 @@ pub(crate) fn failing_transaction(message: &str) -> Option<String> {
     EVENT
         .captures(message)
         .map(|m| format!("{} end_log_pos {}", &m[1], &m[2]))
+}
+
+/// A MariaDB GTID, `domain-server-sequence`.
+pub(crate) fn is_mariadb_gtid(text: &str) -> bool {
+    let parts: Vec<&str> = text.split('-').collect();
+    parts.len() == 3
+        && parts
+            .iter()
+            .all(|p| !p.is_empty() && p.bytes().all(|b| b.is_ascii_digit()))
+}
+
+/// The GTID of a relay-log event's `Info`: `BEGIN GTID 0-1-17` (MariaDB).
+pub(crate) fn gtid_of_event(info: &str) -> Option<String> {
+    info.split_whitespace()
+        .skip_while(|w| *w != "GTID")
+        .nth(1)
+        .filter(|g| is_mariadb_gtid(g))
+        .map(str::to_owned)
 }
 
 /// MySQL 8.0+'s workers, with the applier lag they give each channel.

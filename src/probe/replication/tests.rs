@@ -283,3 +283,33 @@ fn a_replica_without_report_host_is_named_by_its_dump_thread() {
         (Some("127.0.0.1"), Some(13310), Some(21))
     );
 }
+
+/// MariaDB 10.11's applier error names the event's position only; the relay log's event group
+/// starts with the GTID (recorded from a real 1062 on the test replica).
+#[test]
+fn a_mariadb_failing_event_is_named_by_the_gtid_of_its_group() {
+    let message = "Could not execute Write_rows_v1 event on table mytriage_test.t; Duplicate entry \
+        '7' for key 'PRIMARY', Error_code: 1062; handler error HA_ERR_FOUND_DUPP_KEY; the event's \
+        master log mariadb-bin.000002, end_log_pos 4276001";
+    assert_eq!(
+        failing_transaction(message).as_deref(),
+        Some("mariadb-bin.000002 end_log_pos 4276001")
+    );
+    assert_eq!(
+        parse::gtid_of_event("BEGIN GTID 0-1-26817").as_deref(),
+        Some("0-1-26817")
+    );
+    assert_eq!(parse::gtid_of_event("use `db`; INSERT ..."), None);
+    let status = row(&[
+        ("Slave_SQL_Running", "No"),
+        ("Last_SQL_Errno", "1062"),
+        ("Last_SQL_Error", message),
+        ("Relay_Log_File", "relay-bin.000002"),
+        ("Relay_Log_Pos", "2924016"),
+    ]);
+    let [channel] = channels(&[status]).try_into().unwrap();
+    assert_eq!(
+        channel.relay_log,
+        Some(("relay-bin.000002".to_owned(), 2924016))
+    );
+}
