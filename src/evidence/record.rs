@@ -327,6 +327,10 @@ pub(crate) struct BlastRadius {
     /// Distinct sessions waiting on it, directly or not.
     pub waiters_total: usize,
     pub waiter_pids: Vec<u64>,
+    /// Which of the waiters are replication applier threads: the replica falls behind while
+    /// they wait. Absent when none (and in logs written before it was recorded).
+    #[serde(default, skip_serializing_if = "Vec::is_empty")]
+    pub appliers: Vec<u64>,
 }
 
 /// The `kill.outcome` record, linked to its snapshot.

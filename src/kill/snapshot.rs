@@ -105,12 +105,12 @@ pub(super) async fn snapshot(
         last_statement,
         locks,
         metadata_locks,
-        blocks: blast_radius(seen.roots, pid),
+        blocks: blast_radius(seen.roots, seen.threads, pid),
         thread: SnapshotThread::from(&thread),
     })
 }
 
-fn blast_radius(roots: &[Node<LockSession>], pid: u64) -> BlastRadius {
+fn blast_radius(roots: &[Node<LockSession>], threads: &[Thread], pid: u64) -> BlastRadius {
     fn find(nodes: &[Node<LockSession>], pid: u64) -> Option<&Node<LockSession>> {
         nodes.iter().find_map(|n| {
             if n.info.pid == pid {
@@ -134,9 +134,15 @@ fn blast_radius(roots: &[Node<LockSession>], pid: u64) -> BlastRadius {
     let mut waiter_pids = Vec::new();
     collect(node, &mut waiter_pids);
     waiter_pids.sort_unstable();
+    let appliers = threads
+        .iter()
+        .filter(|t| waiter_pids.contains(&t.pid) && crate::probe::replication::is_applier(t))
+        .map(|t| t.pid)
+        .collect();
     BlastRadius {
         waiters_total: node.waiters_total,
         waiter_pids,
+        appliers,
     }
 }
 

@@ -241,6 +241,18 @@ fn render(scope: &Scope, lang: Lang, path: &Path) -> String {
                 ),
             }
         );
+        if !s.blocks.appliers.is_empty() {
+            let _ = writeln!(
+                md,
+                "- {}",
+                t(
+                    "Among those it held up was the replication applier of this replica: while it waited, the replica fell further behind its source (changes made on the source did not reach it).",
+                    &format!(
+                        "세션 {pid}이 막은 작업 중에는 이 복제 서버의 복제 적용 스레드도 있었습니다. 그동안 복제 서버는 원본 서버보다 점점 뒤처졌습니다(원본에서 바뀐 데이터가 반영되지 않았습니다)."
+                    ),
+                )
+            );
+        }
     }
     for d in &deadlocks {
         let tables: Vec<String> = d

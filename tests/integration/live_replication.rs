@@ -23,11 +23,11 @@ pub mod replica {
     /// An older, unrelated transaction left idle on the replica: it must never be the culprit.
     async fn decoy(pair: &Pair) -> (Conn, u64) {
         let mut conn = pair.replica.conn().await;
-        conn.query_drop("CREATE DATABASE IF NOT EXISTS mytriage_decoy")
-            .await
-            .unwrap();
         // Replica-local, outside the binary log: no errant transaction.
         conn.query_drop("SET SESSION sql_log_bin = 0")
+            .await
+            .unwrap();
+        conn.query_drop("CREATE DATABASE IF NOT EXISTS mytriage_decoy")
             .await
             .unwrap();
         conn.query_drop(
@@ -49,13 +49,23 @@ pub mod replica {
 
     /// Polls `check` until it returns a value, for up to 60 s (a replica's applier waits, an
     /// error appears); panics with its last complaint otherwise.
-    async fn poll<T>(what: &str, mut check: impl FnMut() -> Result<T, String>) -> T {
+    async fn poll<T>(what: &str, check: impl FnMut() -> Result<T, String>) -> T {
+        try_poll(what, check)
+            .await
+            .unwrap_or_else(|e| panic!("{e}"))
+    }
+
+    /// [`poll`] that returns its failure, for a test that must repair the replica first.
+    async fn try_poll<T>(
+        what: &str,
+        mut check: impl FnMut() -> Result<T, String>,
+    ) -> Result<T, String> {
         let started = std::time::Instant::now();
         loop {
             match check() {
-                Ok(value) => return value,
+                Ok(value) => return Ok(value),
                 Err(last) if started.elapsed() > std::time::Duration::from_secs(60) => {
-                    panic!("never happened: {what}: {last}")
+                    return Err(format!("never happened: {what}: {last}"));
                 }
                 Err(_) => tokio::time::sleep(std::time::Duration::from_millis(500)).await,
             }
@@ -186,6 +196,24 @@ pub mod replica {
                 String::from_utf8_lossy(&refused.stderr)
             );
 
+            // The kill snapshot of the holder records that it held up the applier, for the report.
+            let dry = Mytriage::new(&pair.replica.url)
+                .args([
+                    "kill",
+                    &holder_pid.to_string(),
+                    "--dry-run",
+                    "--reason",
+                    "applier",
+                ])
+                .args(["--format", "json"])
+                .arg("--evidence")
+                .arg(&evidence)
+                .json();
+            assert_eq!(
+                dry["victims"][0]["snapshot"]["blocks"]["appliers"],
+                serde_json::json!([applier]),
+                "{dry:#}"
+            );
             holder.query_drop("ROLLBACK").await.unwrap();
             pair.caught_up()
                 .await
@@ -216,7 +244,7 @@ pub mod replica {
                     .await
                     .unwrap();
             }
-            let c = poll("the writes are received and not applied", || {
+            let observed = try_poll("the writes are received and not applied", || {
                 let report = replication(&pair);
                 let c = channel(&report);
                 // Received but not applied: MySQL's retrieved set is ahead of the executed one,
@@ -230,10 +258,16 @@ pub mod replica {
                     .ok_or_else(|| format!("{report:#}"))
             })
             .await;
-            assert_eq!(c["io_running"], "Yes", "{c:#}");
             let status = Mytriage::new(&pair.replica.url)
                 .args(["status", "--format", "json"])
                 .json();
+            let check = Mytriage::new(&pair.replica.url).args(["check"]).output();
+            // Started again before judging, so a failed assertion never leaves it stopped.
+            pair.replica_thread(true, "SQL_THREAD").await.unwrap();
+            pair.caught_up().await.expect("caught up after START");
+
+            let c = observed.unwrap_or_else(|e| panic!("{e}"));
+            assert_eq!(c["io_running"], "Yes", "{c:#}");
             let repl = finding(&status, "replication");
             assert_eq!(repl["verdict"], "CRIT", "{repl:#}");
             assert!(
@@ -247,11 +281,7 @@ pub mod replica {
                     .contains(&decoy_pid.to_string()),
                 "{repl:#}"
             );
-            let check = Mytriage::new(&pair.replica.url).args(["check"]).output();
             assert_eq!(check.status.code(), Some(2), "CRITICAL");
-
-            pair.replica_thread(true, "SQL_THREAD").await.unwrap();
-            pair.caught_up().await.expect("caught up after START");
             let status = Mytriage::new(&pair.replica.url)
                 .args(["status", "--format", "json"])
                 .json();
@@ -314,26 +344,19 @@ pub mod replica {
                 .await
                 .unwrap();
             let gtid = last_gtid(&mut source, flavor).await;
-            let c = poll("the applier stops on 1062", || {
+            // Observed first and judged after the repair, so a failed assertion never leaves
+            // the shared replica broken.
+            let observed = try_poll("the applier stops with an error", || {
                 let report = replication(&pair);
                 let c = channel(&report);
-                (c["sql_error"]["errno"] == 1062)
+                (c["sql_running"] == "No" && c["sql_error"].is_object())
                     .then_some(c)
                     .ok_or_else(|| format!("{report:#}"))
             })
             .await;
-            assert_eq!(c["sql_running"], "No", "{c:#}");
-            assert_eq!(c["failing_transaction"], gtid.as_str(), "{c:#}");
             let status = Mytriage::new(&pair.replica.url)
                 .args(["status", "--format", "json"])
                 .json();
-            let repl = finding(&status, "replication");
-            assert_eq!(repl["verdict"], "CRIT", "{repl:#}");
-            assert!(
-                repl["summary"].as_str().unwrap().contains("1062")
-                    && repl["summary"].as_str().unwrap().contains(&gtid),
-                "{repl:#}"
-            );
 
             // Repair: the replica's own row goes, the source's row applies.
             local
@@ -342,6 +365,17 @@ pub mod replica {
                 .unwrap();
             pair.replica_thread(true, "SQL_THREAD").await.unwrap();
             pair.caught_up().await.expect("repaired");
+
+            let c = observed.unwrap_or_else(|e| panic!("{e}"));
+            assert_eq!(c["sql_error"]["errno"], 1062, "{c:#}");
+            assert_eq!(c["failing_transaction"], gtid.as_str(), "{c:#}");
+            let repl = finding(&status, "replication");
+            assert_eq!(repl["verdict"], "CRIT", "{repl:#}");
+            assert!(
+                repl["summary"].as_str().unwrap().contains("1062")
+                    && repl["summary"].as_str().unwrap().contains(&gtid),
+                "{repl:#}"
+            );
             let _ = local.disconnect().await;
             let _ = decoy.query_drop("ROLLBACK").await;
             let _ = decoy.disconnect().await;
@@ -361,18 +395,18 @@ pub mod replica {
             let (mut decoy, _) = decoy(&pair).await;
             pair.replica_thread(false, "IO_THREAD").await.unwrap();
             let report = replication(&pair);
-            let c = channel(&report);
-            assert_eq!(c["io_running"], "No", "{c:#}");
             let status = Mytriage::new(&pair.replica.url)
                 .args(["status", "--format", "json"])
                 .json();
+            pair.replica_thread(true, "IO_THREAD").await.unwrap();
+            let c = channel(&report);
+            assert_eq!(c["io_running"], "No", "{c:#}");
             let repl = finding(&status, "replication");
             assert_eq!(repl["verdict"], "CRIT", "{repl:#}");
             assert!(
                 repl["summary"].as_str().unwrap().contains("IO thread"),
                 "{repl:#}"
             );
-            pair.replica_thread(true, "IO_THREAD").await.unwrap();
             pair.caught_up().await.expect("caught up after START");
             let _ = decoy.query_drop("ROLLBACK").await;
             let _ = decoy.disconnect().await;
@@ -425,7 +459,9 @@ pub mod replica {
                 let report = Mytriage::offline()
                     .args(["-u", "root", "-h", host, "-P", port])
                     .args(["replication", "--cluster", "--format", "json"])
-                    .json();
+                    .output();
+                // The exit code is the worst verdict's; the shape is what is judged here.
+                let report: Value = serde_json::from_slice(&report.stdout).expect("fleet JSON");
                 let names: Vec<&str> = report["hosts"]
                     .as_array()
                     .unwrap()

@@ -90,6 +90,7 @@ fn readme_documents_every_probe() {
         "history",
         "connections",
         "deadlocks",
+        "replication",
     ] {
         assert!(
             commands.iter().any(|c| c == probe),
@@ -169,5 +170,31 @@ fn extra_args(command: &str) -> &'static str {
     match command {
         "trx" => "--min-age 0s",
         _ => "",
+    }
+}
+
+/// On a replica, the documented channel (and its blocked applier and workers) has the keys a
+/// live replica prints.
+#[test]
+fn readme_replication_shape_matches_a_replica() {
+    let docs = documented();
+    let documented = &docs
+        .iter()
+        .find(|(c, _)| c == "replication")
+        .expect("replication shape")
+        .1;
+    for pair in support::replicas::pairs() {
+        support::announce("README replication shape", &pair.replica);
+        let live = run(&pair.replica, "replication");
+        assert_same_shape("replication", documented, &live);
+        let (doc, channel) = (&documented["channels"][0], &live["channels"][0]);
+        if let Some(worker) = channel["workers"].get(0) {
+            let doc_worker = &doc["workers"][0];
+            assert_eq!(
+                support::json_keys(doc_worker),
+                support::json_keys(worker),
+                "keys of replication channels[0].workers[0]"
+            );
+        }
     }
 }

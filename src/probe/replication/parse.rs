@@ -165,12 +165,26 @@ pub(crate) fn attach_workers(channels: &mut [Channel], rows: &[Row]) {
             last_applied_lag_s: seconds("last_applied_lag_us"),
             error: error(row, "error_number", "error_message", "error_at"),
         };
-        if channel.failing_transaction.is_none() && worker.error.is_some() {
-            channel.failing_transaction = worker.applying.clone();
-        }
         channel.workers.push(worker);
     }
     for channel in channels.iter_mut() {
+        // With parallel workers the coordinator's error names only the most recent failure,
+        // often a worker stopped because an earlier one failed (3030): the first worker error
+        // is the cause.
+        let first = channel
+            .workers
+            .iter()
+            .filter_map(|w| Some((w.error.as_ref()?, w)))
+            .min_by(|(a, _), (b, _)| a.at.cmp(&b.at));
+        if let Some((error, worker)) = first
+            && channel.sql_error.is_some()
+        {
+            channel.failing_transaction = worker
+                .applying
+                .clone()
+                .or_else(|| failing_transaction(&error.message));
+            channel.sql_error = Some(error.clone());
+        }
         // What is being applied now is the lag; with nothing in flight, how late the last one was.
         let applying = channel
             .workers

@@ -313,3 +313,39 @@ fn a_mariadb_failing_event_is_named_by_the_gtid_of_its_group() {
         Some(("relay-bin.000002".to_owned(), 2924016))
     );
 }
+
+/// Recorded on the MySQL 9.7 replica under load: worker 1 failed on a duplicate key, worker 2
+/// then stopped on 3030, and the coordinator's error named worker 2's transaction.
+#[test]
+fn the_first_failing_worker_is_the_cause_not_the_coordinators_latest() {
+    let mut chans = channels(&[row(&[
+        ("Channel_Name", ""),
+        ("Replica_SQL_Running", "No"),
+        ("Last_SQL_Errno", "3030"),
+        (
+            "Last_SQL_Error",
+            "Coordinator stopped because there were error(s) in the worker(s). The most recent \
+             failure being: Worker 2 failed executing transaction 'u:248301' at source log \
+             binlog.000003, end_log_pos 22567815.",
+        ),
+    ])]);
+    let worker = |id: &str, gtid: &str, errno: &str, at: &str| {
+        row(&[
+            ("channel", ""),
+            ("worker_id", id),
+            ("applying", gtid),
+            ("error_number", errno),
+            ("error_message", "..."),
+            ("error_at", at),
+        ])
+    };
+    parse::attach_workers(
+        &mut chans,
+        &[
+            worker("1", "u:248300", "1062", "2026-12-02 00:44:45.738001"),
+            worker("2", "u:248301", "3030", "2026-12-02 00:44:45.738581"),
+        ],
+    );
+    assert_eq!(chans[0].sql_error.as_ref().map(|e| e.errno), Some(1062));
+    assert_eq!(chans[0].failing_transaction.as_deref(), Some("u:248300"));
+}

@@ -99,3 +99,42 @@ fn a_log_without_incidents_needs_a_time_range() {
             .contains("No blocking session and no deadlock were recorded.")
     );
 }
+
+/// A kill snapshot whose victim held up a replica's applier says so in the Cause, in plain words.
+#[test]
+fn a_blocked_applier_is_named_in_the_cause() {
+    let dir = tempfile::tempdir().unwrap();
+    let path = dir.path().join("e.jsonl");
+    let log = std::fs::read_to_string(FIXTURE).unwrap();
+    let edited: String = log
+        .lines()
+        .map(|line| {
+            let mut record: serde_json::Value = serde_json::from_str(line).unwrap();
+            if record["kind"] == "kill.snapshot" {
+                record["blocks"]["appliers"] = serde_json::json!([42]);
+            }
+            format!("{record}\n")
+        })
+        .collect();
+    std::fs::write(&path, edited).unwrap();
+    let run = |lang| {
+        let args = Options {
+            lang: Some(lang),
+            ..Options::default()
+        };
+        build(&path, &args).unwrap()
+    };
+    let (en, ko) = (run(Lang::En), run(Lang::Ko));
+    let cause = |text: &str| {
+        text.split("## ")
+            .find(|s| s.starts_with("Cause") || s.starts_with("원인"))
+            .unwrap()
+            .to_owned()
+    };
+    assert!(cause(&en).contains("replication applier"), "{en}");
+    assert!(cause(&ko).contains("복제 적용 스레드"), "{ko}");
+    assert!(
+        !report(Lang::En).contains("replication applier"),
+        "only when recorded"
+    );
+}
