@@ -4,6 +4,7 @@
 //! session; on a source, the replicas connected and semi-sync; on Aurora, every instance with
 //! its lag.
 
+mod applier;
 mod parse;
 mod view;
 
@@ -14,11 +15,12 @@ use serde::Serialize;
 
 use crate::connect::Session;
 use crate::connect::row::Columns;
-use crate::probe::locks::tree::Node;
-use crate::probe::locks::{self, LockSession, LocksReport};
+use crate::probe::locks::{self, LocksReport};
 use crate::probe::processlist::{self, Thread};
 use crate::queries;
 use crate::server::ServerInfo;
+use applier::blocked_applier;
+pub(crate) use applier::is_applier;
 use parse::channels;
 pub(crate) use view::blocked_text;
 
@@ -372,18 +374,7 @@ pub(crate) async fn collect(session: &mut Session, options: &Options) -> Result<
         .map(parse::mariadb_gtid),
         false => None,
     };
-    let aurora = match session.server.managed == Some(crate::server::Managed::Aurora) {
-        true => parse::aurora(
-            &read_rows(
-                session,
-                "reading replica_host_status",
-                queries::AURORA_REPLICA_HOSTS,
-                &mut notes,
-            )
-            .await?,
-        ),
-        false => Vec::new(),
-    };
+    let aurora = read_aurora(session, &mut notes).await?;
     Ok(ReplicationReport {
         role: parse::role(&channels, &replicas, &aurora, &session.server),
         channels,
@@ -393,6 +384,34 @@ pub(crate) async fn collect(session: &mut Session, options: &Options) -> Result<
         aurora,
         notes,
     })
+}
+
+/// Aurora's instances, on Aurora; empty elsewhere.
+pub(crate) async fn read_aurora(
+    session: &mut Session,
+    notes: &mut Vec<String>,
+) -> Result<Vec<AuroraInstance>> {
+    if session.server.managed != Some(crate::server::Managed::Aurora) {
+        return Ok(Vec::new());
+    }
+    let sql = queries::AURORA_REPLICA_HOSTS;
+    Ok(parse::aurora(
+        &read_rows(session, "reading replica_host_status", sql, notes).await?,
+    ))
+}
+
+/// An Aurora instance's endpoint, from its id and the endpoint this run connected to (cluster,
+/// reader or instance endpoint: `NAME.[cluster-[ro-]]ID.REGION.rds.amazonaws.com`).
+pub(crate) fn aurora_endpoint(server_id: &str, connected: &str) -> Option<String> {
+    let (_, rest) = connected.split_once('.')?;
+    if !rest.ends_with(".rds.amazonaws.com") {
+        return None;
+    }
+    let rest = rest
+        .strip_prefix("cluster-ro-")
+        .or_else(|| rest.strip_prefix("cluster-"))
+        .unwrap_or(rest);
+    Some(format!("{server_id}.{rest}"))
 }
 
 /// The replicas registered with this source, matched to the Binlog Dump threads serving them.
@@ -482,71 +501,6 @@ async fn heartbeat_lag(session: &mut Session, table: &HeartbeatTable) -> Result<
         .query("reading the heartbeat table", &table.query())
         .await?;
     Ok(rows.into_iter().flatten().next().map(|us| us as f64 / 1e6))
-}
-
-/// The root blocker above one of the channel's applier threads in the blocker tree.
-fn blocked_applier(
-    channel: &Channel,
-    threads: &[Thread],
-    locks: &LocksReport,
-) -> Option<BlockedApplier> {
-    let appliers: Vec<u64> = channel.workers.iter().filter_map(|w| w.pid).collect();
-    let appliers: Vec<u64> = if appliers.is_empty() {
-        threads
-            .iter()
-            .filter(|t| is_applier(t))
-            .map(|t| t.pid)
-            .collect()
-    } else {
-        appliers
-    };
-    for root in &locks.forest.roots {
-        for &applier in &appliers {
-            if let Some(exact) = path_to(root, applier, true) {
-                let blocker = &root.info;
-                return Some(BlockedApplier {
-                    applier_pid: applier,
-                    blocker_pid: blocker.pid,
-                    blocker_user: blocker.user.clone(),
-                    statement: blocker.statement.clone(),
-                    last_statement: blocker.last_statement.clone(),
-                    idle_in_trx: blocker.idle_in_trx,
-                    exact,
-                });
-            }
-        }
-    }
-    None
-}
-
-/// Whether `pid` waits somewhere under `node`, and whether every edge on the way is exact.
-fn path_to(node: &Node<LockSession>, pid: u64, exact_so_far: bool) -> Option<bool> {
-    node.waiters.iter().find_map(|waiter| {
-        let exact = exact_so_far
-            && waiter
-                .waiting_for
-                .as_ref()
-                .is_some_and(|w| w.how == locks::tree::How::Exact);
-        if waiter.info.pid == pid {
-            Some(exact)
-        } else {
-            path_to(waiter, pid, exact)
-        }
-    })
-}
-
-/// A replication applier thread, by its processlist command (MariaDB, MySQL 5.7) or its user
-/// and state (MySQL 8: "system user").
-pub(crate) fn is_applier(thread: &Thread) -> bool {
-    matches!(
-        thread.command.as_deref(),
-        Some("Slave_SQL" | "Slave_worker")
-    ) || thread.user.as_deref() == Some("system user")
-        && thread.state.as_deref().is_some_and(|s| {
-            !s.contains("source to send event")
-                && !s.contains("master to send event")
-                && !s.starts_with("Connecting")
-        })
 }
 
 #[cfg(test)]

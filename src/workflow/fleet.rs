@@ -91,7 +91,7 @@ pub(crate) async fn run(plan: &FleetPlan, shared: &Shared<'_>) -> FleetReport {
         && let Some((seed, _)) = targets.first().cloned()
     {
         let first = read_host(&seed, "given".to_owned(), plan, shared).await;
-        for (entry, how) in discovered(&first) {
+        for (entry, how) in discovered(&first, &seed) {
             if !targets.iter().any(|(t, _)| t.name() == entry.name()) {
                 targets.push((entry, how));
             }
@@ -203,7 +203,7 @@ fn row(host: String, found: String, report: StatusReport) -> HostResult {
 }
 
 /// The hosts a host's replication names: a replica's source, a source's registered replicas.
-fn discovered(first: &HostResult) -> Vec<(HostEntry, String)> {
+fn discovered(first: &HostResult, seed: &HostEntry) -> Vec<(HostEntry, String)> {
     let mut found = Vec::new();
     for channel in &first.replication {
         if let Some(Ok(entry)) = channel.source.as_deref().map(str::parse::<HostEntry>) {
@@ -222,6 +222,26 @@ fn discovered(first: &HostResult) -> Vec<(HostEntry, String)> {
         if let Ok(entry) = format!("{host}:{port}").parse::<HostEntry>() {
             found.push((entry, format!("replica of {}", first.host)));
         }
+    }
+    // Aurora: every instance of the cluster, by its endpoint, on the seed's port.
+    let (seed_host, seed_port) = match seed {
+        HostEntry::Address { host, port } => (host.clone(), *port),
+        _ => return found,
+    };
+    let instances = first
+        .status
+        .as_ref()
+        .map(|s| s.triage.aurora.clone())
+        .unwrap_or_default();
+    for instance in instances {
+        let Some(host) = replication::aurora_endpoint(&instance.server_id, &seed_host) else {
+            continue;
+        };
+        let entry = HostEntry::Address {
+            host,
+            port: seed_port,
+        };
+        found.push((entry, format!("{} of the cluster", instance.role.label())));
     }
     found
 }

@@ -12,7 +12,7 @@ use crate::probe::connections::{self, ConnectionsReport};
 use crate::probe::history::{self, OldestTrx};
 use crate::probe::locks::{self, LocksReport};
 use crate::probe::purge::{self, PurgeBlocker};
-use crate::probe::replication::{self, Channel, ConnectedReplica};
+use crate::probe::replication::{self, AuroraInstance, Channel, ConnectedReplica};
 use crate::probe::{deadlocks, processlist};
 use crate::server::ServerInfo;
 
@@ -35,6 +35,8 @@ pub(crate) struct Triage {
     pub replication: Vec<Channel>,
     /// The replicas connected to it, when it is a source.
     pub replicas: Vec<ConnectedReplica>,
+    /// Aurora's instances, on Aurora.
+    pub aurora: Vec<AuroraInstance>,
     /// The server's clock when the snapshot was taken (its own time zone).
     pub server_time: Option<String>,
     /// Sections that could not be read in time, and why.
@@ -102,6 +104,9 @@ pub(crate) fn statements(server: &ServerInfo) -> Vec<&'static str> {
     ahead.push(server.flavor.history_list_length_query());
     ahead.extend(replication::channel_statements(server));
     ahead.extend(server.replicas_query());
+    if server.managed == Some(crate::server::Managed::Aurora) {
+        ahead.push(crate::queries::AURORA_REPLICA_HOSTS);
+    }
     ahead.push(crate::queries::SERVER_NOW);
     ahead
 }
@@ -172,6 +177,13 @@ async fn snapshot(session: &mut Session) -> Result<Triage> {
     )
     .await?
     .unwrap_or_default();
+    let aurora = section(
+        &mut gaps,
+        Section::Replication,
+        replication::read_aurora(session, &mut notes),
+    )
+    .await?
+    .unwrap_or_default();
     let now: Option<Vec<String>> = section(
         &mut gaps,
         Section::ServerTime,
@@ -194,6 +206,7 @@ async fn snapshot(session: &mut Session) -> Result<Triage> {
             .and_then(innodb_status::parse_latest_deadlock),
         replication: channels,
         replicas,
+        aurora,
         server_time: now.and_then(|rows| rows.into_iter().next()),
         unavailable: gaps,
     })

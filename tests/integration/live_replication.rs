@@ -72,6 +72,18 @@ pub mod replica {
         }
     }
 
+    /// Ends a scenario: the decoy rolls back, the table goes on the source and on the replica.
+    async fn end(pair: &Pair, mut decoy: Conn, mut source: Conn, table: &str) {
+        let _ = decoy.query_drop("ROLLBACK").await;
+        let _ = decoy.disconnect().await;
+        source
+            .query_drop(format!("DROP TABLE {table}"))
+            .await
+            .unwrap();
+        let _ = source.disconnect().await;
+        pair.caught_up().await.unwrap();
+    }
+
     fn replication(pair: &Pair) -> Value {
         Mytriage::new(&pair.replica.url)
             .args(["replication", "--format", "json"])
@@ -99,7 +111,7 @@ pub mod replica {
         for pair in pairs() {
             support::announce("applier blocked on the replica", &pair.replica);
             let table = replicated_table(&pair, "repl_block").await;
-            let (mut decoy, decoy_pid) = decoy(&pair).await;
+            let (decoy, decoy_pid) = decoy(&pair).await;
             let mut holder = pair.replica.conn().await;
             let holder_pid: u64 = holder
                 .query_first("SELECT CONNECTION_ID()")
@@ -218,15 +230,8 @@ pub mod replica {
             pair.caught_up()
                 .await
                 .expect("applied after the holder let go");
-            let _ = decoy.query_drop("ROLLBACK").await;
             let _ = holder.disconnect().await;
-            let _ = decoy.disconnect().await;
-            source
-                .query_drop(format!("DROP TABLE {table}"))
-                .await
-                .unwrap();
-            let _ = source.disconnect().await;
-            pair.caught_up().await.unwrap();
+            end(&pair, decoy, source, &table).await;
         }
     }
 
@@ -235,7 +240,7 @@ pub mod replica {
         for pair in pairs() {
             support::announce("applier stopped while the source writes", &pair.replica);
             let table = replicated_table(&pair, "repl_stop").await;
-            let (mut decoy, decoy_pid) = decoy(&pair).await;
+            let (decoy, decoy_pid) = decoy(&pair).await;
             pair.replica_thread(false, "SQL_THREAD").await.unwrap();
             let mut source = pair.source.conn().await;
             for id in 10..20 {
@@ -286,14 +291,7 @@ pub mod replica {
                 .args(["status", "--format", "json"])
                 .json();
             assert_eq!(finding(&status, "replication")["verdict"], "OK");
-            let _ = decoy.query_drop("ROLLBACK").await;
-            let _ = decoy.disconnect().await;
-            source
-                .query_drop(format!("DROP TABLE {table}"))
-                .await
-                .unwrap();
-            let _ = source.disconnect().await;
-            pair.caught_up().await.unwrap();
+            end(&pair, decoy, source, &table).await;
         }
     }
 
@@ -328,7 +326,7 @@ pub mod replica {
             support::announce("replica broken by a duplicate key", &pair.replica);
             let flavor = pair.flavor().await;
             let table = replicated_table(&pair, "repl_dup").await;
-            let (mut decoy, _) = decoy(&pair).await;
+            let (decoy, _) = decoy(&pair).await;
             let mut local = pair.replica.conn().await;
             local
                 .query_drop("SET SESSION sql_log_bin = 0")
@@ -377,14 +375,7 @@ pub mod replica {
                 "{repl:#}"
             );
             let _ = local.disconnect().await;
-            let _ = decoy.query_drop("ROLLBACK").await;
-            let _ = decoy.disconnect().await;
-            source
-                .query_drop(format!("DROP TABLE {table}"))
-                .await
-                .unwrap();
-            let _ = source.disconnect().await;
-            pair.caught_up().await.unwrap();
+            end(&pair, decoy, source, &table).await;
         }
     }
 
@@ -410,6 +401,46 @@ pub mod replica {
             pair.caught_up().await.expect("caught up after START");
             let _ = decoy.query_drop("ROLLBACK").await;
             let _ = decoy.disconnect().await;
+        }
+    }
+
+    /// A table as pt-heartbeat creates and fills it (`ts` as ISO text, one row per server id),
+    /// written on the source five seconds in the past: the replica reads that age.
+    #[tokio::test]
+    async fn a_heartbeat_table_gives_the_lag_it_records() {
+        for pair in pairs() {
+            support::announce("pt-heartbeat table", &pair.replica);
+            let (decoy, _) = decoy(&pair).await;
+            let table = format!("mytriage_test.heartbeat_{}", std::process::id());
+            let mut source = pair.source.conn().await;
+            for sql in [
+                "CREATE DATABASE IF NOT EXISTS mytriage_test".to_owned(),
+                format!(
+                    "CREATE TABLE {table} (ts VARCHAR(26) NOT NULL, server_id INT UNSIGNED NOT NULL PRIMARY KEY)"
+                ),
+                format!(
+                    "INSERT INTO {table} VALUES (DATE_FORMAT(NOW(6) - INTERVAL 5 SECOND, '%Y-%m-%dT%H:%i:%s.%f'), 1)"
+                ),
+            ] {
+                source
+                    .query_drop(&sql)
+                    .await
+                    .unwrap_or_else(|e| panic!("{sql}: {e}"));
+            }
+            pair.caught_up().await.unwrap();
+            let report = Mytriage::new(&pair.replica.url)
+                .args([
+                    "replication",
+                    "--format",
+                    "json",
+                    "--heartbeat-table",
+                    &table,
+                ])
+                .json();
+            let lag = channel(&report)["heartbeat_lag_s"].as_f64();
+            end(&pair, decoy, source, &table).await;
+            let lag = lag.unwrap_or_else(|| panic!("no heartbeat lag: {report:#}"));
+            assert!((4.5..60.0).contains(&lag), "heartbeat lag {lag}");
         }
     }
 

@@ -349,3 +349,21 @@ fn the_first_failing_worker_is_the_cause_not_the_coordinators_latest() {
     assert_eq!(chans[0].sql_error.as_ref().map(|e| e.errno), Some(1062));
     assert_eq!(chans[0].failing_transaction.as_deref(), Some("u:248300"));
 }
+
+#[test]
+fn aurora_instance_endpoints_come_from_the_cluster_endpoint() {
+    let domain = "c9akciq32.us-east-1.rds.amazonaws.com";
+    for connected in [
+        format!("shop.cluster-{domain}"),
+        format!("shop.cluster-ro-{domain}"),
+        format!("shop-writer.{domain}"),
+    ] {
+        assert_eq!(
+            aurora_endpoint("shop-reader-1", &connected).as_deref(),
+            Some(format!("shop-reader-1.{domain}").as_str()),
+            "{connected}"
+        );
+    }
+    assert_eq!(aurora_endpoint("r1", "db1.example.com"), None);
+    assert_eq!(aurora_endpoint("r1", "localhost"), None);
+}
