@@ -448,6 +448,8 @@ pub mod replica {
     async fn the_fleet_view_reads_every_host_and_survives_one_down() {
         for pair in pairs() {
             support::announce("status --hosts and --cluster", &pair.source);
+            // An idle transaction on the replica that holds nothing up: never a root blocker.
+            let (mut decoy, decoy_pid) = decoy(&pair).await;
             let host_of = |url: &str| {
                 url.rsplit('@')
                     .next()
@@ -476,6 +478,17 @@ pub mod replica {
                 "{error}"
             );
             assert_eq!(rows[2]["verdict"], "UNKNOWN");
+            assert!(
+                !rows[1]["root_blockers"]
+                    .as_array()
+                    .unwrap()
+                    .contains(&serde_json::json!(decoy_pid)),
+                "{report:#}"
+            );
+            assert_eq!(
+                rows[1]["oldest_trx"]["pid"], decoy_pid,
+                "the decoy is only the oldest transaction: {report:#}"
+            );
             // The worst verdict: UNKNOWN (3) unless a host that was read is WARN or CRIT.
             let expected = match report["verdict"].as_str().unwrap() {
                 "CRIT" => 2,
@@ -511,6 +524,8 @@ pub mod replica {
                         .contains(seed.as_str())
                 );
             }
+            let _ = decoy.query_drop("ROLLBACK").await;
+            let _ = decoy.disconnect().await;
         }
     }
 }
