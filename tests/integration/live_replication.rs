@@ -295,27 +295,32 @@ pub mod replica {
         }
     }
 
-    /// The GTID the source gave its latest transaction on `conn`.
-    async fn last_gtid(conn: &mut Conn, flavor: Flavor) -> String {
+    /// Runs `sql` (one autocommitted statement) on the source and returns its GTID. Other tests
+    /// commit on the same source meanwhile, so MySQL's transaction is given a GTID of its own
+    /// (a UUID no server has); MariaDB says the session's own in `@@last_gtid`.
+    async fn commit_with_gtid(conn: &mut Conn, flavor: Flavor, sql: &str) -> String {
         match flavor {
-            Flavor::MariaDb => conn
-                .query_first("SELECT @@last_gtid")
-                .await
-                .unwrap()
-                .unwrap(),
-            Flavor::MySql => {
-                let (uuid, executed): (String, String) = conn
-                    .query_first("SELECT @@server_uuid, @@GLOBAL.gtid_executed")
+            Flavor::MariaDb => {
+                conn.query_drop(sql).await.unwrap();
+                conn.query_first("SELECT @@last_gtid")
                     .await
                     .unwrap()
+                    .unwrap()
+            }
+            Flavor::MySql => {
+                let nanos = std::time::SystemTime::now()
+                    .duration_since(std::time::UNIX_EPOCH)
+                    .unwrap()
+                    .as_nanos();
+                let gtid = format!("7e570000-0000-4000-8000-{:012x}:1", nanos % (1 << 48));
+                conn.query_drop(format!("SET SESSION gtid_next = '{gtid}'"))
+                    .await
                     .unwrap();
-                let own = executed
-                    .split(',')
-                    .map(str::trim)
-                    .find(|s| s.starts_with(&uuid))
-                    .expect("the source's own GTIDs");
-                let last = own.rsplit([':', '-']).next().unwrap();
-                format!("{uuid}:{last}")
+                conn.query_drop(sql).await.unwrap();
+                conn.query_drop("SET SESSION gtid_next = 'AUTOMATIC'")
+                    .await
+                    .unwrap();
+                gtid
             }
         }
     }
@@ -337,11 +342,8 @@ pub mod replica {
                 .await
                 .unwrap();
             let mut source = pair.source.conn().await;
-            source
-                .query_drop(format!("INSERT INTO {table} VALUES (7, 2)"))
-                .await
-                .unwrap();
-            let gtid = last_gtid(&mut source, flavor).await;
+            let insert = format!("INSERT INTO {table} VALUES (7, 2)");
+            let gtid = commit_with_gtid(&mut source, flavor, &insert).await;
             // Observed first and judged after the repair, so a failed assertion never leaves
             // the shared replica broken.
             let observed = try_poll("the applier stops with an error", || {
