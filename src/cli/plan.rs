@@ -101,18 +101,13 @@ impl Plan {
         if hosts.is_empty() {
             // --cluster alone starts from the host the connection flags name.
             let flags = cli.connect.flags();
-            let host = flags
-                .given
-                .host
-                .clone()
-                .unwrap_or_else(|| "localhost".to_owned());
-            hosts.push(HostEntry::Address {
-                host,
-                port: flags.given.port,
+            hosts.push(match flags.url {
+                Some(url) => HostEntry::Url(url),
+                None => HostEntry::Address {
+                    host: flags.given.host.unwrap_or_else(|| "localhost".to_owned()),
+                    port: flags.given.port,
+                },
             });
-            if flags.url.is_some() {
-                hosts[0] = HostEntry::Url(flags.url.clone().unwrap_or_default());
-            }
         }
         Ok(Plan::Fleet(Box::new(FleetPlan {
             command,

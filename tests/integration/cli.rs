@@ -393,3 +393,34 @@ fn live_tls_modes() {
         }
     }
 }
+
+#[test]
+fn bad_fleet_arguments_are_one_line_errors_before_any_connection() {
+    // Port 1: a connection attempt would be refused; the plan must fail before it.
+    for (args, says) in [
+        (
+            vec!["processlist", "--hosts", "db1"],
+            "work with status, check",
+        ),
+        (vec!["status", "--hosts", "db1:port"], "is not a port"),
+        (vec!["status", "--hosts", "a b"], "is not a host"),
+        (
+            vec!["status", "--hosts-file", "/nonexistent/hosts"],
+            "cannot read --hosts-file",
+        ),
+    ] {
+        let output = Mytriage::offline()
+            .args(["-h", "127.0.0.1", "-P", "1"])
+            .args(&args)
+            .output();
+        assert_eq!(output.status.code(), Some(2), "{args:?}");
+        let line = one_error_line(&output);
+        assert!(line.contains(says), "{args:?}: {line}");
+        assert!(!line.contains("cannot connect"), "{args:?}: {line}");
+    }
+    Mytriage::offline()
+        .args(["status", "--hosts", "db1", "--parallel", "0"])
+        .assert()
+        .code(2)
+        .stderr(predicate::str::contains("--parallel"));
+}
