@@ -180,6 +180,7 @@ fn first_snapshot(connected: &Connected, server: &server::ServerInfo) -> Vec<&'s
             Online::History(_) => Vec::new(),
             Online::Connections => probe::connections::snapshot(server),
             Online::Replication(_) => probe::replication::snapshot(server),
+            Online::Explain { .. } => probe::processlist::snapshot(server),
             Online::Deadlocks | Online::DeadlockWatch(..) => probe::deadlocks::snapshot(server),
             Online::Status(_) | Online::Check(..) => workflow::triage::statements(server),
             Online::Top(_) => probe::top::first_sample(server),
@@ -232,6 +233,9 @@ async fn dispatch(
             }
         }
         Online::Connections => output.emit(&probe::connections::collect(session).await?)?,
+        Online::Explain { pid, json } => {
+            output.emit(&probe::explain::collect(session, *pid, *json).await?)?
+        }
         Online::Replication(options) => {
             output.emit(&probe::replication::collect(session, options).await?)?
         }

@@ -90,6 +90,11 @@ pub enum Command {
     #[command(disable_help_flag = true)]
     Deadlocks(DeadlocksArgs),
 
+    /// The plan of the statement a session runs now (EXPLAIN FOR CONNECTION / SHOW EXPLAIN FOR);
+    /// read-only.
+    #[command(disable_help_flag = true)]
+    Explain(ExplainArgs),
+
     /// Kill a session safely: snapshot it to the evidence log (on disk first), confirm, re-verify
     /// it is the same session, kill it, and record the outcome.
     #[command(disable_help_flag = true)]
@@ -148,6 +153,16 @@ pub struct FleetArgs {
     /// Read at most this many hosts at a time.
     #[arg(long, global = true, default_value_t = 16, value_parser = clap::value_parser!(u16).range(1..), help_heading = "Many hosts")]
     pub parallel: u16,
+}
+
+/// Options for `explain`.
+#[derive(Debug, Clone, Args)]
+pub struct ExplainArgs {
+    /// The session's processlist id.
+    pub pid: String,
+    /// The plan as JSON (FORMAT=JSON) rather than the tree or table.
+    #[arg(long)]
+    pub json: bool,
 }
 
 /// Options for `replication`.

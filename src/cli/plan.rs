@@ -57,6 +57,7 @@ pub(crate) enum Online {
     Trx(std::time::Duration),
     History(Sampling),
     Connections,
+    Explain { pid: u64, json: bool },
     Replication(replication::Options),
     Deadlocks,
     DeadlockWatch(Pace, PathBuf),
@@ -133,6 +134,10 @@ impl Plan {
             Command::Trx(args) => Plan::probe(Online::Trx(args.min_age)),
             Command::History(args) => Plan::probe(Online::History(sampling(args)?)),
             Command::Connections => Plan::probe(Online::Connections),
+            Command::Explain(args) => Plan::probe(Online::Explain {
+                pid: kill::parse_pid(&args.pid)?,
+                json: args.json,
+            }),
             Command::Replication(args) => Plan::probe(Online::Replication(replication::Options {
                 heartbeat_table: args
                     .heartbeat_table

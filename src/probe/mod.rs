@@ -3,6 +3,7 @@
 
 pub(crate) mod connections;
 pub(crate) mod deadlocks;
+pub(crate) mod explain;
 pub(crate) mod history;
 pub(crate) mod locks;
 pub(crate) mod processlist;

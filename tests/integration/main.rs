@@ -14,6 +14,7 @@ mod support;
 mod cli;
 mod fuzz_parser;
 mod live_culprit;
+mod live_explain;
 mod live_full;
 mod live_hostile;
 mod live_hung;
