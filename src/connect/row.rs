@@ -34,6 +34,20 @@ impl Columns<'_> {
         }
     }
 
+    /// Every column in order, by name, as text (NULL is `None`): for statements whose columns
+    /// differ by flavor and version (`SHOW REPLICA STATUS`, `SHOW EXPLAIN`).
+    pub(crate) fn all(&self) -> Vec<(String, Option<String>)> {
+        self.0
+            .columns_ref()
+            .iter()
+            .map(|c| {
+                let name = c.name_str().into_owned();
+                let value = self.text(&name);
+                (name, value)
+            })
+            .collect()
+    }
+
     /// An unsigned number; NULL, missing or negative is `None`.
     pub(crate) fn u64(&self, name: &str) -> Option<u64> {
         self.get::<u64>(name)

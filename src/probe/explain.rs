@@ -103,10 +103,9 @@ pub(crate) async fn collect(session: &mut Session, pid: u64, json: bool) -> Resu
             report.rows = rows.iter().map(row_pairs).collect();
         }
         Ok(rows) => {
-            report.plan = rows.first().and_then(|row| {
-                let name = row.columns_ref().first()?.name_str().into_owned();
-                Columns(row).text(&name)
-            });
+            report.plan = rows
+                .first()
+                .and_then(|row| Columns(row).all().into_iter().next()?.1);
         }
         Err(error) => report.reason = Some(reason(&error, pid)?),
     }
@@ -115,42 +114,39 @@ pub(crate) async fn collect(session: &mut Session, pid: u64, json: bool) -> Resu
 
 /// Why the server gave no plan, from its error; any other failure stays an error.
 fn reason(error: &anyhow::Error, pid: u64) -> Result<String> {
+    use crate::error::Failure;
     let server = error
         .chain()
         .find_map(|e| match e.downcast_ref::<mysql_async::Error>() {
             Some(mysql_async::Error::Server(s)) => Some(s),
             _ => None,
         });
-    let privilege = error.chain().any(|e| {
-        e.downcast_ref::<crate::error::Failure>()
-            .is_some_and(|f| matches!(f, crate::error::Failure::Privilege { .. }))
-    });
-    Ok(match server {
-        // 1095/1227: not your thread and no PROCESS; 1044/1142: no SELECT on the tables.
-        Some(s) if matches!(s.code, 1095 | 1227 | 1044 | 1142) => {
-            format!(
-                "not permitted to read session {pid}'s plan: {} (GRANT PROCESS, and SELECT on its tables)",
-                s.message
-            )
-        }
-        Some(s) => format!(
+    // The session turns 1227/1142/1143/1044 into a privilege failure; 1095 (not your thread)
+    // stays a server error.
+    let denied = error
+        .chain()
+        .find_map(|e| match e.downcast_ref::<Failure>() {
+            Some(Failure::Privilege { message, .. }) => Some(message.clone()),
+            _ => None,
+        })
+        .or_else(|| server.filter(|s| s.code == 1095).map(|s| s.message.clone()));
+    Ok(match (denied, server) {
+        (Some(message), _) => format!(
+            "not permitted to read session {pid}'s plan: {message} (GRANT PROCESS, and SELECT on its tables)"
+        ),
+        (None, Some(s)) => format!(
             "the server cannot explain session {pid}'s statement: {}",
             s.message
         ),
-        None if privilege => format!("not permitted to read session {pid}'s plan: {error:#}"),
-        None => return Err(anyhow::anyhow!("{error:#}")),
+        (None, None) => return Err(anyhow::anyhow!("{error:#}")),
     })
 }
 
 fn row_pairs(row: &mysql_async::Row) -> Vec<(String, String)> {
-    let col = Columns(row);
-    row.columns_ref()
-        .iter()
-        .map(|c| {
-            let name = c.name_str().into_owned();
-            let value = col.text(&name).unwrap_or_default();
-            (name, value)
-        })
+    Columns(row)
+        .all()
+        .into_iter()
+        .map(|(name, value)| (name, value.unwrap_or_default()))
         .collect()
 }
 

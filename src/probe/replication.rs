@@ -449,13 +449,10 @@ async fn read_rows(
 
 /// A row as column name → text, NULL columns left out.
 fn row_map(row: &mysql_async::Row) -> BTreeMap<String, String> {
-    let col = Columns(row);
-    row.columns_ref()
-        .iter()
-        .filter_map(|c| {
-            let name = c.name_str().into_owned();
-            col.text(&name).map(|value| (name, value))
-        })
+    Columns(row)
+        .all()
+        .into_iter()
+        .filter_map(|(name, value)| Some((name, value?)))
         .collect()
 }
 
