@@ -1,10 +1,16 @@
 //! One slow probe degrades only its own section of `status`.
 //!
-//! A pile-up of 600 sessions on one row makes InnoDB report n(n+1)/2 = 180,300 lock-wait edges,
-//! and reading them takes about 0.3 s on this machine's servers, whatever the query does with
-//! them afterwards. Under `--query-timeout 100ms` the server stops that one statement (MySQL
-//! error 3024, MariaDB 1969) and the connection stays usable: `status` must mark the locks
-//! section as not read and still print the connections, transactions and history.
+//! A pile-up of 900 sessions on one row makes InnoDB report n(n+1)/2 = 405,450 lock-wait edges,
+//! and reading them takes well over a second on this machine's servers, whatever the query does
+//! with them afterwards, while the processlist of those 900 sessions reads in under 20 ms. Under
+//! `--query-timeout 150ms` the server stops that one statement (MySQL error 3024, MariaDB 1969)
+//! and the connection stays usable: `status` must mark the locks section as not read and still
+//! print the connections, transactions and history.
+//!
+//! The margin is a timing one. A CI run on a cold 2-core machine once saw the processlist of 800
+//! threads take over 100 ms on MariaDB 11.8, so the pile-up is larger than the first version's
+//! 600, the limit higher, and a run in which a section *other* than locks also timed out (the
+//! machine, not the probe, was slow) is retried, at most [`ATTEMPTS`] times, saying so.
 //!
 //! The test raises max_connections for the pile-up, so it runs alone (module `exclusive`).
 
@@ -13,7 +19,9 @@ use serde_json::Value;
 
 use crate::support::{self, Mytriage, scenarios};
 
-const WAITERS: usize = 600;
+const WAITERS: usize = 900;
+const TIMEOUT: &str = "150ms";
+const ATTEMPTS: usize = 3;
 
 fn finding<'a>(report: &'a Value, check: &str) -> &'a Value {
     report["findings"]
@@ -24,6 +32,41 @@ fn finding<'a>(report: &'a Value, check: &str) -> &'a Value {
         .unwrap_or_else(|| panic!("no {check} finding in {report:#}"))
 }
 
+/// `status` under the short limit, again (saying so) while the machine rather than the probe
+/// was slow.
+fn status(server: &support::TestServer, args: &[&str]) -> std::process::Output {
+    let run = || {
+        Mytriage::new(&server.url)
+            .args(["--query-timeout", TIMEOUT, "status"])
+            .args(args)
+            .output()
+    };
+    let mut output = run();
+    for attempt in 2..=ATTEMPTS {
+        if !machine_was_slow(&output) {
+            break;
+        }
+        support::announce(
+            &format!("more than locks timed out, attempt {attempt}"),
+            server,
+        );
+        output = run();
+    }
+    output
+}
+
+/// A run in which something besides the lock waits was stopped too: the processlist (which
+/// fails `status` as a whole) or another section.
+fn machine_was_slow(output: &std::process::Output) -> bool {
+    if output.status.code() != Some(0) {
+        return String::from_utf8_lossy(&output.stderr).contains("--query-timeout");
+    }
+    serde_json::from_slice::<Value>(&output.stdout)
+        .ok()
+        .and_then(|r| r["triage"]["unavailable"].as_array().map(|g| g.len() > 1))
+        .unwrap_or(false)
+}
+
 /// Tests that judge or change the whole server: nextest runs each alone
 /// (`.config/nextest.toml`: threads-required = all).
 mod exclusive {
@@ -32,30 +75,28 @@ mod exclusive {
     #[tokio::test]
     async fn exclusive_slow_lock_probe_degrades_only_its_section() {
         for server in support::servers() {
-            support::announce("slow probe: 600 waiters on one row", &server);
+            support::announce(
+                &format!("slow probe: {WAITERS} waiters on one row"),
+                &server,
+            );
             let mut root = server.conn().await;
             let original: u64 = root
                 .query_first("SELECT @@GLOBAL.max_connections")
                 .await
                 .unwrap()
                 .unwrap();
-            let needed = original.max(WAITERS as u64 + 200);
+            let needed = original.max(WAITERS as u64 * 2);
             let mut globals = server.globals();
             globals
                 .set(&mut root, "max_connections", needed)
                 .await
                 .unwrap();
             let pile = scenarios::pile_up(&server, WAITERS).await;
-            let output = pile.as_ref().ok().map(|_| {
-                Mytriage::new(&server.url)
-                    .args(["--query-timeout", "100ms", "status", "--format", "json"])
-                    .output()
-            });
-            let table = pile.as_ref().ok().map(|_| {
-                Mytriage::new(&server.url)
-                    .args(["--query-timeout", "100ms", "status"])
-                    .output()
-            });
+            let output = pile
+                .as_ref()
+                .ok()
+                .map(|_| status(&server, &["--format", "json"]));
+            let table = pile.as_ref().ok().map(|_| status(&server, &[]));
             if let Ok(pile) = pile {
                 pile.cleanup().await.expect("cleanup");
             }
@@ -78,7 +119,7 @@ mod exclusive {
             assert_eq!(gaps[0]["section"], "locks");
             let reason = gaps[0]["reason"].as_str().unwrap_or_default();
             assert!(
-                reason.contains("row-lock waits") && reason.contains("100ms"),
+                reason.contains("row-lock waits") && reason.contains(TIMEOUT),
                 "{reason}"
             );
             let blockers = finding(&report, "blockers");
