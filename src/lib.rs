@@ -8,6 +8,7 @@ mod connect;
 mod duration;
 pub mod error;
 mod evidence;
+mod exporter;
 mod innodb_status;
 mod kill;
 mod probe;
@@ -55,6 +56,7 @@ async fn run_command(cli: Cli) -> Result<Exit> {
         // Reading and writing the evidence log needs no server.
         Plan::Offline(offline) => return run_offline(&offline, &Output::new(format, &cli)),
         Plan::Fleet(fleet) => return run_fleet(&fleet, &cli, &env).await,
+        Plan::Exporter(options) => return run_exporter(&options, &cli, &env).await,
         Plan::Connected(connected) => *connected,
     };
     let output = Output::new(format, &cli);
@@ -120,6 +122,47 @@ async fn run_fleet(
     let report = workflow::fleet::run(plan, &shared).await;
     Output::new(cli.format, cli).emit(&report)?;
     Ok(exit_of(report.verdict))
+}
+
+/// The Prometheus exporter: the connection flags name the server of `/metrics`, and every
+/// target of the targets file is resolved over them (as a `--hosts` entry is) before it listens.
+async fn run_exporter(
+    options: &exporter::Options,
+    cli: &Cli,
+    env: &dyn Fn(&str) -> Option<String>,
+) -> Result<Exit> {
+    let mut flags = cli.connect.flags();
+    if flags.ask_password {
+        flags.given.password = Some(connect::prompt_password()?);
+        flags.ask_password = false;
+    }
+    let home = connect::home_dir();
+    let inputs = Inputs {
+        flags: &flags,
+        env,
+        home: home.clone(),
+        prompt: &|| anyhow::bail!("the password was not given"),
+    };
+    let resolved = connect::resolve(&inputs)?;
+    for warning in &resolved.warnings {
+        eprintln!("mytriage: {warning}");
+    }
+    let mut targets = Vec::new();
+    for (name, host) in exporter::hosts(options) {
+        let own = host.flags(&flags, home.as_deref())?;
+        let inputs = Inputs {
+            flags: &own,
+            env,
+            home: home.clone(),
+            prompt: &|| anyhow::bail!("the password was not given"),
+        };
+        let config = connect::resolve(&inputs)
+            .with_context(|| format!("target {name}"))?
+            .config;
+        targets.push((name.to_owned(), config));
+    }
+    exporter::run(options, resolved.config, targets).await?;
+    Ok(Exit::Ok)
 }
 
 /// How reports reach stdout: the format, and how a table is drawn.

@@ -57,6 +57,11 @@ pub(crate) const HISTORY_LIST_LENGTH_MARIADB: &str =
     include_str!("../queries/history_list_length.mariadb.sql");
 /// Connection status counters.
 pub(crate) const CONNECTION_STATUS: &str = include_str!("../queries/connection_status.sql");
+/// Deadlocks since start-up on MySQL and Aurora (INNODB_METRICS `lock_deadlocks`), for the exporter.
+pub(crate) const DEADLOCKS_TOTAL_MYSQL: &str = include_str!("../queries/deadlocks_total.mysql.sql");
+/// Deadlocks since start-up on MariaDB (`Innodb_deadlocks`), for the exporter.
+pub(crate) const DEADLOCKS_TOTAL_MARIADB: &str =
+    include_str!("../queries/deadlocks_total.mariadb.sql");
 /// Per-account connection limits.
 pub(crate) const ACCOUNT_LIMITS: &str = include_str!("../queries/account_limits.sql");
 /// This session's TLS cipher.

@@ -121,6 +121,10 @@ pub enum Command {
     #[command(disable_help_flag = true)]
     Top(TopArgs),
 
+    /// Serve the triage as Prometheus metrics: /metrics, /probe?target=NAME, /status.
+    #[command(disable_help_flag = true)]
+    Exporter(ExporterArgs),
+
     /// Bracket an incident in the evidence log: `start`, `note`, `end`.
     #[command(disable_help_flag = true)]
     Incident(IncidentArgs),
@@ -194,6 +198,31 @@ pub struct TopArgs {
     /// The server's CPU count, drawn as a reference line (the server cannot tell it).
     #[arg(long)]
     pub cpus: Option<u32>,
+}
+
+/// Options for `exporter`.
+#[derive(Debug, Clone, Args)]
+pub struct ExporterArgs {
+    /// Where to serve HTTP (loopback by default).
+    #[arg(long, default_value = "127.0.0.1:9104", value_name = "ADDR:PORT")]
+    pub listen: String,
+    /// The targets /probe?target=NAME may read: one `NAME = HOST` a line (HOST as in --hosts).
+    #[arg(long, value_name = "FILE")]
+    pub targets: Option<PathBuf>,
+    /// The longest a scrape may take (Prometheus's own scrape timeout lowers it).
+    #[arg(long, value_parser = parse_timeout, default_value = "10s")]
+    pub scrape_timeout: Duration,
+    /// The rolling window the load (mytriage_aas) is averaged over.
+    #[arg(long, value_parser = parse_timeout, default_value = "1m")]
+    pub window: Duration,
+    /// Time between the load sampler's samples.
+    #[arg(long, value_parser = parse_timeout, default_value = "1s")]
+    pub sample_interval: Duration,
+    /// Run no load sampler (no mytriage_aas, and no connection between scrapes).
+    #[arg(long)]
+    pub no_aas: bool,
+    #[command(flatten)]
+    pub thresholds: ThresholdArgs,
 }
 
 /// Options for `watch`.

@@ -8,13 +8,15 @@ use std::path::{Path, PathBuf};
 use anyhow::{Context, Result, bail};
 
 use super::{
-    Cli, Command, ConnectArgs, DeadlocksArgs, EvidenceArgs, HistoryArgs, IncidentAction, KillArgs,
-    KillFilter, ProcesslistArgs, ReportArgs, ThresholdArgs, TopArgs, WatchArgs,
+    Cli, Command, ConnectArgs, DeadlocksArgs, EvidenceArgs, ExporterArgs, HistoryArgs,
+    IncidentAction, KillArgs, KillFilter, ProcesslistArgs, ReportArgs, ThresholdArgs, TopArgs,
+    WatchArgs,
 };
 use crate::connect::option_file::Defaults;
 use crate::connect::targets::{self, HostEntry};
 use crate::connect::{Flags, Layer};
 use crate::evidence;
+use crate::exporter;
 use crate::kill::{self, KillPlan, Target};
 use crate::probe::history::Sampling;
 use crate::probe::processlist::{Criteria, Filter};
@@ -30,6 +32,8 @@ pub(crate) enum Plan {
     Connected(Box<Connected>),
     /// One command on many hosts.
     Fleet(Box<FleetPlan>),
+    /// The Prometheus exporter: it connects at each scrape, not before.
+    Exporter(Box<exporter::Options>),
 }
 
 /// Commands that connect.
@@ -180,6 +184,7 @@ impl Plan {
             Command::Report(args) => {
                 Plan::Offline(Offline::Report(log(&args.evidence)?, report_options(args)))
             }
+            Command::Exporter(args) => Plan::Exporter(Box::new(exporter_options(args)?)),
         })
     }
 }
@@ -260,6 +265,29 @@ fn watch_options(args: &WatchArgs) -> watch::Options {
         },
         window: args.window,
     }
+}
+
+fn exporter_options(args: &ExporterArgs) -> Result<exporter::Options> {
+    let listen = args.listen.parse().map_err(|_| {
+        anyhow::anyhow!(
+            "--listen '{}' is not an address and port, e.g. 127.0.0.1:9104",
+            args.listen
+        )
+    })?;
+    let targets = match &args.targets {
+        Some(path) => exporter::targets::read(path)?,
+        None => Vec::new(),
+    };
+    Ok(exporter::Options {
+        listen,
+        targets,
+        scrape_timeout: args.scrape_timeout,
+        sampler: (!args.no_aas).then_some(exporter::SamplerPace {
+            interval: args.sample_interval,
+            window: args.window,
+        }),
+        limits: thresholds(&args.thresholds)?,
+    })
 }
 
 fn top_options(args: &TopArgs) -> top::Options {

@@ -269,6 +269,17 @@ fn statement_stats(samples: &[Sample]) -> Vec<StatementStats> {
     stats.into_iter().take(10).map(|(_, s)| s).collect()
 }
 
+/// Every class [`classify`] returns, so a series per class can be reported even at zero.
+pub(crate) const WAIT_CLASSES: [&str; 7] = [
+    "cpu",
+    "row lock",
+    "metadata lock",
+    "io",
+    "commit",
+    "network",
+    "other",
+];
+
 /// The wait class of an active session: a row-lock wait first (InnoDB says so), then the
 /// performance_schema wait event, then the thread state. Returns the class and what it came from.
 pub(crate) fn classify(

@@ -10,7 +10,7 @@ use crate::connect::option_file::{self, Defaults};
 
 mod findings;
 
-pub(crate) use findings::{Finding, evaluate, worst};
+pub(crate) use findings::{Finding, evaluate, idle_roots, longest_wait_s, worst};
 
 /// Resolved thresholds: flags, then the `[check]` group of `--config`, then these defaults.
 #[derive(Debug, Clone, PartialEq, Serialize)]

@@ -207,21 +207,33 @@ fn max_wait(nodes: &[Node<LockSession>]) -> u64 {
         .unwrap_or(0)
 }
 
+/// The longest lock wait in the forest and among the waiters whose blocker is unknown (s).
+pub(crate) fn longest_wait_s(locks: &LocksReport) -> u64 {
+    locks
+        .unresolved
+        .iter()
+        .filter_map(|u| u.waiting_for.wait_s)
+        .fold(max_wait(&locks.forest.roots), u64::max)
+}
+
+/// Root blockers idle in their transaction while others wait: they will not finish by
+/// themselves, so `check` calls each one CRIT (and the exporter counts them).
+pub(crate) fn idle_roots(locks: &LocksReport) -> usize {
+    locks
+        .forest
+        .roots
+        .iter()
+        .filter(|r| r.info.idle_in_trx && r.waiters_total > 0)
+        .count()
+}
+
 /// CRIT when a root blocker sits idle in its transaction while others wait (it will not finish
 /// by itself), or past the CRIT thresholds; WARN past the WARN thresholds.
 fn blockers(locks: &LocksReport, t: &Thresholds) -> Finding {
     let forest = &locks.forest;
     let blocked = forest.blocked_sessions as u64;
-    let longest = max_wait(&forest.roots);
-    let idle_root = forest
-        .roots
-        .iter()
-        .any(|r| r.info.idle_in_trx && r.waiters_total > 0);
-    let longest = locks
-        .unresolved
-        .iter()
-        .filter_map(|u| u.waiting_for.wait_s)
-        .fold(longest, u64::max);
+    let longest = longest_wait_s(locks);
+    let idle_root = idle_roots(locks) > 0;
     let frozen = locks.writes_frozen;
     let verdict =
         if frozen || idle_root || blocked >= t.blocked_crit || longest >= t.lock_wait_crit_s {

@@ -1,0 +1,2 @@
+-- Deadlocks since the server started (MariaDB keeps a status counter).
+SHOW GLOBAL STATUS LIKE 'Innodb_deadlocks'
