@@ -15,6 +15,7 @@ mod cli;
 mod fuzz_parser;
 mod live_culprit;
 mod live_explain;
+mod live_exporter;
 mod live_full;
 mod live_hostile;
 mod live_hung;

@@ -5,6 +5,8 @@
 //! multi-statement query: each is as many turns as the client waits for the server in between.
 //! That is what a 20 ms link makes expensive, and it is a count, not a time, so a test on it
 //! cannot flake. With a delay, every chunk waits half of it in each direction: a simulated RTT.
+//! [`Proxy::stall`] holds every chunk back until released: a server that hangs mid-session (or
+//! before its greeting), without freezing a server other tests share.
 
 use std::net::SocketAddr;
 use std::sync::Arc;
@@ -24,6 +26,8 @@ pub struct Proxy {
     turns: Arc<AtomicU64>,
     /// Connections relayed now.
     open: Arc<AtomicU64>,
+    /// While set, nothing is delivered in either direction.
+    stalled: Arc<AtomicBool>,
     accept: JoinHandle<()>,
 }
 
@@ -37,15 +41,17 @@ impl Proxy {
         let addr = listener.local_addr()?;
         let turns = Arc::new(AtomicU64::new(0));
         let open = Arc::new(AtomicU64::new(0));
-        let (counter, relayed) = (turns.clone(), open.clone());
+        let stalled = Arc::new(AtomicBool::new(false));
+        let (counter, relayed, held) = (turns.clone(), open.clone(), stalled.clone());
         let accept = tokio::spawn(async move {
             while let Ok((client, _)) = listener.accept().await {
                 let counter = counter.clone();
                 let relayed = relayed.clone();
+                let held = held.clone();
                 relayed.fetch_add(1, Ordering::SeqCst);
                 tokio::spawn(async move {
                     if let Ok(server) = TcpStream::connect(upstream).await {
-                        relay(client, server, counter, rtt / 2).await;
+                        relay(client, server, counter, rtt / 2, held).await;
                     }
                     relayed.fetch_sub(1, Ordering::SeqCst);
                 });
@@ -55,6 +61,7 @@ impl Proxy {
             addr,
             turns,
             open,
+            stalled,
             accept,
         })
     }
@@ -72,6 +79,11 @@ impl Proxy {
         self.turns.load(Ordering::SeqCst)
     }
 
+    /// Holds every chunk back (`true`) as a hung server would, or delivers them again.
+    pub fn stall(&self, on: bool) {
+        self.stalled.store(on, Ordering::SeqCst);
+    }
+
     pub fn reset(&self) {
         self.turns.store(0, Ordering::SeqCst);
     }
@@ -87,19 +99,31 @@ impl Drop for Proxy {
 /// after a server chunk (or the first one) starts a new turn. Each chunk is delivered `delay`
 /// after it arrived, in order, and chunks in flight do not wait for each other: latency, not a
 /// narrow pipe.
-async fn relay(client: TcpStream, server: TcpStream, turns: Arc<AtomicU64>, delay: Duration) {
+async fn relay(
+    client: TcpStream,
+    server: TcpStream,
+    turns: Arc<AtomicU64>,
+    delay: Duration,
+    stalled: Arc<AtomicBool>,
+) {
     let _ = client.set_nodelay(true);
     let _ = server.set_nodelay(true);
     let (client_read, client_write) = client.into_split();
     let (server_read, server_write) = server.into_split();
     let client_spoke = Arc::new(AtomicBool::new(false));
     let spoke = client_spoke.clone();
-    let up = pipe(client_read, server_write, delay, move || {
-        if !spoke.swap(true, Ordering::SeqCst) {
-            turns.fetch_add(1, Ordering::SeqCst);
-        }
-    });
-    let down = pipe(server_read, client_write, delay, move || {
+    let up = pipe(
+        client_read,
+        server_write,
+        delay,
+        stalled.clone(),
+        move || {
+            if !spoke.swap(true, Ordering::SeqCst) {
+                turns.fetch_add(1, Ordering::SeqCst);
+            }
+        },
+    );
+    let down = pipe(server_read, client_write, delay, stalled, move || {
         client_spoke.store(false, Ordering::SeqCst);
     });
     tokio::join!(up, down);
@@ -111,6 +135,7 @@ async fn pipe(
     mut from: tokio::net::tcp::OwnedReadHalf,
     mut to: tokio::net::tcp::OwnedWriteHalf,
     delay: Duration,
+    stalled: Arc<AtomicBool>,
     seen: impl Fn(),
 ) {
     let (send, mut receive) = tokio::sync::mpsc::unbounded_channel::<(Instant, Vec<u8>)>();
@@ -133,6 +158,9 @@ async fn pipe(
     let writer = async move {
         while let Some((due, chunk)) = receive.recv().await {
             tokio::time::sleep_until(due).await;
+            while stalled.load(Ordering::SeqCst) {
+                tokio::time::sleep(Duration::from_millis(10)).await;
+            }
             if to.write_all(&chunk).await.is_err() {
                 break;
             }

@@ -614,8 +614,38 @@ cleanup_via_scope!(
     UserLock,
     LockTables,
     PurgeHolders,
-    RollingBack
+    RollingBack,
+    IdleBlocker
 );
+
+/// An idle root blocker with a waiter, after a decoy: the alert an on-call gets most.
+pub struct IdleBlocker {
+    /// An older, unrelated idle transaction on a table of its own (see `Scope::decoy`).
+    pub decoy_id: u64,
+    pub holder_id: u64,
+    pub waiter_id: u64,
+    pub table: String,
+    scope: Scope,
+}
+
+/// Decoy, then a holder that updates row 1 and idles in its transaction, then a waiter on row 1.
+pub async fn idle_blocker(server: &TestServer) -> Result<IdleBlocker> {
+    establish(server, async |s| {
+        let decoy_id = s.decoy().await?;
+        let table = s.table("idle_blocker", 2).await?;
+        let holder_id = s.hold(&["BEGIN", &update(&table, ROW_1, 1)]).await?;
+        let waiter_id = s.wait_on(&[], update(&table, ROW_1, 2)).await?;
+        s.until_lock_wait("idle_blocker", &[waiter_id]).await?;
+        Ok(move |scope| IdleBlocker {
+            decoy_id,
+            holder_id,
+            waiter_id,
+            table,
+            scope,
+        })
+    })
+    .await
+}
 
 /// One session waits for a row lock another holds, idle, in an open transaction.
 pub struct LockWait {
