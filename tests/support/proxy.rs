@@ -80,6 +80,7 @@ impl Proxy {
     }
 
     /// Holds every chunk back (`true`) as a hung server would, or delivers them again.
+    #[allow(dead_code)] // the tests use it, the benchmarks that include this file do not
     pub fn stall(&self, on: bool) {
         self.stalled.store(on, Ordering::SeqCst);
     }
