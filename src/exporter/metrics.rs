@@ -417,3 +417,69 @@ mod tests {
         assert!(text.contains("mytriage_trx_oldest_seconds 61.0"), "{text}");
     }
 }
+
+/// The shipped alert rules, dashboard and README speak of the metrics the exporter has.
+#[cfg(test)]
+mod shipped {
+    use super::METRICS;
+
+    /// Every `mytriage_*` name in `text`, with `_total` kept (counters are queried by it).
+    fn names(text: &str) -> std::collections::BTreeSet<String> {
+        regex::Regex::new(r"mytriage_[a-z_]+")
+            .unwrap()
+            .find_iter(text)
+            .map(|m| m.as_str().to_owned())
+            .collect()
+    }
+
+    fn known(name: &str) -> bool {
+        METRICS.iter().any(|(n, _, _)| *n == name)
+    }
+
+    #[test]
+    fn the_grafana_dashboard_is_json_and_queries_only_exported_metrics() {
+        let text = include_str!("../../contrib/grafana/mytriage.json");
+        let dashboard: serde_json::Value =
+            serde_json::from_str(text).expect("contrib/grafana/mytriage.json is JSON");
+        let panels = dashboard["panels"].as_array().expect("panels");
+        assert!(!panels.is_empty());
+        for panel in panels {
+            let targets = panel["targets"].as_array().expect("each panel queries");
+            for target in targets {
+                let expr = target["expr"].as_str().expect("a PromQL expression");
+                let used = names(expr);
+                assert!(!used.is_empty(), "{expr}");
+                for name in used {
+                    assert!(
+                        known(&name),
+                        "the dashboard queries {name}, which is not exported"
+                    );
+                }
+            }
+        }
+    }
+
+    #[test]
+    fn the_alert_rules_use_only_exported_metrics() {
+        let text = include_str!("../../contrib/prometheus/mytriage.rules.yml");
+        let expressions: String = text
+            .lines()
+            .filter_map(|l| l.trim().strip_prefix("expr:"))
+            .collect::<Vec<_>>()
+            .join("\n");
+        let used = names(&expressions);
+        assert!(used.len() >= 10, "{used:?}");
+        for name in used {
+            assert!(known(&name), "a rule uses {name}, which is not exported");
+        }
+    }
+
+    #[test]
+    fn the_readme_documents_every_metric_with_its_type_and_help() {
+        let readme = include_str!("../../README.md");
+        for (name, kind, help) in METRICS {
+            let row = format!("| `{name}` | {kind} | {help} |");
+            assert!(readme.contains(&row), "README lacks the row\n{row}");
+        }
+    }
+}
