@@ -11,6 +11,7 @@ mod evidence;
 mod exporter;
 mod innodb_status;
 mod kill;
+mod notify;
 mod probe;
 mod queries;
 mod render;
@@ -79,11 +80,20 @@ async fn run_command(cli: Cli) -> Result<Exit> {
     for warning in &resolved.warnings {
         eprintln!("mytriage: {warning}");
     }
+    // Resolved before connecting, so a missing or bad webhook URL changes nothing.
+    let webhook = match connected.notify() {
+        Some(request) => Some(webhook(request, &flags, &env)?),
+        None => None,
+    };
     let plan = |server: &server::ServerInfo| first_snapshot(&connected, server);
     let mut session = Session::open(&resolved.config, &plan).await?;
     match &connected {
         Connected::Probe(online) => {
-            let outcome = dispatch(online, &output, &mut session, log.as_mut()).await;
+            let target = Target {
+                config: &resolved.config,
+                webhook: webhook.as_ref(),
+            };
+            let outcome = dispatch(online, &output, &mut session, log.as_mut(), &target).await;
             session.close().await;
             outcome
         }
@@ -95,6 +105,7 @@ async fn run_command(cli: Cli) -> Result<Exit> {
             limits,
             output.format,
             &output.view,
+            webhook,
         )
         .await
         .map(|()| Exit::Ok),
@@ -163,6 +174,34 @@ async fn run_exporter(
     }
     exporter::run(options, resolved.config, targets).await?;
     Ok(Exit::Ok)
+}
+
+/// The webhook of `--notify`: `--notify-url`, `MYTRIAGE_NOTIFY_URL`, or `notify-url` in the
+/// `[mytriage]` group of the option files the connection reads.
+fn webhook(
+    request: &notify::Request,
+    flags: &connect::Flags,
+    env: &dyn Fn(&str) -> Option<String>,
+) -> Result<notify::Webhook> {
+    let from_file = connect::option_file::load(
+        &flags.defaults,
+        connect::home_dir().as_deref(),
+        &["mytriage"],
+    )?
+    .get("notify-url")
+    .and_then(|v| v.value.clone());
+    let mut warnings = Vec::new();
+    let webhook = notify::Webhook::resolve(request, env, from_file, &mut warnings)?;
+    for warning in warnings {
+        eprintln!("mytriage: {warning}");
+    }
+    Ok(webhook)
+}
+
+/// What a one-shot command may need about where it runs besides the session.
+struct Target<'a> {
+    config: &'a connect::ConnectConfig,
+    webhook: Option<&'a notify::Webhook>,
 }
 
 /// How reports reach stdout: the format, and how a table is drawn.
@@ -259,6 +298,7 @@ async fn dispatch(
     output: &Output,
     session: &mut Session,
     log: Option<&mut evidence::EvidenceLog>,
+    target: &Target<'_>,
 ) -> Result<Exit> {
     match plan {
         Online::Server => output.emit(&probe::server::collect(session).await?)?,
@@ -305,8 +345,13 @@ async fn dispatch(
         Online::Status(limits) => {
             output.emit(&workflow::status::collect(session, limits).await?)?
         }
-        Online::Check(limits, state) => {
-            let report = workflow::check::collect(session, limits, state.as_deref()).await?;
+        Online::Check(limits, state, _) => {
+            let notify = target.webhook.map(|webhook| workflow::check::Notify {
+                webhook,
+                config: target.config,
+            });
+            let report =
+                workflow::check::collect(session, limits, state.as_deref(), notify).await?;
             output.emit(&report)?;
             return Ok(exit_of(report.verdict));
         }

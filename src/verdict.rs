@@ -1,12 +1,12 @@
 //! OK / WARN / CRIT: the verdict of a measurement against its thresholds.
 
-use serde::Serialize;
+use serde::{Deserialize, Serialize};
 
 /// OK, WARN or CRIT against thresholds, or UNKNOWN when what it judges could not be read.
 ///
 /// Ordered so that the worst of several is their maximum: CRIT > WARN > UNKNOWN > OK. A breach
 /// that was seen outranks a check that could not be made.
-#[derive(Debug, Clone, Copy, Default, PartialEq, Eq, PartialOrd, Ord, Serialize)]
+#[derive(Debug, Clone, Copy, Default, PartialEq, Eq, PartialOrd, Ord, Serialize, Deserialize)]
 #[serde(rename_all = "UPPERCASE")]
 pub(crate) enum Verdict {
     #[default]

@@ -242,6 +242,34 @@ pub struct WatchArgs {
     pub samples: Option<u64>,
     #[command(flatten)]
     pub thresholds: ThresholdArgs,
+    #[command(flatten)]
+    pub notify: NotifyArgs,
+}
+
+/// Chat notifications on a change of verdict, for `watch` and `check`.
+#[derive(Debug, Clone, Default, Args)]
+pub struct NotifyArgs {
+    /// Post to a webhook when the verdict changes (the URL: MYTRIAGE_NOTIFY_URL, notify-url in
+    /// the [mytriage] group of an option file, or --notify-url).
+    #[arg(long, help_heading = "Notifications")]
+    pub notify: bool,
+    /// The webhook URL; a secret, so prefer MYTRIAGE_NOTIFY_URL.
+    #[arg(
+        long,
+        value_name = "URL",
+        requires = "notify",
+        help_heading = "Notifications"
+    )]
+    pub notify_url: Option<String>,
+    /// The payload: Slack's incoming-webhook JSON, or plain JSON for any webhook.
+    #[arg(
+        long,
+        value_enum,
+        default_value = "slack",
+        requires = "notify",
+        help_heading = "Notifications"
+    )]
+    pub notify_format: crate::notify::Style,
 }
 
 /// Options for `deadlocks`.
@@ -374,9 +402,12 @@ pub struct ThresholdArgs {
 pub struct CheckArgs {
     #[command(flatten)]
     pub thresholds: ThresholdArgs,
-    /// Remember the last deadlock seen here, so each run reports deadlocks since the last one.
+    /// Remember the last deadlock seen here, so each run reports deadlocks since the last one
+    /// (and, with --notify, the last verdict posted).
     #[arg(long, value_name = "FILE")]
     pub state: Option<std::path::PathBuf>,
+    #[command(flatten)]
+    pub notify: NotifyArgs,
 }
 
 /// Options for `kill`. Either one pid, or a batch selection (dry run unless `--execute`).

@@ -9,8 +9,8 @@ use anyhow::{Context, Result, bail};
 
 use super::{
     Cli, Command, ConnectArgs, DeadlocksArgs, EvidenceArgs, ExporterArgs, HistoryArgs,
-    IncidentAction, KillArgs, KillFilter, ProcesslistArgs, ReportArgs, ThresholdArgs, TopArgs,
-    WatchArgs,
+    IncidentAction, KillArgs, KillFilter, NotifyArgs, ProcesslistArgs, ReportArgs, ThresholdArgs,
+    TopArgs, WatchArgs,
 };
 use crate::connect::option_file::Defaults;
 use crate::connect::targets::{self, HostEntry};
@@ -18,6 +18,7 @@ use crate::connect::{Flags, Layer};
 use crate::evidence;
 use crate::exporter;
 use crate::kill::{self, KillPlan, Target};
+use crate::notify;
 use crate::probe::history::Sampling;
 use crate::probe::processlist::{Criteria, Filter};
 use crate::probe::replication;
@@ -67,8 +68,19 @@ pub(crate) enum Online {
     DeadlockWatch(Pace, PathBuf),
     Kill(KillPlan),
     Status(Thresholds),
-    Check(Thresholds, Option<PathBuf>),
+    Check(Thresholds, Option<PathBuf>, Option<notify::Request>),
     Top(top::Options),
+}
+
+impl Connected {
+    /// The notifications a command posts (`--notify`), to resolve before connecting.
+    pub(crate) fn notify(&self) -> Option<&notify::Request> {
+        match self {
+            Connected::Watch(options, _) => options.notify.as_ref(),
+            Connected::Probe(Online::Check(_, _, notify)) => notify.as_ref(),
+            Connected::Probe(_) => None,
+        }
+    }
 }
 
 impl Online {
@@ -163,10 +175,19 @@ impl Plan {
                 thresholds(&args.thresholds)?,
             ))),
             Command::Status(args) => Plan::probe(Online::Status(thresholds(args)?)),
-            Command::Check(args) => Plan::probe(Online::Check(
-                thresholds(&args.thresholds)?,
-                args.state.clone(),
-            )),
+            Command::Check(args) => {
+                let notify = notify_request(&args.notify);
+                if notify.is_some() && args.state.is_none() {
+                    bail!(
+                        "check --notify needs --state FILE: the last verdict posted is kept there, so that only changes are posted"
+                    );
+                }
+                Plan::probe(Online::Check(
+                    thresholds(&args.thresholds)?,
+                    args.state.clone(),
+                    notify,
+                ))
+            }
             Command::Kill(args) => {
                 Plan::probe(Online::Kill(kill_plan(args, evidence::default_path(env))?))
             }
@@ -256,8 +277,16 @@ fn deadlock_pace(args: &DeadlocksArgs) -> Pace {
     }
 }
 
+fn notify_request(args: &NotifyArgs) -> Option<notify::Request> {
+    args.notify.then(|| notify::Request {
+        style: args.notify_format,
+        url: args.notify_url.clone(),
+    })
+}
+
 fn watch_options(args: &WatchArgs) -> watch::Options {
     watch::Options {
+        notify: notify_request(&args.notify),
         pace: Pace {
             interval: args.interval,
             duration: args.duration,

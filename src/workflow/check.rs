@@ -26,24 +26,42 @@ pub(crate) struct CheckReport {
 #[derive(Debug, Default, Serialize, Deserialize)]
 struct State {
     last_deadlock: Option<String>,
+    /// The last verdict posted by `--notify`; a state file from before it has none.
+    #[serde(default, skip_serializing_if = "Option::is_none")]
+    last_notified: Option<Verdict>,
 }
 
-/// Takes the snapshot, judges it, and turns "a deadlock since the last check" into a WARN.
+/// Where `check --notify` posts, and how the message names the server.
+pub(crate) struct Notify<'a> {
+    pub webhook: &'a crate::notify::Webhook,
+    pub config: &'a crate::connect::ConnectConfig,
+}
+
+/// Takes the snapshot, judges it, and turns "a deadlock since the last check" into a WARN. With
+/// `notify`, a verdict other than the last one posted (kept in the state file) is posted; a post
+/// that fails is said on stderr and tried again at the next run, and never changes the exit code.
 pub(crate) async fn collect(
     session: &mut Session,
     limits: &Thresholds,
     state: Option<&Path>,
+    notify: Option<Notify<'_>>,
 ) -> Result<CheckReport> {
     let triage = triage::collect(session).await?;
     let mut findings = thresholds::evaluate(&triage, limits, triage.deadlock_age_s());
-    // When the InnoDB status was not read, the state is left as it was for the next run.
-    let state = state.filter(|_| triage.unavailable(Section::InnodbStatus).is_none());
-    if let Some(path) = state {
+    let stored = match state {
+        Some(path) => read_state(path)?,
+        None => None,
+    };
+    let last_notified = stored.as_ref().and_then(|s| s.last_notified);
+    // When the InnoDB status was not read, the deadlock is left as it was for the next run.
+    let deadlocks_read = triage.unavailable(Section::InnodbStatus).is_none();
+    let mut last_deadlock = stored.as_ref().and_then(|s| s.last_deadlock.clone());
+    if state.is_some() && deadlocks_read {
         let latest = triage
             .latest_deadlock
             .as_ref()
             .map(crate::probe::deadlocks::key);
-        let previous = read_state(path)?;
+        let previous = stored.as_ref();
         if let Some(finding) = findings.iter_mut().find(|f| f.check == "deadlock") {
             let previous_key = previous.as_ref().and_then(|s| s.last_deadlock.clone());
             let new = latest.is_some() && previous.is_some() && latest != previous_key;
@@ -53,14 +71,46 @@ pub(crate) async fn collect(
                 finding.summary = format!("new since the last check: {}", finding.summary);
             }
         }
+        last_deadlock = latest;
+    }
+    let verdict = thresholds::worst(&findings);
+    let mut notified = last_notified;
+    if let Some(notify) = &notify
+        && crate::notify::changed(last_notified, verdict)
+    {
+        let report = crate::workflow::status::StatusReport {
+            verdict,
+            findings: findings.clone(),
+            thresholds: limits.clone(),
+            triage,
+        };
+        let change = crate::notify::Change {
+            verdict,
+            previous: last_notified,
+            server: notify.config.target(),
+            command: crate::notify::command_for(notify.config),
+            by: "check",
+            report: &report,
+        };
+        let body = crate::notify::payload(&change, notify.webhook.style);
+        match notify.webhook.post(&body).await {
+            Ok(()) => notified = Some(verdict),
+            Err(error) => eprintln!("mytriage: {}", crate::error::one_line(&error)),
+        }
+    } else if notify.is_some() {
+        notified = Some(verdict);
+    }
+    if let Some(path) = state
+        && (deadlocks_read || notified != last_notified)
+    {
         write_state(
             path,
             &State {
-                last_deadlock: latest,
+                last_deadlock,
+                last_notified: notified,
             },
         )?;
     }
-    let verdict = thresholds::worst(&findings);
     let status = match verdict {
         Verdict::Ok => "OK",
         Verdict::Unknown => "UNKNOWN",

@@ -12,6 +12,7 @@ use serde::Serialize;
 
 use crate::connect::{ConnectConfig, Session};
 use crate::error::one_line;
+use crate::notify::{self, Outbox, Webhook};
 use crate::render::{Format, ViewOptions, render};
 use crate::verdict::Verdict;
 use crate::workflow::live::{Frames, Pace, Ticker, Window};
@@ -35,6 +36,8 @@ pub(crate) struct Sample {
     pub latest_deadlock: Option<String>,
     /// What changed since the previous sample.
     pub events: Vec<String>,
+    /// Notifications (`--notify`) not delivered so far, retries included.
+    pub notifications_failed: u64,
 }
 
 /// What `watch` was asked for.
@@ -43,9 +46,13 @@ pub(crate) struct Options {
     pub pace: Pace,
     /// How far back "what changed" reaches.
     pub window: Duration,
+    /// Post changes of verdict to a webhook (`--notify`); resolved into a [`Webhook`] before
+    /// connecting.
+    pub notify: Option<notify::Request>,
 }
 
-/// Watches until Ctrl-C, `--duration` or `--samples`.
+/// Watches until Ctrl-C, `--duration` or `--samples`. With a `webhook`, each change of verdict
+/// is posted in the background, so a slow webhook never delays a sample.
 pub(crate) async fn run(
     config: &ConnectConfig,
     first: Session,
@@ -53,7 +60,10 @@ pub(crate) async fn run(
     limits: &Thresholds,
     format: Format,
     view: &ViewOptions,
+    webhook: Option<Webhook>,
 ) -> Result<()> {
+    let outbox = webhook.map(|w| (w.style, Outbox::start(w)));
+    let mut posted: Option<Verdict> = None;
     let frames = Frames::open(format, false);
     let mut ticker = Ticker::start(&options.pace);
     let mut session = Some(first);
@@ -76,7 +86,22 @@ pub(crate) async fn run(
                 }
             }
         }
-        let (sample, report) = take(&mut session, limits, previous.as_ref()).await;
+        let (mut sample, report) = take(&mut session, limits, previous.as_ref()).await;
+        if let (Some((style, outbox)), Some(report)) = (&outbox, &report) {
+            if notify::changed(posted, report.verdict) {
+                let change = notify::Change {
+                    verdict: report.verdict,
+                    previous: posted,
+                    server: config.target(),
+                    command: notify::command_for(config),
+                    by: "watch",
+                    report,
+                };
+                outbox.send(notify::payload(&change, *style));
+            }
+            posted = Some(report.verdict);
+            sample.notifications_failed = outbox.failed();
+        }
         for event in &sample.events {
             window.push(format!(
                 "{} {event}",
@@ -95,6 +120,10 @@ pub(crate) async fn run(
         }
         previous = Some(sample);
         if !ticker.next().await {
+            if let Some((_, outbox)) = outbox {
+                // What is queued still goes out (or is given up, and said so) before exiting.
+                outbox.finish(Duration::from_secs(10)).await;
+            }
             return Ok(());
         }
     }
@@ -119,6 +148,7 @@ async fn take(
         threads_connected: None,
         latest_deadlock: None,
         events: Vec::new(),
+        notifications_failed: 0,
     };
     let Some(open) = session.as_mut() else {
         sample.error = Some("not connected; reconnecting".to_owned());

@@ -20,6 +20,7 @@ mod live_full;
 mod live_hostile;
 mod live_hung;
 mod live_kill;
+mod live_notify;
 mod live_probes;
 mod live_prometheus;
 mod live_replication;
