@@ -266,6 +266,7 @@ fn first_snapshot(connected: &Connected, server: &server::ServerInfo) -> Vec<&'s
             Online::Deadlocks | Online::DeadlockWatch(..) => probe::deadlocks::snapshot(server),
             Online::Status(_) | Online::Check(..) => workflow::triage::statements(server),
             Online::Top(_) => probe::top::first_sample(server),
+            Online::Notice(..) => workflow::triage::statements(server),
         },
     }
 }
@@ -344,6 +345,23 @@ async fn dispatch(
         }
         Online::Status(limits) => {
             output.emit(&workflow::status::collect(session, limits).await?)?
+        }
+        Online::Notice(lang, _) => {
+            let webhook = target.webhook.context("incident notice needs a webhook")?;
+            let limits = workflow::thresholds::Thresholds::default();
+            let report = workflow::status::collect(session, &limits).await?;
+            let server = target.config.target();
+            let mut notice = notify::notice::Notice {
+                verdict: report.verdict,
+                text: notify::notice::text(&report, &server, *lang),
+                server,
+                posted: false,
+            };
+            webhook
+                .post(&notify::notice::body(&notice, *lang, webhook.style))
+                .await?;
+            notice.posted = true;
+            output.emit(&notice)?;
         }
         Online::Check(limits, state, _) => {
             let notify = target.webhook.map(|webhook| workflow::check::Notify {

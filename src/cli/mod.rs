@@ -321,6 +321,20 @@ pub enum IncidentAction {
     /// Close the open incident.
     #[command(disable_help_flag = true)]
     End,
+    /// Post the current status as the first "we know, we're on it" message to a chat webhook
+    /// (MYTRIAGE_NOTIFY_URL, notify-url in the [mytriage] group of an option file, or --notify-url).
+    #[command(disable_help_flag = true)]
+    Notice {
+        /// Language: ko or en (default: ko when LANG says Korean, else en).
+        #[arg(long, value_enum)]
+        lang: Option<Lang>,
+        /// The webhook URL; a secret, so prefer MYTRIAGE_NOTIFY_URL.
+        #[arg(long, value_name = "URL")]
+        notify_url: Option<String>,
+        /// The payload: Slack's incoming-webhook JSON, or plain JSON for any webhook.
+        #[arg(long, value_enum, default_value = "slack")]
+        notify_format: crate::notify::Style,
+    },
 }
 
 /// Options for `report`.

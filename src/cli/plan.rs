@@ -62,7 +62,10 @@ pub(crate) enum Online {
     Trx(std::time::Duration),
     History(Sampling),
     Connections,
-    Explain { pid: u64, json: bool },
+    Explain {
+        pid: u64,
+        json: bool,
+    },
     Replication(replication::Options),
     Deadlocks,
     DeadlockWatch(Pace, PathBuf),
@@ -70,6 +73,8 @@ pub(crate) enum Online {
     Status(Thresholds),
     Check(Thresholds, Option<PathBuf>, Option<notify::Request>),
     Top(top::Options),
+    /// `incident notice`: the status, posted to the webhook in a language.
+    Notice(report::Lang, notify::Request),
 }
 
 impl Connected {
@@ -78,6 +83,7 @@ impl Connected {
         match self {
             Connected::Watch(options, _) => options.notify.as_ref(),
             Connected::Probe(Online::Check(_, _, notify)) => notify.as_ref(),
+            Connected::Probe(Online::Notice(_, notify)) => Some(notify),
             Connected::Probe(_) => None,
         }
     }
@@ -194,10 +200,23 @@ impl Plan {
             Command::Evidence(args) => {
                 Plan::Offline(Offline::Evidence(log(&args.evidence)?, query(args)))
             }
-            Command::Incident(args) => Plan::Offline(Offline::Incident(
-                log(&args.evidence)?,
-                action(&args.action),
-            )),
+            Command::Incident(args) => match &args.action {
+                IncidentAction::Notice {
+                    lang,
+                    notify_url,
+                    notify_format,
+                } => Plan::probe(Online::Notice(
+                    lang.unwrap_or_else(report::default_lang),
+                    notify::Request {
+                        style: *notify_format,
+                        url: notify_url.clone(),
+                    },
+                )),
+                _ => Plan::Offline(Offline::Incident(
+                    log(&args.evidence)?,
+                    action(&args.action),
+                )),
+            },
             Command::Top(args) => match &args.replay {
                 Some(path) => Plan::Offline(Offline::TopReplay(path.clone(), args.cpus)),
                 None => Plan::probe(Online::Top(top_options(args))),
@@ -368,6 +387,8 @@ fn action(action: &IncidentAction) -> incident::Action {
         },
         IncidentAction::Note { text } => incident::Action::Note { text: text.clone() },
         IncidentAction::End => incident::Action::End,
+        // Posted, not recorded: the plan sends it to the server's status instead.
+        IncidentAction::Notice { .. } => unreachable!("incident notice is not an offline action"),
     }
 }
 

@@ -75,7 +75,7 @@ fn clip(text: &str) -> String {
 }
 
 /// Slack's mrkdwn needs `&`, `<` and `>` escaped; code blocks cannot hold three backticks.
-fn slack_escape(text: &str) -> String {
+pub(super) fn slack_escape(text: &str) -> String {
     text.replace('&', "&amp;")
         .replace('<', "&lt;")
         .replace('>', "&gt;")

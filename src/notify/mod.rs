@@ -6,6 +6,7 @@
 //! on the command line gets), and it is never printed: errors say "the webhook" instead.
 
 mod message;
+pub(crate) mod notice;
 
 use std::sync::Arc;
 use std::sync::atomic::{AtomicU64, Ordering};

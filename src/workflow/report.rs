@@ -45,7 +45,7 @@ pub(crate) fn build(path: &Path, args: &Options) -> Result<String> {
 }
 
 /// Korean when the locale says so.
-fn default_lang() -> Lang {
+pub(crate) fn default_lang() -> Lang {
     let locale = ["LC_ALL", "LC_MESSAGES", "LANG"]
         .iter()
         .find_map(|v| std::env::var(v).ok().filter(|s| !s.is_empty()));

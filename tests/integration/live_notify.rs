@@ -369,4 +369,53 @@ mod exclusive {
             "the undelivered change is posted at the next run"
         );
     }
+
+    #[tokio::test]
+    async fn exclusive_notify_incident_notice_names_the_idle_blocker_in_korean_and_english() {
+        let Some(server) = support::servers().into_iter().next() else {
+            return;
+        };
+        support::announce("incident notice (ko, en)", &server);
+        assert_quiet(&server).await;
+        let incident = scenarios::idle_blocker(&server).await.unwrap();
+        let receiver = Receiver::start(&[]).await;
+        let notice = |lang: &'static str, format: &'static str| {
+            Mytriage::new(&server.url)
+                .env("MYTRIAGE_NOTIFY_URL", &receiver.url)
+                .args([
+                    "incident",
+                    "notice",
+                    "--lang",
+                    lang,
+                    "--notify-format",
+                    format,
+                ])
+                .output_async()
+        };
+        let korean = notice("ko", "json").await;
+        let english = notice("en", "slack").await;
+        let holder = incident.holder_id;
+        incident.cleanup().await.unwrap();
+        for output in [&korean, &english] {
+            assert_eq!(
+                output.status.code(),
+                Some(0),
+                "{}",
+                String::from_utf8_lossy(&output.stderr)
+            );
+        }
+        let bodies = receiver.bodies();
+        assert_eq!(bodies.len(), 2);
+        let ko = bodies[0]["text"].as_str().unwrap();
+        assert_eq!(bodies[0]["lang"], "ko");
+        assert!(ko.starts_with("인지했습니다: "), "{ko}");
+        assert!(ko.contains(&format!("세션 {holder} ")), "{ko}");
+        assert!(ko.contains("대응 중"), "{ko}");
+        let en = bodies[1]["text"].as_str().unwrap();
+        assert!(en.starts_with("We know: "), "{en}");
+        assert!(en.contains(&format!("Session {holder} ")), "{en}");
+        assert_eq!(bodies[1]["blocks"][0]["type"], "section");
+        // What was posted is printed too.
+        assert!(String::from_utf8_lossy(&english.stdout).contains("We know: "));
+    }
 }
