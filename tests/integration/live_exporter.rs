@@ -329,3 +329,36 @@ async fn exporter_reports_down_within_its_timeout_when_the_server_hangs_mid_sess
         assert_eq!(Exporter::value(&after, "mytriage_up"), Some(1.0), "{after}");
     }
 }
+
+#[test]
+fn exporter_refuses_bad_input_in_one_line_before_listening() {
+    let dir = tempfile::tempdir().unwrap();
+    let targets = dir.path().join("targets");
+    std::fs::write(&targets, "db1 = 127.0.0.1:1\ndb1 = 127.0.0.1:2\n").unwrap();
+    let missing = dir.path().join("missing");
+    let cases: [(Vec<std::ffi::OsString>, String); 3] = [
+        (
+            vec!["--listen".into(), "localhost".into()],
+            "--listen 'localhost' is not an address and port".to_owned(),
+        ),
+        (
+            vec!["--targets".into(), targets.clone().into()],
+            "line 2: target 'db1' is named twice".to_owned(),
+        ),
+        (
+            vec!["--targets".into(), missing.clone().into()],
+            format!("cannot read --targets {}", missing.display()),
+        ),
+    ];
+    for (args, says) in cases {
+        let output = Mytriage::new("mysql://root@127.0.0.1:1")
+            .arg("exporter")
+            .args(&args)
+            .output();
+        let stderr = String::from_utf8_lossy(&output.stderr);
+        assert_eq!(output.status.code(), Some(2), "{args:?}: {stderr}");
+        assert!(stderr.contains(&says), "{args:?}: {stderr}");
+        assert_eq!(stderr.trim().lines().count(), 1, "one line: {stderr}");
+        assert!(!stderr.contains("listening"), "{stderr}");
+    }
+}
