@@ -5,6 +5,7 @@
 
 pub mod cli;
 mod connect;
+mod console;
 mod duration;
 pub mod error;
 mod evidence;
@@ -65,6 +66,7 @@ async fn run_command(cli: Cli) -> Result<Exit> {
             .map(evidence::EvidenceLog::open)
             .transpose()?,
         Connected::Watch(..) => None,
+        Connected::Console(options, _) => Some(evidence::EvidenceLog::open(&options.evidence)?),
     };
     let flags = cli.connect.flags();
     let inputs = Inputs {
@@ -96,6 +98,12 @@ async fn run_command(cli: Cli) -> Result<Exit> {
         )
         .await
         .map(|()| Exit::Ok),
+        Connected::Console(options, limits) => {
+            let log = log.context("the evidence log is not open")?;
+            console::run(&resolved.config, session, options, limits, log)
+                .await
+                .map(|()| Exit::Ok)
+        }
     }
 }
 
@@ -169,6 +177,7 @@ fn exit_of(verdict: Verdict) -> Exit {
 fn first_snapshot(connected: &Connected, server: &server::ServerInfo) -> Vec<&'static str> {
     match connected {
         Connected::Watch(..) => workflow::triage::statements(server),
+        Connected::Console(..) => console::sampler::statements(server),
         Connected::Probe(online) => match online {
             Online::Server => probe::server::snapshot(server),
             Online::Processlist(_) => probe::processlist::snapshot(server),

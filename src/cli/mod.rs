@@ -121,6 +121,11 @@ pub enum Command {
     #[command(disable_help_flag = true)]
     Top(TopArgs),
 
+    /// The interactive incident console: the blocker tree, sessions, load, transactions,
+    /// deadlock and replication, with a session's plan on Enter and the safe kill on `k`.
+    #[command(disable_help_flag = true)]
+    Console(ConsoleArgs),
+
     /// Bracket an incident in the evidence log: `start`, `note`, `end`.
     #[command(disable_help_flag = true)]
     Incident(IncidentArgs),
@@ -211,6 +216,25 @@ pub struct WatchArgs {
     /// Stop after this many samples.
     #[arg(long, value_parser = clap::value_parser!(u64).range(1..))]
     pub samples: Option<u64>,
+    #[command(flatten)]
+    pub thresholds: ThresholdArgs,
+}
+
+/// Options for `console`.
+#[derive(Debug, Clone, Args)]
+pub struct ConsoleArgs {
+    /// Time between samples.
+    #[arg(long, value_parser = parse_timeout, default_value = "2s")]
+    pub interval: Duration,
+    /// How far back the load pane looks.
+    #[arg(long, value_parser = parse_timeout, default_value = "5m")]
+    pub window: Duration,
+    /// Recorded in the evidence log with each kill made from the console.
+    #[arg(long, default_value = "chosen in mytriage console")]
+    pub reason: String,
+    /// The evidence log kills and notes go to (default: $XDG_STATE_HOME/mytriage/evidence.jsonl).
+    #[arg(long, value_name = "PATH")]
+    pub evidence: Option<std::path::PathBuf>,
     #[command(flatten)]
     pub thresholds: ThresholdArgs,
 }

@@ -14,6 +14,7 @@ use super::{
 use crate::connect::option_file::Defaults;
 use crate::connect::targets::{self, HostEntry};
 use crate::connect::{Flags, Layer};
+use crate::console;
 use crate::evidence;
 use crate::kill::{self, KillPlan, Target};
 use crate::probe::history::Sampling;
@@ -38,6 +39,8 @@ pub(crate) enum Connected {
     Probe(Online),
     /// `watch` owns its session: it re-opens it when the connection is lost.
     Watch(watch::Options, Thresholds),
+    /// So does the console, which also appends kills and notes to the evidence log.
+    Console(console::Options, Thresholds),
 }
 
 /// Commands that only read or write the evidence log.
@@ -156,6 +159,15 @@ impl Plan {
             Command::Deadlocks(_) => Plan::probe(Online::Deadlocks),
             Command::Watch(args) => Plan::Connected(Box::new(Connected::Watch(
                 watch_options(args),
+                thresholds(&args.thresholds)?,
+            ))),
+            Command::Console(args) => Plan::Connected(Box::new(Connected::Console(
+                console::Options {
+                    interval: args.interval,
+                    window: args.window,
+                    evidence: log(&args.evidence)?,
+                    reason: args.reason.clone(),
+                },
                 thresholds(&args.thresholds)?,
             ))),
             Command::Status(args) => Plan::probe(Online::Status(thresholds(args)?)),

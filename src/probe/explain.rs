@@ -25,7 +25,7 @@ pub(crate) enum PlanFormat {
 }
 
 /// What `explain` reports.
-#[derive(Debug, Serialize)]
+#[derive(Debug, Clone, PartialEq, Serialize)]
 pub(crate) struct ExplainReport {
     pub pid: u64,
     /// What the session ran when it was looked at.

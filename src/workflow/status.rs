@@ -20,14 +20,18 @@ pub(crate) struct StatusReport {
 
 /// Takes the snapshot and judges it.
 pub(crate) async fn collect(session: &mut Session, limits: &Thresholds) -> Result<StatusReport> {
-    let triage = triage::collect(session).await?;
+    Ok(judge(triage::collect(session).await?, limits))
+}
+
+/// Judges a snapshot taken elsewhere (the console's).
+pub(crate) fn judge(triage: Triage, limits: &Thresholds) -> StatusReport {
     let findings = thresholds::evaluate(&triage, limits, triage.deadlock_age_s());
-    Ok(StatusReport {
+    StatusReport {
         verdict: thresholds::worst(&findings),
         findings,
         thresholds: limits.clone(),
         triage,
-    })
+    }
 }
 
 /// A verdict, coloured on a terminal (ANSI), plain when piped.
@@ -82,7 +86,7 @@ impl Report for StatusReport {
     }
 }
 
-fn human_duration(seconds: u64) -> String {
+pub(crate) fn human_duration(seconds: u64) -> String {
     match seconds {
         0..60 => format!("{seconds}s"),
         60..3600 => format!("{}m", seconds / 60),
