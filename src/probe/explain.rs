@@ -92,6 +92,16 @@ pub(crate) async fn collect(session: &mut Session, pid: u64, json: bool) -> Resu
         ));
         return Ok(report);
     }
+    // MariaDB answers SHOW EXPLAIN from the target thread itself, which does not answer while
+    // InnoDB holds it in a row-lock wait: asking would hang until --query-timeout.
+    let in_lock_wait = thread.trx.as_ref().is_some_and(|t| t.state == "LOCK WAIT");
+    if session.server.flavor.is_mariadb() && in_lock_wait {
+        report.reason = Some(format!(
+            "session {pid} waits for a row lock, and MariaDB answers SHOW EXPLAIN only while the \
+             session runs; its statement is shown, the plan is not"
+        ));
+        return Ok(report);
+    }
     let rows: Result<Vec<mysql_async::Row>> = session.db.query("reading the plan", &sql).await;
     match rows {
         Ok(rows) if rows.is_empty() => {
