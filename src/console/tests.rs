@@ -19,7 +19,7 @@ use crate::evidence::record::{
 };
 use crate::evidence::{Header, RecordKind};
 use crate::probe::explain::{ExplainReport, PlanFormat};
-use crate::probe::locks::tree::{self, Edge, How, WaitInfo, WaitKind};
+use crate::probe::locks::tree::{self, Edge};
 use crate::probe::locks::{self, LockSources, LocksReport};
 use crate::probe::processlist::{Thread, Trx};
 use crate::probe::top;
@@ -52,22 +52,7 @@ fn thread(pid: u64, command: &str, trx_age: Option<u64>, statement: Option<&str>
 }
 
 fn edge(waiter: u64, blocker: u64) -> Edge {
-    Edge {
-        waiter,
-        blocker,
-        wait: WaitInfo {
-            kind: WaitKind::Row,
-            object_type: None,
-            table: Some("shop.orders".into()),
-            index: Some("PRIMARY".into()),
-            lock_mode: Some("X".into()),
-            blocking_lock_mode: Some("X".into()),
-            wait_s: Some(12),
-            held: None,
-            how: How::Exact,
-            source: "performance_schema.data_lock_waits",
-        },
-    }
+    Edge::sample(waiter, blocker, "shop.orders")
 }
 
 const UPDATE: &str = "UPDATE orders SET status = 'paid' WHERE id = 42";
@@ -182,6 +167,17 @@ fn snapshot_of(pid: u64) -> Box<KillSnapshot> {
             appliers: Vec::new(),
         },
     })
+}
+
+/// The sampler's answer to `k`: the snapshot of 20 is on disk.
+fn snapshot_arrives(app: &mut App, warnings: &[&str]) -> Option<Request> {
+    app.update(
+        Update::KillSnapshot {
+            snapshot: snapshot_of(20),
+            warnings: warnings.iter().map(|w| (*w).to_owned()).collect(),
+        },
+        Instant::now(),
+    )
 }
 
 fn outcome(pid: u64) -> Box<KillOutcome> {
@@ -317,13 +313,7 @@ fn the_kill_dialog_asks_only_after_the_snapshot_is_written() {
         app.mode,
         Mode::Kill(KillStep::Snapshotting { pid: 20, .. })
     ));
-    let answer = app.update(
-        Update::KillSnapshot {
-            snapshot: snapshot_of(20),
-            warnings: Vec::new(),
-        },
-        Instant::now(),
-    );
+    let answer = snapshot_arrives(&mut app, &[]);
     assert_eq!(answer, None);
     assert!(matches!(app.mode, Mode::Kill(KillStep::Confirm { .. })));
     assert_eq!(
@@ -350,13 +340,7 @@ fn the_kill_dialog_asks_only_after_the_snapshot_is_written() {
 fn saying_no_is_recorded_and_a_late_snapshot_is_answered_no() {
     let mut app = app();
     press(&mut app, KeyCode::Char('K'));
-    app.update(
-        Update::KillSnapshot {
-            snapshot: snapshot_of(20),
-            warnings: vec!["20 is a blocker only by inference".into()],
-        },
-        Instant::now(),
-    );
+    snapshot_arrives(&mut app, &["20 is a blocker only by inference"]);
     assert_eq!(
         press(&mut app, KeyCode::Char('n')),
         Some(Effect::Send(Request::KillConclude { confirmed: false }))
@@ -366,13 +350,7 @@ fn saying_no_is_recorded_and_a_late_snapshot_is_answered_no() {
     press(&mut app, KeyCode::Char('k'));
     press(&mut app, KeyCode::Esc);
     assert_eq!(app.mode, Mode::Normal);
-    let answer = app.update(
-        Update::KillSnapshot {
-            snapshot: snapshot_of(20),
-            warnings: Vec::new(),
-        },
-        Instant::now(),
-    );
+    let answer = snapshot_arrives(&mut app, &[]);
     assert_eq!(answer, Some(Request::KillConclude { confirmed: false }));
     assert_eq!(app.mode, Mode::Normal);
 }
@@ -526,13 +504,7 @@ fn frame_transactions_and_load_80x24() {
 fn frame_kill_dialog_80x24() {
     let mut app = app();
     press(&mut app, KeyCode::Char('k'));
-    app.update(
-        Update::KillSnapshot {
-            snapshot: snapshot_of(20),
-            warnings: Vec::new(),
-        },
-        Instant::now(),
-    );
+    snapshot_arrives(&mut app, &[]);
     insta::assert_snapshot!(frame(&mut app, 80, 24, PLAIN));
 }
 

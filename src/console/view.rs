@@ -243,8 +243,7 @@ fn draw_pane(frame: &mut Frame, app: &App, area: Rect, palette: Palette) {
 
 /// A table's columns, its row count and selected row.
 struct Listing<'a> {
-    header: &'a [&'static str],
-    widths: &'a [Constraint],
+    columns: &'a [Column],
     count: usize,
     selected: usize,
 }
@@ -259,16 +258,16 @@ fn selectable_table<'r>(
     palette: Palette,
 ) {
     let Listing {
-        header,
-        widths,
+        columns,
         count,
         selected,
     } = listing;
+    let (header, widths) = layout(columns, area.width < NARROW);
     let visible = usize::from(area.height.saturating_sub(1)).max(1);
     let offset = selected.saturating_sub(visible - 1);
     let rows: Vec<Row> = (offset..count.min(offset + visible)).map(row).collect();
-    let table = Table::new(rows, widths.to_vec())
-        .header(Row::new(header.to_vec()).style(palette.heading()))
+    let table = Table::new(rows, widths)
+        .header(Row::new(header).style(palette.heading()))
         .row_highlight_style(palette.selected())
         .column_spacing(1);
     let mut state = TableState::new().with_selected((count > 0).then_some(selected - offset));
@@ -318,7 +317,7 @@ fn blockers(frame: &mut Frame, app: &App, snapshot: &Snapshot, area: Rect, palet
         } else {
             Style::new()
         };
-        let mut cells = vec![
+        let cells = vec![
             Cell::from(format!("{}{marker}{}", "  ".repeat(r.depth), s.pid)),
             Cell::from(account(s.user.as_deref(), s.host.as_deref())),
             Cell::from(trx).style(trx_style),
@@ -330,48 +329,87 @@ fn blockers(frame: &mut Frame, app: &App, snapshot: &Snapshot, area: Rect, palet
             }),
             Cell::from(statement),
         ];
-        if narrow {
-            cells.remove(1);
-        }
-        Row::new(cells)
-    };
-    let narrow = area.width < NARROW;
-    let (header, widths): (&[&str], Vec<Constraint>) = if narrow {
-        (
-            &["PID", "TRX", "WAITS FOR", "HOLDS", "STATEMENT"],
-            vec![
-                Constraint::Length(10),
-                Constraint::Length(9),
-                Constraint::Length(24),
-                Constraint::Length(5),
-                Constraint::Fill(1),
-            ],
-        )
-    } else {
-        (
-            &["PID", "ACCOUNT", "TRX", "WAITS FOR", "HOLDS", "STATEMENT"],
-            vec![
-                Constraint::Length(12),
-                Constraint::Length(20),
-                Constraint::Length(12),
-                Constraint::Length(30),
-                Constraint::Length(5),
-                Constraint::Fill(1),
-            ],
-        )
+        Row::new(keep(&TREE_COLUMNS, narrow, cells))
     };
     selectable_table(
         frame,
         area,
         Listing {
-            header,
-            widths: &widths,
+            columns: &TREE_COLUMNS,
             count: app.tree.len(),
             selected: app.selected(Pane::Blockers),
         },
         &row,
         palette,
     );
+}
+
+/// A table's column: its heading (wide, and narrow), and its width in a narrow pane (`None`:
+/// left out there) and a wide one; width 0 takes the rest of the line.
+struct Column {
+    name: &'static str,
+    short: &'static str,
+    narrow: Option<u16>,
+    wide: u16,
+}
+
+const fn column(name: &'static str, narrow: Option<u16>, wide: u16) -> Column {
+    Column {
+        name,
+        short: name,
+        narrow,
+        wide,
+    }
+}
+
+const TREE_COLUMNS: [Column; 6] = [
+    column("PID", Some(10), 12),
+    column("ACCOUNT", None, 20),
+    column("TRX", Some(9), 12),
+    column("WAITS FOR", Some(24), 30),
+    column("HOLDS", Some(5), 5),
+    column("STATEMENT", Some(0), 0),
+];
+
+/// The sessions' columns; narrow, the account is the user alone.
+const SESSION_COLUMNS: [Column; 7] = [
+    column("PID", Some(7), 8),
+    Column {
+        name: "ACCOUNT",
+        short: "USER",
+        narrow: Some(10),
+        wide: 22,
+    },
+    column("DB", None, 12),
+    column("CMD", Some(7), 12),
+    column("TIME", Some(6), 7),
+    column("TRX", Some(9), 12),
+    column("STATEMENT", Some(0), 0),
+];
+
+/// The headings and widths of the columns shown.
+fn layout(columns: &[Column], narrow: bool) -> (Vec<&'static str>, Vec<Constraint>) {
+    columns
+        .iter()
+        .filter_map(|c| {
+            let width = if narrow { c.narrow? } else { c.wide };
+            let constraint = match width {
+                0 => Constraint::Fill(1),
+                w => Constraint::Length(w),
+            };
+            Some((if narrow { c.short } else { c.name }, constraint))
+        })
+        .unzip()
+}
+
+/// A row's cells for the columns shown.
+fn keep<T>(columns: &[Column], narrow: bool, cells: Vec<T>) -> Vec<T> {
+    cells
+        .into_iter()
+        .zip(columns)
+        .filter(|(_, c)| !narrow || c.narrow.is_some())
+        .map(|(cell, _)| cell)
+        .collect()
 }
 
 fn session_row<'a>(thread: &Thread, narrow: bool, palette: Palette) -> Row<'a> {
@@ -396,7 +434,7 @@ fn session_row<'a>(thread: &Thread, narrow: bool, palette: Palette) -> Row<'a> {
     } else {
         account(thread.user.as_deref(), thread.host.as_deref())
     };
-    let mut cells = vec![
+    let cells = vec![
         Cell::from(thread.pid.to_string()),
         Cell::from(who),
         Cell::from(thread.db.clone().unwrap_or_default()),
@@ -405,40 +443,7 @@ fn session_row<'a>(thread: &Thread, narrow: bool, palette: Palette) -> Row<'a> {
         Cell::from(trx).style(trx_style),
         Cell::from(statement),
     ];
-    if narrow {
-        cells.remove(2);
-    }
-    Row::new(cells)
-}
-
-/// The sessions table's columns: without the db, and with the user alone, when narrow.
-fn session_columns(narrow: bool) -> (&'static [&'static str], Vec<Constraint>) {
-    if narrow {
-        (
-            &["PID", "USER", "CMD", "TIME", "TRX", "STATEMENT"],
-            vec![
-                Constraint::Length(7),
-                Constraint::Length(10),
-                Constraint::Length(7),
-                Constraint::Length(6),
-                Constraint::Length(9),
-                Constraint::Fill(1),
-            ],
-        )
-    } else {
-        (
-            &["PID", "ACCOUNT", "DB", "CMD", "TIME", "TRX", "STATEMENT"],
-            vec![
-                Constraint::Length(8),
-                Constraint::Length(22),
-                Constraint::Length(12),
-                Constraint::Length(12),
-                Constraint::Length(7),
-                Constraint::Length(12),
-                Constraint::Fill(1),
-            ],
-        )
-    }
+    Row::new(keep(&SESSION_COLUMNS, narrow, cells))
 }
 
 /// The sessions at `indices` of the latest sample's threads.
@@ -452,14 +457,12 @@ fn session_table(
 ) {
     let threads = app.threads();
     let narrow = area.width < NARROW;
-    let (header, widths) = session_columns(narrow);
     let row = |i: usize| session_row(&threads[indices[i]], narrow, palette);
     selectable_table(
         frame,
         area,
         Listing {
-            header,
-            widths: &widths,
+            columns: &SESSION_COLUMNS,
             count: indices.len(),
             selected,
         },
@@ -605,17 +608,11 @@ fn deadlock_text(snapshot: &Snapshot, palette: Palette) -> Text<'static> {
         if let Some(query) = &trx.query {
             lines.push(Line::from(format!("    {}", clip(query, false))));
         }
-        for lock in &trx.holds {
+        let holds = trx.holds.iter().map(|lock| ("holds", lock));
+        let waits = trx.waits_for.iter().map(|lock| ("waits for", lock));
+        for (what, lock) in holds.chain(waits) {
             lines.push(Line::from(format!(
-                "    holds {} {} {}",
-                lock.table.as_deref().unwrap_or("?"),
-                lock.index.as_deref().unwrap_or(""),
-                lock.mode
-            )));
-        }
-        for lock in &trx.waits_for {
-            lines.push(Line::from(format!(
-                "    waits for {} {} {}",
+                "    {what} {} {} {}",
                 lock.table.as_deref().unwrap_or("?"),
                 lock.index.as_deref().unwrap_or(""),
                 lock.mode
