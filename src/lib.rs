@@ -13,6 +13,7 @@ mod innodb_status;
 mod kill;
 mod probe;
 mod queries;
+mod redact;
 mod render;
 mod server;
 mod verdict;

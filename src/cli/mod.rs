@@ -308,6 +308,10 @@ pub struct ReportArgs {
     /// Language: ko or en (default: ko when LANG says Korean, else en).
     #[arg(long, value_enum)]
     pub lang: Option<Lang>,
+    /// Keep the statements' literals (the internal version). By default they are masked
+    /// (`WHERE email = ?`) so the report can be shared; credentials are masked always.
+    #[arg(long)]
+    pub no_redact: bool,
 }
 
 /// Thresholds shared by `status` and `check`. Flags override `--config`, which overrides the

@@ -332,6 +332,7 @@ fn report_options(args: &ReportArgs) -> report::Options {
         since: args.since.clone(),
         until: args.until.clone(),
         lang: args.lang,
+        keep_literals: args.no_redact,
     }
 }
 

@@ -3,7 +3,7 @@
 //! statement digest and an account; the load (average active sessions, AAS) is the number of
 //! active sessions per sample, averaged over the window, and broken down by those keys.
 
-mod normalize;
+pub(crate) mod normalize;
 mod view;
 
 use std::collections::BTreeMap;

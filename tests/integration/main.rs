@@ -20,6 +20,7 @@ mod live_hostile;
 mod live_hung;
 mod live_kill;
 mod live_probes;
+mod live_redact;
 mod live_replication;
 mod live_round_trips;
 mod live_slow;
