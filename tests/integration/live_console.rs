@@ -639,13 +639,14 @@ async fn running(server: &TestServer, sql: String) -> Result<(u64, tokio::task::
     let mut probe = server.try_conn().await?;
     let started = Instant::now();
     loop {
-        let info: Option<Option<String>> = probe
-            .exec_first(
-                "SELECT INFO FROM information_schema.PROCESSLIST WHERE ID = ?",
-                (pid,),
-            )
-            .await?;
-        if info.flatten().is_some() {
+        // SHOW PROCESSLIST: MySQL refuses information_schema.PROCESSLIST while any session (of
+        // another test) runs a statement with a 4-byte character (error 3854).
+        let rows: Vec<mysql_async::Row> = probe.query("SHOW FULL PROCESSLIST").await?;
+        let runs = rows.iter().any(|row| {
+            row.get::<u64, _>("Id") == Some(pid)
+                && row.get::<Option<String>, _>("Info").flatten().is_some()
+        });
+        if runs {
             break;
         }
         ensure!(started.elapsed() < SCREEN, "session {pid} never ran");
