@@ -566,6 +566,10 @@ async fn kill_from_the_tree(server: &TestServer, s: &scenarios::IdleRoot) -> Res
         "{outcome:#}"
     );
     ensure!(!alive(server, root).await?, "the root is gone");
+    ensure!(
+        alive(server, s.decoy_id).await?,
+        "the older decoy is untouched"
+    );
 
     // Close the outcome, sample again: the waiters got the row and finished.
     console.press(&["Enter", "p"]).await?;
