@@ -601,23 +601,23 @@ async fn console_enter_on_a_running_statement_shows_its_plan() {
     on_every_server("console: Enter shows the plan", async |server| {
         let mariadb = server.is_mariadb().await;
         let table = server.scratch_table("console_plan").await;
-        // MariaDB answers SHOW EXPLAIN between rows: many short sleeps, not one long one.
-        let mut admin = server.try_conn().await?;
-        let more: Vec<String> = (3..=30).map(|id| format!("({id}, 0)")).collect();
-        admin
-            .query_drop(format!("INSERT INTO {table} VALUES {}", more.join(",")))
-            .await?;
-        let _ = admin.disconnect().await;
-        let (pid, task) = running(
-            &server,
-            format!("SELECT COUNT(*) FROM {table} WHERE SLEEP(0.5) = 0"),
-        )
-        .await?;
-        let checked = caught(plan_of_a_running_statement(&server, pid, &table, mariadb)).await;
+        let started = start_plan_statement(&server, &table).await;
+        let checked = match &started {
+            Ok((pid, _)) => {
+                let check = async {
+                    until_running(&server, *pid).await?;
+                    plan_of_a_running_statement(&server, *pid, &table, mariadb).await
+                };
+                caught(check).await
+            }
+            Err(error) => Ok(Err(anyhow::anyhow!("starting the statement: {error:#}"))),
+        };
         let cleaned = async {
             let mut admin = server.try_conn().await?;
-            let _ = admin.query_drop(format!("KILL QUERY {pid}")).await;
-            let _ = task.await;
+            if let Ok((pid, task)) = started {
+                let _ = admin.query_drop(format!("KILL QUERY {pid}")).await;
+                let _ = task.await;
+            }
             admin
                 .query_drop(format!("DROP TABLE IF EXISTS {table}"))
                 .await?;
@@ -629,17 +629,31 @@ async fn console_enter_on_a_running_statement_shows_its_plan() {
     .await;
 }
 
-/// Starts `sql` on a session of its own and returns that session's id once it runs.
-async fn running(server: &TestServer, sql: String) -> Result<(u64, tokio::task::JoinHandle<()>)> {
+/// Fills `table` to 30 rows and starts a SELECT sleeping 0.5 s on each, on a session of its
+/// own; returns that session's id and its task. MariaDB answers SHOW EXPLAIN between rows: many
+/// short sleeps, not one long one.
+async fn start_plan_statement(
+    server: &TestServer,
+    table: &str,
+) -> Result<(u64, tokio::task::JoinHandle<()>)> {
     let mut conn = server.try_conn().await?;
+    let more: Vec<String> = (3..=30).map(|id| format!("({id}, 0)")).collect();
+    conn.query_drop(format!("INSERT INTO {table} VALUES {}", more.join(",")))
+        .await?;
     let pid: u64 = conn
         .query_first("SELECT CONNECTION_ID()")
         .await?
         .context("CONNECTION_ID()")?;
+    let sql = format!("SELECT COUNT(*) FROM {table} WHERE SLEEP(0.5) = 0");
     let task = tokio::spawn(async move {
         let _ = conn.query_drop(sql).await;
         let _ = conn.disconnect().await;
     });
+    Ok((pid, task))
+}
+
+/// Waits until session `pid` runs a statement.
+async fn until_running(server: &TestServer, pid: u64) -> Result<()> {
     let mut probe = server.try_conn().await?;
     let started = Instant::now();
     loop {
@@ -657,7 +671,7 @@ async fn running(server: &TestServer, sql: String) -> Result<(u64, tokio::task::
         tokio::time::sleep(Duration::from_millis(50)).await;
     }
     let _ = probe.disconnect().await;
-    Ok((pid, task))
+    Ok(())
 }
 
 async fn plan_of_a_running_statement(
