@@ -28,8 +28,10 @@ const PAUSE_ENV: &str = "MYTRIAGE_PAUSE_BEFORE_KILL";
 /// How long the screen may take to show what a step expects: a few samples at `--interval 1s`.
 const SCREEN: Duration = Duration::from_secs(15);
 
-/// Wide enough for the blocker tree's statement column to hold the scenario's table name.
-const WIDE: (u16, u16) = (160, 40);
+/// Wide enough for the blocker tree's statement column to hold the scenario's table name, and tall
+/// enough that the incidents of tests running beside (a 50-session pile-up or two, ordered before
+/// ours as they hold up more) leave ours on the screen.
+const TALL: (u16, u16) = (160, 150);
 /// The smallest terminal the console is made for.
 const SMALL: (u16, u16) = (80, 24);
 
@@ -374,7 +376,7 @@ async fn tree_shows_the_root(
     s: &scenarios::IdleRoot,
     keeps_last: bool,
 ) -> Result<()> {
-    let console = Console::start(&server.url, WIDE).await?;
+    let console = Console::start(&server.url, TALL).await?;
     let (root, waiters) = (s.root_id, &s.waiter_ids);
     let screen = console
         .wait_for("the root with both waiters under it", |screen| {
@@ -476,7 +478,7 @@ async fn console_kill_writes_the_snapshot_before_the_session_dies_and_the_waiter
 }
 
 async fn kill_from_the_tree(server: &TestServer, s: &scenarios::IdleRoot) -> Result<()> {
-    let console = Console::start(&server.url, WIDE).await?;
+    let console = Console::start(&server.url, TALL).await?;
     let (root, waiters) = (s.root_id, &s.waiter_ids);
     console
         .wait_for("the root with its waiters", |screen| {

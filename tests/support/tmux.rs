@@ -216,6 +216,7 @@ impl Terminal {
                     Ok(Some(status)) => format!(" (the program exited with {status})"),
                     _ => String::new(),
                 };
+                let screen = screen.trim_end();
                 bail!(
                     "never on the screen within {limit:?}: {what}{exited}; last screen:\n{screen}"
                 );
