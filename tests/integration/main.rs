@@ -13,6 +13,7 @@ mod support;
 
 mod cli;
 mod fuzz_parser;
+mod live_console;
 mod live_culprit;
 mod live_explain;
 mod live_full;

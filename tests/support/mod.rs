@@ -11,6 +11,7 @@ pub mod mytriage;
 pub mod proxy;
 pub mod replicas;
 pub mod scenarios;
+pub mod tmux;
 
 // Not every includer (the demo, the benchmarks) uses both.
 #[allow(unused_imports)]
