@@ -275,7 +275,7 @@ fn selectable_table<'r>(
 }
 
 /// Below this width the tables leave out the account (the detail shows it).
-const NARROW: u16 = 100;
+const NARROW: u16 = 120;
 
 fn blockers(frame: &mut Frame, app: &App, snapshot: &Snapshot, area: Rect, palette: Palette) {
     if app.tree.is_empty() {
@@ -363,10 +363,10 @@ const fn column(name: &'static str, narrow: Option<u16>, wide: u16) -> Column {
 }
 
 const TREE_COLUMNS: [Column; 6] = [
-    column("PID", Some(10), 12),
-    column("ACCOUNT", None, 20),
-    column("TRX", Some(9), 12),
-    column("WAITS FOR", Some(24), 30),
+    column("PID", Some(10), 10),
+    column("ACCOUNT", None, 18),
+    column("TRX", Some(9), 10),
+    column("WAITS FOR", Some(24), 28),
     column("HOLDS", Some(5), 5),
     column("STATEMENT", Some(0), 0),
 ];

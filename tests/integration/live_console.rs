@@ -733,7 +733,7 @@ async fn plan_of_a_running_statement(
 #[tokio::test]
 async fn console_reflows_on_resize_and_esc_gives_the_terminal_back() {
     on_every_server("console: resize, Esc", async |server| {
-        let console = Console::start(&server.url, (100, 30)).await?;
+        let console = Console::start(&server.url, (120, 30)).await?;
         console.press(&["2"]).await?;
         console
             .wait_for("the sessions with the account column", |screen| {
