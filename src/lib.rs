@@ -37,6 +37,11 @@ pub fn fuzz_innodb_status(text: &str) {
     let _ = innodb_status::history_list_length(text);
 }
 
+/// The console's client CPU per sample and per frame, measured on a real sample, for
+/// `benches/console.rs`; not part of the interface.
+#[doc(hidden)]
+pub use console::bench as console_bench;
+
 /// Runs one command line to completion and says how the process should exit.
 pub async fn run(cli: Cli) -> Result<Exit> {
     let is_check = matches!(cli.command, Command::Check(_));

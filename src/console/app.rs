@@ -105,6 +105,43 @@ pub(crate) struct TreeRow {
     pub repeated: bool,
 }
 
+/// The load over the window, aggregated when a sample arrives: the load pane only reads it,
+/// so a frame does not re-count every active session of every sample in the window.
+#[derive(Debug, Clone)]
+pub(crate) struct LoadSummary {
+    pub report: top::TopReport,
+    /// Active sessions per sample of each of the first [`LOAD_CLASSES`] wait classes, in the
+    /// order of `report.by_wait`.
+    pub by_wait: Vec<Vec<usize>>,
+}
+
+/// The wait classes the load pane draws a sparkline for.
+pub(crate) const LOAD_CLASSES: usize = 5;
+
+impl LoadSummary {
+    fn of(loads: &Window<top::Sample>, source: top::TopSource) -> LoadSummary {
+        let samples: Vec<top::Sample> = loads.iter().cloned().collect();
+        let report = top::aggregate(&samples, None, None, source);
+        let by_wait = report
+            .by_wait
+            .iter()
+            .take(LOAD_CLASSES)
+            .map(|class| {
+                samples
+                    .iter()
+                    .map(|s| {
+                        s.active
+                            .iter()
+                            .filter(|a| a.wait_class == class.key)
+                            .count()
+                    })
+                    .collect()
+            })
+            .collect();
+        LoadSummary { report, by_wait }
+    }
+}
+
 /// The steps of a kill from the console. The snapshot is on disk before the dialog asks.
 #[derive(Debug, Clone, PartialEq)]
 pub(crate) enum KillStep {
@@ -158,6 +195,8 @@ pub(crate) struct App {
     pub snapshot: Option<Box<Snapshot>>,
     /// The load samples over the window, oldest first.
     pub loads: Window<top::Sample>,
+    /// The window's load, aggregated when the last sample arrived.
+    pub load: Option<LoadSummary>,
     /// When the sample in flight began, if one is.
     pub sampling_since: Option<Instant>,
     pub last_sampled: Option<Instant>,
@@ -188,6 +227,7 @@ impl App {
             pane: Pane::Blockers,
             snapshot: None,
             loads: Window::new(window),
+            load: None,
             sampling_since: None,
             last_sampled: None,
             failure: None,
@@ -241,6 +281,8 @@ impl App {
                 self.failure = None;
                 self.loads.push(snapshot.load.clone());
                 self.loads.expire();
+                let source = top::TopSource::of(&snapshot.report.triage.server);
+                self.load = Some(LoadSummary::of(&self.loads, source));
                 self.snapshot = Some(snapshot);
                 self.rebuild();
             }

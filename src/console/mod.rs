@@ -8,6 +8,7 @@
 //! the sampler, so the keys stay live and the header says how late the sample is.
 
 pub(crate) mod app;
+pub mod bench;
 pub(crate) mod sampler;
 pub(crate) mod view;
 

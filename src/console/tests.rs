@@ -491,6 +491,21 @@ fn frame_sessions_80x24() {
 }
 
 #[test]
+fn the_load_is_summed_when_a_sample_arrives_and_a_frame_only_reads_it() {
+    let mut app = app();
+    app.update(Update::Sampled(incident()), Instant::now());
+    assert_eq!(app.load.as_ref().map(|l| l.report.samples), Some(2));
+    // A window changed behind the state's back shows only once the next sample arrives: the
+    // frame does not walk the window (at 5,000 sessions that walk was most of a frame).
+    let load = app.loads.iter().next().cloned().unwrap();
+    app.loads.push(load);
+    press(&mut app, KeyCode::Char('3'));
+    assert!(frame(&mut app, 80, 24, PLAIN).contains("over the last 2 sample(s)"));
+    app.update(Update::Sampled(incident()), Instant::now());
+    assert!(frame(&mut app, 80, 24, PLAIN).contains("over the last 4 sample(s)"));
+}
+
+#[test]
 fn frame_transactions_and_load_80x24() {
     let mut app = app();
     press(&mut app, KeyCode::Char('4'));

@@ -11,7 +11,7 @@ use ratatui::style::{Color, Modifier, Style};
 use ratatui::text::{Line, Span, Text};
 use ratatui::widgets::{Block, Borders, Cell, Clear, Paragraph, Row, Table, TableState, Wrap};
 
-use super::app::{App, KillStep, Mode, Pane, TreeRow};
+use super::app::{App, KillStep, LoadSummary, Mode, Pane, TreeRow};
 use super::sampler::{Detail, Snapshot};
 use crate::evidence::record::KillSnapshot;
 use crate::probe::deadlocks::victim_text;
@@ -518,13 +518,9 @@ fn transactions(frame: &mut Frame, app: &App, snapshot: &Snapshot, area: Rect, p
 /// Average active sessions over the window: the total and each wait class as a sparkline, then
 /// the statements carrying the load.
 fn load_text(app: &App, palette: Palette) -> Text<'static> {
-    let samples: Vec<top::Sample> = app.loads.iter().cloned().collect();
-    let source = app
-        .snapshot
-        .as_deref()
-        .map(|s| top::TopSource::of(&s.report.triage.server))
-        .unwrap_or(top::TopSource::Processlist);
-    let report = top::aggregate(&samples, None, None, source);
+    let Some(LoadSummary { report, by_wait }) = &app.load else {
+        return Text::from("No load sample yet.");
+    };
     let mut lines = vec![Line::styled(
         format!(
             "Average active sessions over the last {} sample(s): {:.2}",
@@ -538,22 +534,13 @@ fn load_text(app: &App, palette: Palette) -> Text<'static> {
         format!("{:.2}", report.aas),
         top::sparkline(&report.series, None)
     )));
-    for class in report.by_wait.iter().take(5) {
-        let series: Vec<usize> = samples
-            .iter()
-            .map(|s| {
-                s.active
-                    .iter()
-                    .filter(|a| a.wait_class == class.key)
-                    .count()
-            })
-            .collect();
-        let reference = report.series.iter().copied().max().map(|m| m as f64);
+    let reference = report.series.iter().copied().max().map(|m| m as f64);
+    for (class, series) in report.by_wait.iter().zip(by_wait) {
         lines.push(Line::from(format!(
             "{:<14} {:>6}  {}",
             class.key,
             format!("{:.2}", class.aas),
-            top::sparkline(&series, reference)
+            top::sparkline(series, reference)
         )));
     }
     lines.push(Line::from(""));
