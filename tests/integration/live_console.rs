@@ -772,9 +772,36 @@ async fn console_keys_stay_live_while_the_server_hangs_and_the_late_sample_recov
             url.username(),
             proxy.addr.port()
         );
-        hung_server(&proxy, &through).await
+        hung_server(|| proxy.freeze(), &through).await
     })
     .await;
+}
+
+/// Tests that freeze a shared server: nextest runs each alone (`.config/nextest.toml`).
+mod exclusive {
+    use super::*;
+    use crate::support::freeze::{Frozen, server_pid};
+
+    /// As the proxy's freeze above, with the server process itself stopped (SIGSTOP) and
+    /// continued (SIGCONT), as issue 15 asks.
+    #[tokio::test]
+    async fn exclusive_console_keys_stay_live_while_the_server_is_stopped() {
+        on_every_server("console: SIGSTOP on the server", async |server| {
+            let Some(pid) = server_pid(&server.name) else {
+                ensure!(
+                    std::env::var("CI").is_err(),
+                    "CI starts its servers with scripts/testdb, which keeps pid files"
+                );
+                eprintln!(
+                    "skipping on {}: no pid file (not started by scripts/testdb)",
+                    server.name
+                );
+                return Ok(());
+            };
+            hung_server(|| Frozen::freeze(pid), &server.url).await
+        })
+        .await;
+    }
 }
 
 /// The `HH:MM:SS` the header says the shown sample was taken at (its first line may wrap).
@@ -795,9 +822,11 @@ fn is_clock(word: &str) -> bool {
             .all(|p| p.len() == 2 && p.bytes().all(|b| b.is_ascii_digit()))
 }
 
-async fn hung_server(proxy: &Proxy, url: &str) -> Result<()> {
+/// The console while `freeze` holds the server still: the keys answer, the header says the
+/// sample is late, and when the guard is dropped the same connection goes on.
+async fn hung_server<G>(freeze: impl FnOnce() -> G, url: &str) -> Result<()> {
     let console = Console::start(url, (100, 30)).await?;
-    let frozen = proxy.freeze();
+    let frozen = freeze();
     let late = console.wait_for_text("sample late").await?;
     let taken = sample_time(&late).context("the sample time in the header")?;
 

@@ -6,6 +6,7 @@
 //! anyhow, serde_json, assert_cmd and std, never on the mytriage crate itself.
 #![allow(dead_code)]
 
+pub mod freeze;
 pub mod globals;
 pub mod mytriage;
 pub mod proxy;
