@@ -757,7 +757,7 @@ fn join_query(lines: &[&str]) -> Option<String> {
     let joined = lines.join("\n");
     // MySQL 8 leaves a blank line between the statement and the next marker.
     let query = joined.trim_end().trim_start_matches('\n');
-    (!query.trim().is_empty()).then(|| query.to_string())
+    (!query.trim().is_empty()).then(|| crate::redact::credentials(query.to_string()))
 }
 
 /// Ids at or above 2^48 are not transaction ids: InnoDB prints a pointer-derived number for

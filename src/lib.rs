@@ -5,6 +5,7 @@
 
 pub mod cli;
 mod connect;
+mod console;
 mod duration;
 pub mod error;
 mod evidence;
@@ -14,6 +15,7 @@ mod kill;
 mod notify;
 mod probe;
 mod queries;
+mod redact;
 mod render;
 mod server;
 mod verdict;
@@ -36,6 +38,11 @@ pub fn fuzz_innodb_status(text: &str) {
     let _ = innodb_status::parse_latest_deadlock(text);
     let _ = innodb_status::history_list_length(text);
 }
+
+/// The console's client CPU per sample and per frame, measured on a real sample, for
+/// `benches/console.rs`; not part of the interface.
+#[doc(hidden)]
+pub use console::bench as console_bench;
 
 /// Runs one command line to completion and says how the process should exit.
 pub async fn run(cli: Cli) -> Result<Exit> {
@@ -68,6 +75,7 @@ async fn run_command(cli: Cli) -> Result<Exit> {
             .map(evidence::EvidenceLog::open)
             .transpose()?,
         Connected::Watch(..) => None,
+        Connected::Console(options, _) => Some(evidence::EvidenceLog::open(&options.evidence)?),
     };
     let flags = cli.connect.flags();
     let inputs = Inputs {
@@ -109,6 +117,12 @@ async fn run_command(cli: Cli) -> Result<Exit> {
         )
         .await
         .map(|()| Exit::Ok),
+        Connected::Console(options, limits) => {
+            let log = log.context("the evidence log is not open")?;
+            console::run(&resolved.config, session, options, limits, log)
+                .await
+                .map(|()| Exit::Ok)
+        }
     }
 }
 
@@ -251,6 +265,7 @@ fn exit_of(verdict: Verdict) -> Exit {
 fn first_snapshot(connected: &Connected, server: &server::ServerInfo) -> Vec<&'static str> {
     match connected {
         Connected::Watch(..) => workflow::triage::statements(server),
+        Connected::Console(..) => console::sampler::statements(server),
         Connected::Probe(online) => match online {
             Online::Server => probe::server::snapshot(server),
             Online::Processlist(_) => probe::processlist::snapshot(server),

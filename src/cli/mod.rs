@@ -121,6 +121,11 @@ pub enum Command {
     #[command(disable_help_flag = true)]
     Top(TopArgs),
 
+    /// The interactive incident console: the blocker tree, sessions, load, transactions,
+    /// deadlock and replication, with a session's plan on Enter and the safe kill on `k`.
+    #[command(disable_help_flag = true)]
+    Console(ConsoleArgs),
+
     /// Serve the triage as Prometheus metrics: /metrics, /probe?target=NAME, /status.
     #[command(disable_help_flag = true)]
     Exporter(ExporterArgs),
@@ -272,6 +277,25 @@ pub struct NotifyArgs {
     pub notify_format: crate::notify::Style,
 }
 
+/// Options for `console`.
+#[derive(Debug, Clone, Args)]
+pub struct ConsoleArgs {
+    /// Time between samples.
+    #[arg(long, value_parser = parse_timeout, default_value = "2s")]
+    pub interval: Duration,
+    /// How far back the load pane looks.
+    #[arg(long, value_parser = parse_timeout, default_value = "5m")]
+    pub window: Duration,
+    /// Recorded in the evidence log with each kill made from the console.
+    #[arg(long, default_value = "chosen in mytriage console")]
+    pub reason: String,
+    /// The evidence log kills and notes go to (default: $XDG_STATE_HOME/mytriage/evidence.jsonl).
+    #[arg(long, value_name = "PATH")]
+    pub evidence: Option<std::path::PathBuf>,
+    #[command(flatten)]
+    pub thresholds: ThresholdArgs,
+}
+
 /// Options for `deadlocks`.
 #[derive(Debug, Clone, Default, Args)]
 pub struct DeadlocksArgs {
@@ -355,6 +379,10 @@ pub struct ReportArgs {
     /// Language: ko or en (default: ko when LANG says Korean, else en).
     #[arg(long, value_enum)]
     pub lang: Option<Lang>,
+    /// Keep the statements' literals (the internal version). By default they are masked
+    /// (`WHERE email = ?`) so the report can be shared; credentials are masked always.
+    #[arg(long)]
+    pub no_redact: bool,
 }
 
 /// Thresholds shared by `status` and `check`. Flags override `--config`, which overrides the

@@ -15,6 +15,7 @@ use super::{
 use crate::connect::option_file::Defaults;
 use crate::connect::targets::{self, HostEntry};
 use crate::connect::{Flags, Layer};
+use crate::console;
 use crate::evidence;
 use crate::exporter;
 use crate::kill::{self, KillPlan, Target};
@@ -43,6 +44,8 @@ pub(crate) enum Connected {
     Probe(Online),
     /// `watch` owns its session: it re-opens it when the connection is lost.
     Watch(watch::Options, Thresholds),
+    /// So does the console, which also appends kills and notes to the evidence log.
+    Console(console::Options, Thresholds),
 }
 
 /// Commands that only read or write the evidence log.
@@ -84,7 +87,7 @@ impl Connected {
             Connected::Watch(options, _) => options.notify.as_ref(),
             Connected::Probe(Online::Check(_, _, notify)) => notify.as_ref(),
             Connected::Probe(Online::Notice(_, notify)) => Some(notify),
-            Connected::Probe(_) => None,
+            Connected::Probe(_) | Connected::Console(..) => None,
         }
     }
 }
@@ -178,6 +181,15 @@ impl Plan {
             Command::Deadlocks(_) => Plan::probe(Online::Deadlocks),
             Command::Watch(args) => Plan::Connected(Box::new(Connected::Watch(
                 watch_options(args),
+                thresholds(&args.thresholds)?,
+            ))),
+            Command::Console(args) => Plan::Connected(Box::new(Connected::Console(
+                console::Options {
+                    interval: args.interval,
+                    window: args.window,
+                    evidence: log(&args.evidence)?,
+                    reason: args.reason.clone(),
+                },
                 thresholds(&args.thresholds)?,
             ))),
             Command::Status(args) => Plan::probe(Online::Status(thresholds(args)?)),
@@ -398,6 +410,7 @@ fn report_options(args: &ReportArgs) -> report::Options {
         since: args.since.clone(),
         until: args.until.clone(),
         lang: args.lang,
+        keep_literals: args.no_redact,
     }
 }
 

@@ -6,7 +6,7 @@ use std::time::Duration;
 use anyhow::Result;
 
 use super::plan::KillPlan;
-use super::prompt::{confirmed, describe_victim, pause_for_drill};
+use super::prompt::pause_for_drill;
 use super::verify::{changes, identity};
 use crate::connect::Session;
 use crate::evidence::record::{
@@ -17,12 +17,14 @@ use crate::queries;
 use crate::render::serde_label;
 use crate::server::Managed;
 
-/// Confirm, re-verify, kill, and look at the session afterwards.
+/// Re-verify, kill, and look at the session afterwards; `confirmed` is the operator's answer,
+/// asked on the terminal or in the console's dialog once the snapshot was on disk.
 pub(super) async fn act(
     session: &mut Session,
     plan: &KillPlan,
     snapshot: &KillSnapshot,
     dry_run: bool,
+    confirmed: bool,
 ) -> Result<KillOutcome> {
     let outcome = |result| KillOutcome {
         header: Header::new(RecordKind::KillOutcome),
@@ -34,8 +36,7 @@ pub(super) async fn act(
         changed: Vec::new(),
         after: None,
     };
-    describe_victim(snapshot);
-    if !dry_run && !confirmed(plan, snapshot.pid)? {
+    if !dry_run && !confirmed {
         return Ok(outcome(KillResult::NotConfirmed));
     }
     pause_for_drill().await?;

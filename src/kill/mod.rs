@@ -30,9 +30,10 @@ mod verify;
 mod view;
 
 pub(crate) use plan::{KillPlan, Target, parse_pid};
+pub(crate) use snapshot::{held_locks, held_metadata_locks};
 
 use execute::act;
-use prompt::ask;
+use prompt::{ask, confirmed, describe_victim};
 use select::{Selection, select};
 use snapshot::{Observed, snapshot, snapshot_statements};
 
@@ -79,45 +80,56 @@ impl KillReport {
     }
 }
 
-/// Runs the plan: select victims, then snapshot, record, confirm, verify, kill and record each.
-pub(crate) async fn run(
-    session: &mut Session,
-    plan: &KillPlan,
-    log: &mut EvidenceLog,
-) -> Result<KillReport> {
-    session.require_process("kill")?;
-    // The selection reads its snapshot in one round trip.
-    let ahead = locks::snapshot(&session.server);
-    session
-        .db
-        .prefetch("taking the kill snapshot", &ahead)
-        .await?;
-    let threads = processlist::threads(session).await?;
-    let last = processlist::last_statements(session).await?;
-    let locks = locks::collect_with(session, &threads, last.as_ref()).await?;
-    session.db.forget_prefetched();
-    let seen = Observed {
-        threads: &threads,
-        last: last.as_ref(),
-        roots: &locks.forest.roots,
-    };
-    let Selection { pids, skipped } = select(plan, session, &threads, &locks)?;
-    for skip in &skipped {
-        eprintln!("mytriage: not choosing {}: {}", skip.pid, skip.reason);
+/// What a kill read before choosing: the sessions, their last statements and the blocker tree,
+/// from one round trip, and the victims chosen from them.
+struct Survey {
+    threads: Vec<processlist::Thread>,
+    last: Option<std::collections::HashMap<u64, String>>,
+    locks: locks::LocksReport,
+    selection: Selection,
+}
+
+impl Survey {
+    async fn take(session: &mut Session, plan: &KillPlan) -> Result<Survey> {
+        session.require_process("kill")?;
+        // The selection reads its snapshot in one round trip.
+        let ahead = locks::snapshot(&session.server);
+        session
+            .db
+            .prefetch("taking the kill snapshot", &ahead)
+            .await?;
+        let threads = processlist::threads(session).await?;
+        let last = processlist::last_statements(session).await?;
+        let locks = locks::collect_with(session, &threads, last.as_ref()).await?;
+        session.db.forget_prefetched();
+        let selection = select(plan, session, &threads, &locks)?;
+        Ok(Survey {
+            threads,
+            last,
+            locks,
+            selection,
+        })
     }
-    let batch_dry_run = matches!(plan.target, Target::Batch { execute: false, .. });
-    let dry_run = plan.dry_run || batch_dry_run;
-    let reason = match &plan.reason {
-        Some(reason) => reason.clone(),
-        None => ask("Reason for the kill (goes into the evidence log): ")?,
-    };
-    // Every victim's snapshot in one round trip, taken at the moment of the selection. The
-    // re-verification just before each KILL is not read ahead: it stays its own round trip and
-    // reads the session as it is then (`identity`, through `Db::query_live`). That is a safety
-    // rule, not a cost to optimise away: the check must gate the kill.
-    let mut now = String::new();
-    if !pids.is_empty() {
-        let ahead = snapshot_statements(session, &pids, &threads);
+
+    fn observed(&self) -> Observed<'_> {
+        Observed {
+            threads: &self.threads,
+            last: self.last.as_ref(),
+            roots: &self.locks.forest.roots,
+        }
+    }
+
+    /// Every victim's snapshot statements in one round trip, taken at the moment of the
+    /// selection, and the server's clock. The re-verification just before each KILL is not read
+    /// ahead: it stays its own round trip and reads the session as it is then (`identity`,
+    /// through `Db::query_live`). That is a safety rule, not a cost to optimise away: the check
+    /// must gate the kill.
+    async fn read_ahead(&self, session: &mut Session) -> Result<String> {
+        let pids = &self.selection.pids;
+        if pids.is_empty() {
+            return Ok(String::new());
+        }
+        let ahead = snapshot_statements(session, pids, &self.threads);
         let ahead: Vec<&str> = ahead.iter().map(String::as_str).collect();
         session
             .db
@@ -127,15 +139,39 @@ pub(crate) async fn run(
             .db
             .query("reading the server clock", queries::SERVER_NOW)
             .await?;
-        now = clock.into_iter().next().unwrap_or_default();
+        Ok(clock.into_iter().next().unwrap_or_default())
     }
+}
+
+/// Runs the plan: select victims, then snapshot, record, confirm, verify, kill and record each.
+pub(crate) async fn run(
+    session: &mut Session,
+    plan: &KillPlan,
+    log: &mut EvidenceLog,
+) -> Result<KillReport> {
+    let survey = Survey::take(session, plan).await?;
+    for warning in &survey.selection.warnings {
+        eprintln!("mytriage: warning: {warning}");
+    }
+    for skip in &survey.selection.skipped {
+        eprintln!("mytriage: not choosing {}: {}", skip.pid, skip.reason);
+    }
+    let batch_dry_run = matches!(plan.target, Target::Batch { execute: false, .. });
+    let dry_run = plan.dry_run || batch_dry_run;
+    let reason = match &plan.reason {
+        Some(reason) => reason.clone(),
+        None => ask("Reason for the kill (goes into the evidence log): ")?,
+    };
+    let now = survey.read_ahead(session).await?;
     let mut victims = Vec::new();
-    for pid in pids {
+    for &pid in &survey.selection.pids {
+        let seen = survey.observed();
         let snapshot = snapshot(session, plan, pid, &seen, &reason, dry_run, &now).await?;
         log.append(&snapshot)
             .context("the snapshot could not be written, so nothing was killed")?;
-        let mut outcome = act(session, plan, &snapshot, dry_run).await?;
-        outcome.header = Header::new(RecordKind::KillOutcome); // stamped when written, after the kill
+        describe_victim(&snapshot);
+        let confirmed = dry_run || confirmed(plan, pid)?;
+        let outcome = conclude(session, plan, &snapshot, dry_run, confirmed, log).await?;
         match (outcome.result, &outcome.error) {
             (KillResult::Changed, _) => eprintln!(
                 "mytriage: not killing {pid}: it is not the session snapshotted: {}",
@@ -146,8 +182,6 @@ pub(crate) async fn run(
             }
             _ => {}
         }
-        log.append(&outcome)
-            .context("the outcome could not be written to the evidence log")?;
         victims.push(Victim { snapshot, outcome });
     }
     session.db.forget_prefetched();
@@ -155,8 +189,49 @@ pub(crate) async fn run(
         evidence: log.path().to_owned(),
         dry_run,
         victims,
-        skipped,
+        skipped: survey.selection.skipped,
     })
+}
+
+/// The first half of a kill for a caller that asks on its own screen (the console): select the
+/// one session of `plan` (refusing protected threads as `kill PID` does), snapshot it, and write
+/// the snapshot to the evidence log. Nothing is killed yet. Also returns the warnings `kill PID`
+/// prints (an inferred blocker).
+pub(crate) async fn record_snapshot(
+    session: &mut Session,
+    plan: &KillPlan,
+    reason: &str,
+    log: &mut EvidenceLog,
+) -> Result<(KillSnapshot, Vec<String>)> {
+    let survey = Survey::take(session, plan).await?;
+    let now = survey.read_ahead(session).await?;
+    let Some(&pid) = survey.selection.pids.first() else {
+        anyhow::bail!("nothing to kill");
+    };
+    let seen = survey.observed();
+    let taken = snapshot(session, plan, pid, &seen, reason, false, &now).await;
+    session.db.forget_prefetched();
+    let taken = taken?;
+    log.append(&taken)
+        .context("the snapshot could not be written, so nothing was killed")?;
+    Ok((taken, survey.selection.warnings))
+}
+
+/// The second half: with the operator's answer, re-verify and kill (or record that they said
+/// no), and write the outcome to the evidence log, linked to its snapshot.
+pub(crate) async fn conclude(
+    session: &mut Session,
+    plan: &KillPlan,
+    snapshot: &KillSnapshot,
+    dry_run: bool,
+    confirmed: bool,
+    log: &mut EvidenceLog,
+) -> Result<KillOutcome> {
+    let mut outcome = act(session, plan, snapshot, dry_run, confirmed).await?;
+    outcome.header = Header::new(RecordKind::KillOutcome); // stamped when written, after the kill
+    log.append(&outcome)
+        .context("the outcome could not be written to the evidence log")?;
+    Ok(outcome)
 }
 
 #[cfg(test)]

@@ -24,6 +24,8 @@ const PROTECTED_COMMANDS: &[&str] = &[
 pub(super) struct Selection {
     pub pids: Vec<u64>,
     pub skipped: Vec<Skipped>,
+    /// What the operator should know before a kill asked for by pid (an inferred blocker).
+    pub warnings: Vec<String>,
 }
 
 /// The victims' pids: the one asked for (refusing protected threads), or the batch selection.
@@ -50,12 +52,10 @@ pub(super) fn select(
                     "session {pid} is {why}; mytriage never kills it"
                 )));
             }
-            if let Some(warning) = inferred_warning(locks, *pid) {
-                eprintln!("mytriage: warning: {warning}");
-            }
             Ok(Selection {
                 pids: vec![*pid],
                 skipped: Vec::new(),
+                warnings: inferred_warning(locks, *pid).into_iter().collect(),
             })
         }
         Target::Batch {
@@ -119,6 +119,7 @@ pub(super) fn select(
             Ok(Selection {
                 pids: chosen,
                 skipped,
+                warnings: Vec::new(),
             })
         }
     }

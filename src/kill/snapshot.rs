@@ -146,7 +146,7 @@ fn blast_radius(roots: &[Node<LockSession>], threads: &[Thread], pid: u64) -> Bl
     }
 }
 
-async fn held_locks(session: &mut Session, trx_id: &str) -> Result<Vec<HeldLock>> {
+pub(crate) async fn held_locks(session: &mut Session, trx_id: &str) -> Result<Vec<HeldLock>> {
     let what = "reading the victim's locks";
     let Some(sql) = locks_held_query(&session.server) else {
         return Ok(Vec::new());
@@ -176,7 +176,10 @@ async fn held_locks(session: &mut Session, trx_id: &str) -> Result<Vec<HeldLock>
         .collect())
 }
 
-async fn held_metadata_locks(session: &mut Session, pid: u64) -> Result<Vec<HeldMetadataLock>> {
+pub(crate) async fn held_metadata_locks(
+    session: &mut Session,
+    pid: u64,
+) -> Result<Vec<HeldMetadataLock>> {
     if !session.server.capabilities.mdl_instrument {
         return Ok(Vec::new());
     }

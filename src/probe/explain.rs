@@ -25,7 +25,7 @@ pub(crate) enum PlanFormat {
 }
 
 /// What `explain` reports.
-#[derive(Debug, Serialize)]
+#[derive(Debug, Clone, PartialEq, Serialize)]
 pub(crate) struct ExplainReport {
     pub pid: u64,
     /// What the session ran when it was looked at.
@@ -89,6 +89,16 @@ pub(crate) async fn collect(session: &mut Session, pid: u64, json: bool) -> Resu
         let command = thread.command.as_deref().unwrap_or("idle");
         report.reason = Some(format!(
             "session {pid} runs nothing now ({command}): there is no plan to show"
+        ));
+        return Ok(report);
+    }
+    // MariaDB answers SHOW EXPLAIN from the target thread itself, which does not answer while
+    // InnoDB holds it in a row-lock wait: asking would hang until --query-timeout.
+    let in_lock_wait = thread.trx.as_ref().is_some_and(|t| t.state == "LOCK WAIT");
+    if session.server.flavor.is_mariadb() && in_lock_wait {
+        report.reason = Some(format!(
+            "session {pid} waits for a row lock, and MariaDB answers SHOW EXPLAIN only while the \
+             session runs; its statement is shown, the plan is not"
         ));
         return Ok(report);
     }

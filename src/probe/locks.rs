@@ -5,7 +5,7 @@ mod mdl;
 mod read;
 mod states;
 pub(crate) mod tree;
-mod view;
+pub(crate) mod view;
 
 use std::collections::HashMap;
 
@@ -255,7 +255,7 @@ impl LockSession {
     }
 }
 
-fn describe(pid: u64, thread: Option<&Thread>, last: Option<&String>) -> LockSession {
+pub(crate) fn describe(pid: u64, thread: Option<&Thread>, last: Option<&String>) -> LockSession {
     let trx = thread.and_then(|t| t.trx.as_ref());
     let statement = thread.and_then(|t| t.statement.clone());
     LockSession {

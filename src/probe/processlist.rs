@@ -78,7 +78,7 @@ impl Thread {
             command,
             time_s: col.u64(time),
             state: col.text(state).filter(|s| !s.is_empty()),
-            statement: col.text(info),
+            statement: crate::redact::credentials_in(col.text(info)),
             trx,
         })
     }
@@ -303,7 +303,11 @@ pub(crate) async fn last_statements(session: &mut Session) -> Result<Option<Hash
             queries::LAST_STATEMENTS_P_S,
         )
         .await?;
-    Ok(rows.map(|rows| rows.into_iter().collect()))
+    Ok(rows.map(|rows| {
+        rows.into_iter()
+            .map(|(pid, sql)| (pid, crate::redact::credentials(sql)))
+            .collect()
+    }))
 }
 
 /// What `processlist` reports.

@@ -3,7 +3,7 @@
 //! statement digest and an account; the load (average active sessions, AAS) is the number of
 //! active sessions per sample, averaged over the window, and broken down by those keys.
 
-mod normalize;
+pub(crate) mod normalize;
 mod view;
 
 use std::collections::BTreeMap;
@@ -105,6 +105,34 @@ pub(crate) fn first_sample(server: &crate::server::ServerInfo) -> Vec<&'static s
     }
 }
 
+/// One sample beside a snapshot that already read `threads`: performance_schema's wait events
+/// where it has them (its statement rides in the snapshot's batch: [`first_sample`]), else the
+/// threads themselves, with no statement of its own.
+pub(crate) async fn sample_with(
+    session: &mut Session,
+    threads: &[crate::probe::processlist::Thread],
+) -> Result<Sample> {
+    let active = if session.server.capabilities.statement_history {
+        sample_performance_schema(session).await?
+    } else {
+        active_threads(threads)
+    };
+    Ok(Sample {
+        at: chrono::Utc::now().to_rfc3339_opts(chrono::SecondsFormat::Millis, true),
+        active,
+        digests: None,
+    })
+}
+
+/// The statement [`sample_with`] reads, to ride in a snapshot's batch (none without
+/// performance_schema's statements).
+pub(crate) fn sample_statement(server: &crate::server::ServerInfo) -> Option<&'static str> {
+    server
+        .capabilities
+        .statement_history
+        .then_some(queries::TOP_SAMPLE_P_S)
+}
+
 /// Takes one sample.
 pub(crate) async fn sample(session: &mut Session) -> Result<Sample> {
     let active = if session.server.capabilities.statement_history {
@@ -126,8 +154,14 @@ const NOT_ACTIVE: &[&str] = &["Sleep", "Daemon", "Binlog Dump", "Binlog Dump GTI
 /// by thread state and InnoDB state, statements normalised in the client.
 async fn sample_threads(session: &mut Session) -> Result<Vec<Active>> {
     let threads = crate::probe::processlist::threads(session).await?;
-    Ok(threads
-        .into_iter()
+    Ok(active_threads(&threads))
+}
+
+/// The active sessions among `threads`, classified by thread state and InnoDB state: a sample
+/// from a processlist already read (the console's snapshot).
+pub(crate) fn active_threads(threads: &[crate::probe::processlist::Thread]) -> Vec<Active> {
+    threads
+        .iter()
         .filter(|t| {
             t.command
                 .as_deref()
@@ -153,7 +187,7 @@ async fn sample_threads(session: &mut Session) -> Result<Vec<Active>> {
                 pid: t.pid,
             }
         })
-        .collect())
+        .collect()
 }
 
 /// With performance_schema: wait events and digests from its tables.

@@ -3,6 +3,9 @@
 
 use std::io::Write;
 
+use crossterm::terminal::{Clear, ClearType, EnterAlternateScreen, LeaveAlternateScreen};
+use crossterm::{cursor, execute, queue};
+
 /// Holds the alternate screen while alive.
 pub(crate) struct Screen {
     active: bool,
@@ -12,8 +15,7 @@ impl Screen {
     /// Enters the alternate screen when `active` (a table on a terminal); otherwise does nothing.
     pub(crate) fn enter(active: bool) -> Screen {
         if active {
-            print!("\x1b[?1049h\x1b[?25l");
-            let _ = std::io::stdout().flush();
+            let _ = execute!(std::io::stdout(), EnterAlternateScreen, cursor::Hide);
         }
         Screen { active }
     }
@@ -25,7 +27,7 @@ impl Screen {
     /// Clears the screen before the next frame, when the screen is ours.
     pub(crate) fn clear(&self, out: &mut impl Write) -> std::io::Result<()> {
         if self.active {
-            write!(out, "\x1b[H\x1b[2J")?;
+            queue!(out, cursor::MoveTo(0, 0), Clear(ClearType::All))?;
         }
         Ok(())
     }
@@ -34,8 +36,7 @@ impl Screen {
 impl Drop for Screen {
     fn drop(&mut self) {
         if self.active {
-            print!("\x1b[?25h\x1b[?1049l");
-            let _ = std::io::stdout().flush();
+            let _ = execute!(std::io::stdout(), cursor::Show, LeaveAlternateScreen);
         }
     }
 }

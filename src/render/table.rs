@@ -18,11 +18,12 @@ pub(super) fn write(view: View, out: &mut impl Write) -> io::Result<()> {
                 write_title(&title, out)?;
                 let width = fields
                     .iter()
-                    .map(|(name, _)| name.chars().count())
+                    .map(|(name, _)| visible_width(name))
                     .max()
                     .unwrap_or(0);
                 for (name, value) in fields {
-                    writeln!(out, "{name:<width$}  {value}")?;
+                    let pad = width - visible_width(&name);
+                    writeln!(out, "{name}{:pad$}  {value}", "")?;
                 }
             }
             Block::Table {
@@ -123,9 +124,31 @@ fn write_title(title: &Option<String>, out: &mut impl Write) -> io::Result<()> {
     }
 }
 
+/// Columns a name takes on the terminal: its characters, less the colour codes (`ESC [ … m`)
+/// a verdict is painted with.
+fn visible_width(text: &str) -> usize {
+    let mut width = 0;
+    let mut chars = text.chars();
+    while let Some(c) = chars.next() {
+        if c == '\x1b' {
+            chars.by_ref().find(|c| c.is_ascii_alphabetic());
+        } else {
+            width += 1;
+        }
+    }
+    width
+}
+
 #[cfg(test)]
 mod tests {
     use super::*;
+
+    #[test]
+    fn colour_codes_take_no_width() {
+        let painted = crate::workflow::status::paint(crate::verdict::Verdict::Crit, true);
+        assert_eq!(visible_width(&format!("{painted} blockers")), 13);
+        assert_eq!(visible_width("OK    connections"), 17);
+    }
 
     fn sample(rows: usize) -> (Vec<String>, Vec<Vec<String>>) {
         let header = ["pid", "user", "statement"].map(str::to_owned).to_vec();

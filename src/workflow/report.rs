@@ -34,6 +34,9 @@ pub(crate) struct Options {
     pub until: Option<String>,
     /// From the locale when not given.
     pub lang: Option<Lang>,
+    /// Keep the statements' literals (`--no-redact`, the internal version); by default they are
+    /// masked as `top` normalises them, so the report is safe to send outside the team.
+    pub keep_literals: bool,
 }
 
 /// Builds the report for the incident or time range the arguments name.
@@ -41,7 +44,7 @@ pub(crate) fn build(path: &Path, args: &Options) -> Result<String> {
     let (records, _) = evidence::read_all(path)?;
     let scope = select(records, args)?;
     let lang = args.lang.unwrap_or_else(default_lang);
-    Ok(render(&scope, lang, path))
+    Ok(render(&scope, lang, path, args.keep_literals))
 }
 
 /// Korean when the locale says so.
@@ -97,7 +100,12 @@ fn tables(snapshot: &KillSnapshot) -> String {
     names.join(", ")
 }
 
-fn render(scope: &Scope, lang: Lang, path: &Path) -> String {
+fn render(scope: &Scope, lang: Lang, path: &Path, keep_literals: bool) -> String {
+    let shown = |sql: Option<&str>| match sql {
+        Some(sql) if keep_literals => sql.to_owned(),
+        Some(sql) => crate::redact::for_sharing(sql),
+        None => "-".to_owned(),
+    };
     let ko = lang == Lang::Ko;
     let t = |en: &str, kr: &str| if ko { kr.to_owned() } else { en.to_owned() };
     let mut snapshots: Vec<&KillSnapshot> = Vec::new();
@@ -420,7 +428,7 @@ fn render(scope: &Scope, lang: Lang, path: &Path) -> String {
             s.pid,
             text(s.thread.user.as_deref()),
             text(s.thread.host.as_deref()),
-            statement(s).unwrap_or("-")
+            shown(statement(s))
         );
     }
     for (n, d) in deadlocks.iter().enumerate() {
@@ -431,7 +439,7 @@ fn render(scope: &Scope, lang: Lang, path: &Path) -> String {
                 n + 1,
                 t("deadlock, thread", "교착 상태, 스레드"),
                 number(x.thread_id),
-                x.query.as_deref().unwrap_or("-")
+                shown(x.query.as_deref())
             );
         }
     }

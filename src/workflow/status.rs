@@ -20,25 +20,30 @@ pub(crate) struct StatusReport {
 
 /// Takes the snapshot and judges it.
 pub(crate) async fn collect(session: &mut Session, limits: &Thresholds) -> Result<StatusReport> {
-    let triage = triage::collect(session).await?;
+    Ok(judge(triage::collect(session).await?, limits))
+}
+
+/// Judges a snapshot taken elsewhere (the console's).
+pub(crate) fn judge(triage: Triage, limits: &Thresholds) -> StatusReport {
     let findings = thresholds::evaluate(&triage, limits, triage.deadlock_age_s());
-    Ok(StatusReport {
+    StatusReport {
         verdict: thresholds::worst(&findings),
         findings,
         thresholds: limits.clone(),
         triage,
-    })
+    }
 }
 
-/// A verdict, coloured on a terminal (ANSI), plain when piped.
+/// A verdict, coloured on a terminal, plain when piped.
 pub(crate) fn paint(verdict: Verdict, color: bool) -> String {
+    use crossterm::style::Stylize;
     let label = verdict.label();
     match (color, verdict) {
         (false, _) => label.to_owned(),
-        (true, Verdict::Ok) => format!("\x1b[32m{label}\x1b[0m"),
-        (true, Verdict::Unknown) => format!("\x1b[35m{label}\x1b[0m"),
-        (true, Verdict::Warn) => format!("\x1b[33m{label}\x1b[0m"),
-        (true, Verdict::Crit) => format!("\x1b[1;31m{label}\x1b[0m"),
+        (true, Verdict::Ok) => label.green().to_string(),
+        (true, Verdict::Unknown) => label.magenta().to_string(),
+        (true, Verdict::Warn) => label.yellow().to_string(),
+        (true, Verdict::Crit) => label.red().bold().to_string(),
     }
 }
 
@@ -63,7 +68,14 @@ impl Report for StatusReport {
         )];
         fields.extend(self.findings.iter().map(|f| {
             (
-                format!("{:<5} {}", paint(f.verdict, options.color), f.check),
+                // Padded outside the colour codes, which would count as width.
+                format!(
+                    "{}{:pad$} {}",
+                    paint(f.verdict, options.color),
+                    "",
+                    f.check,
+                    pad = 5usize.saturating_sub(f.verdict.label().len())
+                ),
                 f.summary.clone(),
             )
         }));
@@ -82,7 +94,7 @@ impl Report for StatusReport {
     }
 }
 
-fn human_duration(seconds: u64) -> String {
+pub(crate) fn human_duration(seconds: u64) -> String {
     match seconds {
         0..60 => format!("{seconds}s"),
         60..3600 => format!("{}m", seconds / 60),
@@ -106,6 +118,10 @@ mod tests {
     #[test]
     fn verdicts_are_plain_when_piped() {
         assert_eq!(paint(Verdict::Crit, false), "CRIT");
-        assert!(paint(Verdict::Crit, true).contains("\x1b[1;31mCRIT"));
+        let painted = paint(Verdict::Crit, true);
+        assert!(
+            painted.starts_with('\x1b') && painted.contains("CRIT"),
+            "{painted:?}"
+        );
     }
 }

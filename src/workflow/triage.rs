@@ -121,6 +121,14 @@ pub(crate) async fn collect(session: &mut Session) -> Result<Triage> {
 
 /// The snapshot, section by section, from the statements read ahead.
 async fn snapshot(session: &mut Session) -> Result<Triage> {
+    Ok(snapshot_with_threads(session).await?.0)
+}
+
+/// As [`snapshot`], with the sessions it read (the console lists them). The caller reads
+/// [`statements`] ahead and forgets them after.
+pub(crate) async fn snapshot_with_threads(
+    session: &mut Session,
+) -> Result<(Triage, Vec<processlist::Thread>)> {
     let mut gaps = Vec::new();
     let threads = processlist::threads(session).await?;
     let last = section(
@@ -192,7 +200,7 @@ async fn snapshot(session: &mut Session) -> Result<Triage> {
             .query("reading the server clock", crate::queries::SERVER_NOW),
     )
     .await?;
-    Ok(Triage {
+    let triage = Triage {
         server: session.server.clone(),
         connections,
         locks,
@@ -209,7 +217,8 @@ async fn snapshot(session: &mut Session) -> Result<Triage> {
         aurora,
         server_time: now.and_then(|rows| rows.into_iter().next()),
         unavailable: gaps,
-    })
+    };
+    Ok((triage, threads))
 }
 
 /// Runs one section of the snapshot: a timeout (or a connection given up after one) becomes an

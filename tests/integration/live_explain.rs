@@ -6,7 +6,7 @@ use std::time::Duration;
 
 use mysql_async::prelude::*;
 
-use crate::support::{self, Mytriage, TestServer};
+use crate::support::{self, Mytriage, TestServer, scenarios};
 
 /// Starts `sql` on a session of its own and returns that session's id once it runs.
 async fn running(server: &TestServer, sql: String) -> (u64, tokio::task::JoinHandle<()>) {
@@ -125,5 +125,36 @@ async fn explain_shows_the_plan_of_a_running_statement_and_says_why_when_there_i
         let stderr = String::from_utf8_lossy(&output.stderr);
         assert_eq!(stderr.lines().count(), 1, "{stderr}");
         assert!(stderr.contains("PROCESS"), "{stderr}");
+    }
+}
+
+/// A statement waiting for a row lock: MySQL explains it; MariaDB's SHOW EXPLAIN would wait for
+/// the waiter to answer until the query timeout, so the reason says why there is no plan, at once.
+#[tokio::test]
+async fn a_statement_in_a_row_lock_wait_is_explained_or_says_why_at_once() {
+    for server in support::servers() {
+        support::announce("explain a lock waiter", &server);
+        let mariadb = server.is_mariadb().await;
+        let wait = scenarios::lock_wait(&server).await.expect("lock wait");
+        let started = std::time::Instant::now();
+        let report = explain(&server, wait.waiter_id, &[]);
+        let took = started.elapsed();
+        wait.cleanup().await.expect("cleanup");
+        assert!(
+            report["statement"].as_str().unwrap().starts_with("UPDATE"),
+            "{report:#}"
+        );
+        if mariadb {
+            let reason = report["reason"].as_str().expect("a reason");
+            assert!(reason.contains("waits for a row lock"), "{report:#}");
+            assert!(took < Duration::from_secs(5), "took {took:?}");
+        } else {
+            assert_eq!(report["reason"], serde_json::Value::Null, "{report:#}");
+            // An UPDATE's tree is one line ("<not executable by iterator executor>"), but a plan.
+            assert!(
+                report["plan"].as_str().unwrap().starts_with("->"),
+                "{report:#}"
+            );
+        }
     }
 }

@@ -296,7 +296,7 @@ async fn exporter_reports_an_idle_root_blocker_and_status_is_the_status_document
 #[tokio::test]
 async fn exporter_reports_down_within_its_timeout_when_the_server_hangs_mid_session() {
     for server in support::servers() {
-        support::announce("exporter with a stalled server (proxy)", &server);
+        support::announce("exporter with a frozen connection (proxy)", &server);
         let upstream = server.url.rsplit(':').next().unwrap().trim_end_matches('/');
         let upstream: std::net::SocketAddr = format!("127.0.0.1:{upstream}").parse().unwrap();
         let proxy = Proxy::start(upstream, Duration::ZERO).await.unwrap();
@@ -313,11 +313,11 @@ async fn exporter_reports_down_within_its_timeout_when_the_server_hangs_mid_sess
             Some(1.0),
             "{before}"
         );
-        proxy.stall(true);
+        let frozen = proxy.freeze();
         let started = Instant::now();
         let (status, during) = exporter.get("/metrics").await;
         let elapsed = started.elapsed();
-        proxy.stall(false);
+        drop(frozen);
         assert_eq!(status, 200);
         assert_eq!(
             Exporter::value(&during, "mytriage_up"),

@@ -3,49 +3,13 @@
 //! shows the stall and recovers after SIGCONT. It freezes a shared server, so it runs alone (in its
 //! module `exclusive`; nextest: threads-required = all), and a guard thaws the server whatever happens.
 
-use std::path::PathBuf;
-use std::process::Command;
 use std::time::{Duration, Instant};
 
 use serde_json::Value;
 use tokio::io::{AsyncBufReadExt, BufReader};
 
+use crate::support::freeze::{Frozen, server_pid};
 use crate::support::{self, Mytriage};
-
-/// Sends SIGCONT when dropped, so a failing assertion never leaves a server frozen.
-struct Frozen(u32);
-
-impl Frozen {
-    fn freeze(pid: u32) -> Frozen {
-        signal("-STOP", pid);
-        Frozen(pid)
-    }
-}
-
-impl Drop for Frozen {
-    fn drop(&mut self) {
-        signal("-CONT", self.0);
-    }
-}
-
-fn signal(which: &str, pid: u32) {
-    let status = Command::new("kill")
-        .args([which, &pid.to_string()])
-        .status()
-        .expect("kill(1)");
-    assert!(status.success(), "kill {which} {pid}");
-}
-
-/// The server's process id, from the pid file scripts/testdb keeps for it.
-fn server_pid(name: &str) -> Option<u32> {
-    let dir = std::env::var_os("MYTRIAGE_TESTDB_DIR")
-        .map_or_else(|| PathBuf::from("/var/tmp/mytriage-testdb"), PathBuf::from);
-    std::fs::read_to_string(dir.join(format!("{name}.pid")))
-        .ok()?
-        .trim()
-        .parse()
-        .ok()
-}
 
 /// Tests that judge or change the whole server: nextest runs each alone
 /// (`.config/nextest.toml`: threads-required = all).

@@ -13,6 +13,7 @@ mod support;
 
 mod cli;
 mod fuzz_parser;
+mod live_console;
 mod live_culprit;
 mod live_explain;
 pub mod live_exporter;
@@ -23,6 +24,7 @@ mod live_kill;
 mod live_notify;
 mod live_probes;
 mod live_prometheus;
+mod live_redact;
 mod live_replication;
 mod live_round_trips;
 mod live_slow;

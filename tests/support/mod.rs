@@ -6,11 +6,13 @@
 //! anyhow, serde_json, assert_cmd and std, never on the mytriage crate itself.
 #![allow(dead_code)]
 
+pub mod freeze;
 pub mod globals;
 pub mod mytriage;
 pub mod proxy;
 pub mod replicas;
 pub mod scenarios;
+pub mod tmux;
 
 // Not every includer (the demo, the benchmarks) uses both.
 #[allow(unused_imports)]

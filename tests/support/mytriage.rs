@@ -5,8 +5,10 @@
 //! stdin is empty unless [`Mytriage::stdin`] gives it something.
 
 use std::ffi::{OsStr, OsString};
-use std::path::PathBuf;
+use std::path::{Path, PathBuf};
 use std::process::{Child, Command, Output, Stdio};
+
+use super::tmux::Terminal;
 
 /// Environment variables a developer's shell may hold that would change what a run connects to.
 const CONNECTION_ENV: [&str; 3] = ["MYTRIAGE_URL", "MYSQL_PWD", "MYSQL_HOST"];
@@ -175,6 +177,30 @@ impl Mytriage {
         tokio::task::spawn_blocking(move || self.output())
             .await
             .expect("mytriage task")
+    }
+
+    /// Started in a real terminal of `size` (columns, rows): a tmux pane running the same program,
+    /// arguments and environment as [`Mytriage::command`], then, in the same terminal, the shell
+    /// snippet `after` (`$status` holds mytriage's exit status, which the pane then exits with).
+    /// `dir` holds the terminal's socket.
+    pub async fn terminal(
+        &self,
+        dir: &Path,
+        size: (u16, u16),
+        after: &str,
+    ) -> anyhow::Result<Terminal> {
+        let command = self.command();
+        let script = format!("\"$0\" \"$@\"; status=$?; {after}; exit $status");
+        let mut args: Vec<OsString> = vec!["-c".into(), script.into(), Self::program().into()];
+        args.extend(command.get_args().map(OsStr::to_owned));
+        let (mut set, mut removed) = (Vec::new(), Vec::new());
+        for (key, value) in command.get_envs() {
+            match value {
+                Some(value) => set.push((key.to_owned(), value.to_owned())),
+                None => removed.push(key.to_owned()),
+            }
+        }
+        Terminal::start(dir, size, OsStr::new("sh"), &args, &set, &removed).await
     }
 
     /// [`Mytriage::json`] off the async runtime.

@@ -5,8 +5,10 @@
 //! multi-statement query: each is as many turns as the client waits for the server in between.
 //! That is what a 20 ms link makes expensive, and it is a count, not a time, so a test on it
 //! cannot flake. With a delay, every chunk waits half of it in each direction: a simulated RTT.
-//! [`Proxy::stall`] holds every chunk back until released: a server that hangs mid-session (or
-//! before its greeting), without freezing a server other tests share.
+//! [`Proxy::freeze`] holds every byte in both directions until thawed: to its clients the server
+//! hangs as if stopped with SIGSTOP, while the server itself, shared with other tests, runs on.
+// benches/rtt.rs includes this file alone, and never freezes.
+#![allow(dead_code)]
 
 use std::net::SocketAddr;
 use std::sync::Arc;
@@ -26,9 +28,18 @@ pub struct Proxy {
     turns: Arc<AtomicU64>,
     /// Connections relayed now.
     open: Arc<AtomicU64>,
-    /// While set, nothing is delivered in either direction.
-    stalled: Arc<AtomicBool>,
+    /// Whether bytes are held (see [`Proxy::freeze`]).
+    frozen: tokio::sync::watch::Sender<bool>,
     accept: JoinHandle<()>,
+}
+
+/// Holds the proxy frozen; dropped, it thaws it, so a failing test never leaves a client hung.
+pub struct Frozen<'a>(&'a Proxy);
+
+impl Drop for Frozen<'_> {
+    fn drop(&mut self) {
+        self.0.frozen.send_replace(false);
+    }
 }
 
 impl Proxy {
@@ -41,17 +52,17 @@ impl Proxy {
         let addr = listener.local_addr()?;
         let turns = Arc::new(AtomicU64::new(0));
         let open = Arc::new(AtomicU64::new(0));
-        let stalled = Arc::new(AtomicBool::new(false));
-        let (counter, relayed, held) = (turns.clone(), open.clone(), stalled.clone());
+        let (counter, relayed) = (turns.clone(), open.clone());
+        let (frozen, thawed) = tokio::sync::watch::channel(false);
         let accept = tokio::spawn(async move {
             while let Ok((client, _)) = listener.accept().await {
                 let counter = counter.clone();
                 let relayed = relayed.clone();
-                let held = held.clone();
+                let thawed = thawed.clone();
                 relayed.fetch_add(1, Ordering::SeqCst);
                 tokio::spawn(async move {
                     if let Ok(server) = TcpStream::connect(upstream).await {
-                        relay(client, server, counter, rtt / 2, held).await;
+                        relay(client, server, counter, rtt / 2, thawed).await;
                     }
                     relayed.fetch_sub(1, Ordering::SeqCst);
                 });
@@ -61,9 +72,17 @@ impl Proxy {
             addr,
             turns,
             open,
-            stalled,
+            frozen,
             accept,
         })
+    }
+
+    /// Holds every byte, both ways and on every connection (new ones too), until the guard is
+    /// dropped; what was held is then delivered in order. Bytes are still read meanwhile, as a
+    /// stopped server's kernel still takes them in.
+    pub fn freeze(&self) -> Frozen<'_> {
+        self.frozen.send_replace(true);
+        Frozen(self)
     }
 
     /// Client turns since the start or the last [`Proxy::reset`], over all connections, once
@@ -77,12 +96,6 @@ impl Proxy {
             tokio::time::sleep(Duration::from_millis(10)).await;
         }
         self.turns.load(Ordering::SeqCst)
-    }
-
-    /// Holds every chunk back (`true`) as a hung server would, or delivers them again.
-    #[allow(dead_code)] // the tests use it, the benchmarks that include this file do not
-    pub fn stall(&self, on: bool) {
-        self.stalled.store(on, Ordering::SeqCst);
     }
 
     pub fn reset(&self) {
@@ -105,7 +118,7 @@ async fn relay(
     server: TcpStream,
     turns: Arc<AtomicU64>,
     delay: Duration,
-    stalled: Arc<AtomicBool>,
+    frozen: tokio::sync::watch::Receiver<bool>,
 ) {
     let _ = client.set_nodelay(true);
     let _ = server.set_nodelay(true);
@@ -117,26 +130,26 @@ async fn relay(
         client_read,
         server_write,
         delay,
-        stalled.clone(),
+        frozen.clone(),
         move || {
             if !spoke.swap(true, Ordering::SeqCst) {
                 turns.fetch_add(1, Ordering::SeqCst);
             }
         },
     );
-    let down = pipe(server_read, client_write, delay, stalled, move || {
+    let down = pipe(server_read, client_write, delay, frozen, move || {
         client_spoke.store(false, Ordering::SeqCst);
     });
     tokio::join!(up, down);
 }
 
 /// One direction: read chunks as they come, note each (`seen`), and write each one `delay`
-/// after it was read.
+/// after it was read, and not while the proxy is frozen.
 async fn pipe(
     mut from: tokio::net::tcp::OwnedReadHalf,
     mut to: tokio::net::tcp::OwnedWriteHalf,
     delay: Duration,
-    stalled: Arc<AtomicBool>,
+    mut frozen: tokio::sync::watch::Receiver<bool>,
     seen: impl Fn(),
 ) {
     let (send, mut receive) = tokio::sync::mpsc::unbounded_channel::<(Instant, Vec<u8>)>();
@@ -159,8 +172,8 @@ async fn pipe(
     let writer = async move {
         while let Some((due, chunk)) = receive.recv().await {
             tokio::time::sleep_until(due).await;
-            while stalled.load(Ordering::SeqCst) {
-                tokio::time::sleep(Duration::from_millis(10)).await;
+            if frozen.wait_for(|held| !held).await.is_err() {
+                break; // the proxy is gone
             }
             if to.write_all(&chunk).await.is_err() {
                 break;

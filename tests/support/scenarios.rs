@@ -604,6 +604,7 @@ cleanup_via_scope!(
     Chain,
     QueuedBehind,
     PileUp,
+    IdleRoot,
     Deadlock,
     HistoryGrowth,
     MetadataLockWait,
@@ -772,6 +773,44 @@ pub async fn pile_up(server: &TestServer, n: usize) -> Result<PileUp> {
         Ok(move |scope| PileUp {
             holder_id,
             waiter_ids,
+            table,
+            scope,
+        })
+    })
+    .await
+}
+
+/// The incident the console is for: a root blocker idle in its transaction, holding row 1 that
+/// plain (autocommit) updates wait for, after an older unrelated idle transaction, the decoy.
+/// Once the root is gone the waiters finish and nobody waits.
+pub struct IdleRoot {
+    /// An older, unrelated idle transaction on a table of its own (see `Scope::decoy`).
+    pub decoy_id: u64,
+    pub root_id: u64,
+    pub waiter_ids: Vec<u64>,
+    /// The exact SQL the root ran last (before going idle); it still holds that lock.
+    pub root_last_statement: String,
+    pub table: String,
+    scope: Scope,
+}
+
+/// The decoy, then the root updates row 1 and idles; `n` waiters each try to update row 1.
+pub async fn idle_root(server: &TestServer, n: usize) -> Result<IdleRoot> {
+    establish(server, async |s| {
+        let decoy_id = s.decoy().await?;
+        let table = s.table("idle_root", 1).await?;
+        let root_sql = update(&table, ROW_1, 1);
+        let root_id = s.hold(&["BEGIN", &root_sql]).await?;
+        let mut waiter_ids = Vec::with_capacity(n);
+        for _ in 0..n {
+            waiter_ids.push(s.wait_on(&[], update(&table, ROW_1, 2)).await?);
+        }
+        s.until_lock_wait("idle_root", &waiter_ids).await?;
+        Ok(move |scope| IdleRoot {
+            decoy_id,
+            root_id,
+            waiter_ids,
+            root_last_statement: root_sql,
             table,
             scope,
         })

@@ -284,17 +284,16 @@ fn cycles(graph: &Graph<'_>) -> Vec<Vec<u64>> {
 }
 
 #[cfg(test)]
-mod tests {
-    use super::*;
-
-    fn edge(waiter: u64, blocker: u64) -> Edge {
+impl Edge {
+    /// An exact row-lock edge on `table`'s primary key, for unit tests.
+    pub(crate) fn sample(waiter: u64, blocker: u64, table: &str) -> Edge {
         Edge {
             waiter,
             blocker,
             wait: WaitInfo {
                 kind: WaitKind::Row,
                 object_type: None,
-                table: Some("db.t".into()),
+                table: Some(table.into()),
                 index: Some("PRIMARY".into()),
                 lock_mode: Some("X".into()),
                 blocking_lock_mode: Some("X".into()),
@@ -304,6 +303,15 @@ mod tests {
                 source: "test",
             },
         }
+    }
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+
+    fn edge(waiter: u64, blocker: u64) -> Edge {
+        Edge::sample(waiter, blocker, "db.t")
     }
 
     fn forest(edges: &[Edge]) -> Forest<u64> {

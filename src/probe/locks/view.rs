@@ -97,15 +97,7 @@ fn flatten(
         format!("{}└ ", "  ".repeat(depth - 1))
     };
     let who = crate::render::account(info.user.as_deref(), info.host.as_deref());
-    let age = match (info.trx_age_s, info.idle_in_trx) {
-        _ if info.rolling_back() => format!(
-            "ROLLING BACK ({} rows left)",
-            info.trx_rows_modified.unwrap_or(0)
-        ),
-        (Some(age), true) => format!("{age}s IDLE"),
-        (Some(age), false) => format!("{age}s"),
-        (None, _) => String::new(),
-    };
+    let age = trx_cell(info);
     let waits = node
         .waiting_for
         .as_ref()
@@ -145,7 +137,23 @@ fn flatten(
     }
 }
 
-fn describe_wait(wait: &WaitInfo) -> String {
+/// A session's transaction as the tree shows it: its age, IDLE when it sits idle in it, or
+/// ROLLING BACK with the rows left.
+pub(crate) fn trx_cell(info: &LockSession) -> String {
+    match (info.trx_age_s, info.idle_in_trx) {
+        _ if info.rolling_back() => format!(
+            "ROLLING BACK ({} rows left)",
+            info.trx_rows_modified.unwrap_or(0)
+        ),
+        (Some(age), true) => format!("{age}s IDLE"),
+        (Some(age), false) => format!("{age}s"),
+        (None, _) => String::new(),
+    }
+}
+
+/// What a waiter waits for, in a few words: the lock's kind, object and mode, marked when the
+/// edge is inferred.
+pub(crate) fn describe_wait(wait: &WaitInfo) -> String {
     let kind = match wait.kind {
         WaitKind::Row => "row",
         WaitKind::Metadata => "MDL",

@@ -43,7 +43,8 @@ fn error(row: &Row, errno: &str, message: &str, at: &str) -> Option<ReplicationE
     let errno = number(row, errno).filter(|n| *n != 0)?;
     Some(ReplicationError {
         errno,
-        message: text(row, message).unwrap_or_default(),
+        // The applier's message quotes the statement it failed on.
+        message: crate::redact::credentials(text(row, message).unwrap_or_default()),
         at: text(row, at),
     })
 }

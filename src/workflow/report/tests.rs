@@ -5,11 +5,16 @@ use super::*;
 const FIXTURE: &str = "fixtures/evidence/incident-chain.mysql-9.7.jsonl";
 
 fn report(lang: Lang) -> String {
+    report_as(lang, false)
+}
+
+fn report_as(lang: Lang, keep_literals: bool) -> String {
     let args = Options {
         incident: None,
         since: None,
         until: None,
         lang: Some(lang),
+        keep_literals,
     };
     build(Path::new(FIXTURE), &args).expect("report")
 }
@@ -28,7 +33,11 @@ fn english_report() {
 fn names_the_blocker_the_statement_the_kill_and_the_outcome() {
     let en = report(Lang::En);
     assert!(en.contains("session 96498"));
-    assert!(en.contains("UPDATE demo.t2 SET v=v+1 WHERE id=1"));
+    // Shared by default with its literals masked; whole in the internal version.
+    assert!(en.contains("UPDATE demo.t2 SET v=v+? WHERE id=?"), "{en}");
+    assert!(!en.contains("WHERE id=1"), "{en}");
+    let internal = report_as(Lang::En, true);
+    assert!(internal.contains("UPDATE demo.t2 SET v=v+1 WHERE id=1"));
     assert!(en.contains("ended session 96498 (reason: \"idle root blocker\")"));
     assert!(en.contains("locks were released"));
     let ko = report(Lang::Ko);
@@ -42,7 +51,8 @@ fn names_the_blocker_the_statement_the_kill_and_the_outcome() {
 
 /// A log written by the version before the typed records, live on MySQL 9.7: an incident
 /// with notes, a dry run, a deadlock, kills not confirmed, refused (changed), failed (no
-/// privilege), KILL QUERY and KILL; beside it, the reports that version wrote for it.
+/// privilege), KILL QUERY and KILL; beside it, the reports that version wrote for it (which
+/// kept every literal: the same as `--no-redact` now).
 const V1_FIXTURE: &str = "fixtures/evidence/evidence-v1.mysql-9.7.jsonl";
 
 #[test]
@@ -62,6 +72,7 @@ fn a_log_written_before_the_typed_records_gives_the_same_report_byte_for_byte() 
             since: None,
             until: None,
             lang: Some(lang),
+            keep_literals: true,
         };
         let report = build(Path::new(V1_FIXTURE), &args).expect("report");
         assert_eq!(
@@ -82,6 +93,7 @@ fn a_log_without_incidents_needs_a_time_range() {
         since: None,
         until: None,
         lang: Some(Lang::En),
+        keep_literals: false,
     };
     assert!(
         build(&path, &args)
