@@ -47,8 +47,17 @@ pub use console::bench as console_bench;
 /// Runs one command line to completion and says how the process should exit.
 pub async fn run(cli: Cli) -> Result<Exit> {
     let is_check = matches!(cli.command, Command::Check(_));
+    let junit = cli.format == Format::Junit;
     match run_command(cli).await {
         // Monitoring systems read 3 as UNKNOWN; 2 would page as CRITICAL.
+        Err(error) if is_check && junit && !error::is_broken_pipe(&error) => {
+            let at = chrono::Utc::now().to_rfc3339_opts(chrono::SecondsFormat::Secs, true);
+            let mut out = std::io::stdout().lock();
+            render::junit::write_error("mytriage check", &at, &error::one_line(&error), &mut out)
+                .and_then(|()| out.flush())
+                .context("writing the report")?;
+            Ok(Exit::Unknown)
+        }
         Err(error) if is_check && !error::is_broken_pipe(&error) => {
             println!("MYTRIAGE UNKNOWN - {}", error::one_line(&error));
             Ok(Exit::Unknown)
@@ -385,6 +394,14 @@ async fn dispatch(
             });
             let report =
                 workflow::check::collect(session, limits, state.as_deref(), notify).await?;
+            if output.format == Format::Junit {
+                let mut out = std::io::stdout().lock();
+                let at = chrono::Utc::now().to_rfc3339_opts(chrono::SecondsFormat::Secs, true);
+                render::junit::write("mytriage check", &at, &report.findings, &mut out)
+                    .and_then(|()| out.flush())
+                    .context("writing the report")?;
+                return Ok(exit_of(report.verdict));
+            }
             output.emit(&report)?;
             return Ok(exit_of(report.verdict));
         }

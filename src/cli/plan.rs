@@ -110,6 +110,14 @@ impl Plan {
 
     pub(crate) fn new(cli: &Cli, env: &dyn Fn(&str) -> Option<String>) -> Result<Plan> {
         let fleet = &cli.fleet;
+        if cli.format == crate::render::Format::Junit {
+            if !matches!(cli.command, Command::Check(_)) {
+                bail!("--format junit is for check only (one test case per check)");
+            }
+            if !fleet.hosts.is_empty() || fleet.hosts_file.is_some() || fleet.cluster {
+                bail!("--format junit checks one server; with --hosts, use --format json");
+            }
+        }
         if fleet.hosts.is_empty() && fleet.hosts_file.is_none() && !fleet.cluster {
             return Plan::single(&cli.command, env);
         }

@@ -3,6 +3,7 @@
 //! `impl Write`, so tests render into a buffer.
 
 mod json;
+pub(crate) mod junit;
 pub(crate) mod screen;
 mod table;
 
@@ -17,6 +18,8 @@ pub enum Format {
     Table,
     /// One JSON document on stdout.
     Json,
+    /// JUnit XML, one test case per check (`check` only).
+    Junit,
 }
 
 /// How a human view is drawn: chosen by the command line and the terminal, never part of the
@@ -69,6 +72,8 @@ pub(crate) fn render(
     match format {
         Format::Json => json::write(report, out),
         Format::Table => table::write(report.view(options), out),
+        // The plan refuses it for every other command before anything connects.
+        Format::Junit => Err(io::Error::other("--format junit is for check only")),
     }
 }
 
