@@ -185,12 +185,30 @@ impl Sampler {
 
     async fn answer(&mut self, request: Request, pending: &mut Option<(KillPlan, KillSnapshot)>) {
         let Some(session) = self.session.as_mut() else {
-            if let Request::KillBegin { pid, .. } = request {
-                self.send(Update::KillRefused {
+            // Every request gets its answer, or the screen would wait for it forever.
+            let lost = "not connected (reconnecting)".to_owned();
+            let update = match request {
+                Request::Detail { pid, .. } => Update::Detail(Box::new(Detail {
                     pid,
-                    reason: "not connected; nothing was snapshotted or killed".into(),
-                });
-            }
+                    explain: Err(lost.clone()),
+                    locks: Err(lost.clone()),
+                    metadata_locks: Err(lost),
+                })),
+                Request::KillBegin { pid, .. } => Update::KillRefused {
+                    pid,
+                    reason: format!("{lost}: nothing was snapshotted or killed"),
+                },
+                Request::KillConclude { .. } => match pending.take() {
+                    Some((_, snapshot)) => Update::KillRefused {
+                        pid: snapshot.pid,
+                        reason: format!(
+                            "{lost}: nothing was killed; the snapshot is in the evidence log"
+                        ),
+                    },
+                    None => return,
+                },
+            };
+            self.send(update);
             return;
         };
         match request {

@@ -11,6 +11,7 @@
 #[path = "../support/mod.rs"]
 mod support;
 
+mod action;
 mod cli;
 mod fuzz_parser;
 mod live_console;
