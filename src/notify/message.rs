@@ -10,6 +10,9 @@ use crate::workflow::status::StatusReport;
 
 /// Longest statement quoted in a message.
 const STATEMENT_CHARS: usize = 400;
+/// Slack refuses a header longer than 150 characters and a section text longer than 3,000.
+const SLACK_HEADER_CHARS: usize = 150;
+const SLACK_SECTION_CHARS: usize = 3000;
 
 /// A change of verdict to tell people about.
 pub(crate) struct Change<'a> {
@@ -67,10 +70,16 @@ fn next(change: &Change<'_>) -> String {
 }
 
 fn clip(text: &str) -> String {
-    let mut clipped: String = text.chars().take(STATEMENT_CHARS).collect();
-    if text.chars().count() > STATEMENT_CHARS {
-        clipped.push('…');
+    clip_to(text, STATEMENT_CHARS)
+}
+
+/// At most `limit` characters, the last one `…` when cut.
+fn clip_to(text: &str, limit: usize) -> String {
+    if text.chars().count() <= limit {
+        return text.to_owned();
     }
+    let mut clipped: String = text.chars().take(limit - 1).collect();
+    clipped.push('…');
     clipped
 }
 
@@ -125,7 +134,7 @@ pub(crate) fn payload(change: &Change<'_>, style: Style) -> Value {
             );
             let mut blocks = vec![
                 json!({"type": "header", "text": {"type": "plain_text",
-                    "text": format!("mytriage: {}", clip(&headline))}}),
+                    "text": clip_to(&format!("mytriage: {headline}"), SLACK_HEADER_CHARS)}}),
                 json!({"type": "section", "fields": [
                     {"type": "mrkdwn", "text": format!("*Verdict*\n{} (was {was})", change.verdict.label())},
                     {"type": "mrkdwn", "text": format!("*Server*\n{} ({})", slack_escape(&change.server), slack_escape(&flavor))},
@@ -144,7 +153,7 @@ pub(crate) fn payload(change: &Change<'_>, style: Style) -> Value {
                     })
                     .collect();
                 blocks.push(json!({"type": "section", "text": {"type": "mrkdwn",
-                    "text": format!("*Findings*\n{}", lines.join("\n"))}}));
+                    "text": clip_to(&format!("*Findings*\n{}", lines.join("\n")), SLACK_SECTION_CHARS)}}));
             }
             if let Some((session, waiters)) = blocker {
                 let state = match (session.idle_in_trx, session.trx_age_s) {
@@ -170,5 +179,20 @@ pub(crate) fn payload(change: &Change<'_>, style: Style) -> Value {
                 {"type": "mrkdwn", "text": format!("mytriage {} · {at}", change.by)}]}));
             json!({"text": format!("mytriage: {headline}"), "blocks": blocks})
         }
+    }
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+
+    #[test]
+    fn text_is_cut_to_slacks_limits_with_an_ellipsis() {
+        let long = "x".repeat(200);
+        let header = clip_to(&format!("mytriage: {long}"), SLACK_HEADER_CHARS);
+        assert_eq!(header.chars().count(), SLACK_HEADER_CHARS);
+        assert!(header.ends_with('…'));
+        assert_eq!(clip_to("short", SLACK_HEADER_CHARS), "short");
+        assert_eq!(slack_escape("a<b>&```"), "a&lt;b&gt;&amp;\'\'\'");
     }
 }
