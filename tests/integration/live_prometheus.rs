@@ -214,15 +214,23 @@ mod exclusive {
                 names.iter().all(|n| firing.contains(n))
             })
             .await;
-        // The holder is the one root; the older, idle decoy blocks nobody and is not counted.
-        let roots = prometheus.query("mytriage_root_blockers").await;
-        let idle = prometheus.query("mytriage_idle_in_trx_sessions").await;
-        for name in &names {
-            let of = |series: &[(String, f64)]| series.iter().find(|(i, _)| i == name).map(|s| s.1);
-            assert_eq!(of(&roots), Some(1.0), "{name}: {roots:?}");
+        // Prometheus has the blocker counted; the exporter's /status names the holder as the
+        // root, never the older, idle decoy (it blocks nobody).
+        let roots = prometheus.query("mytriage_root_blockers >= 1").await;
+        for (name, incident) in names.iter().zip(&incidents) {
+            assert!(roots.iter().any(|(i, _)| i == name), "{name}: {roots:?}");
+            let (_, status) = exporter.get(&format!("/status?target={name}")).await;
+            let status: Value = serde_json::from_str(&status).unwrap();
+            let pids: Vec<u64> = status["triage"]["locks"]["roots"]
+                .as_array()
+                .unwrap()
+                .iter()
+                .filter_map(|r| r["pid"].as_u64())
+                .collect();
+            assert!(pids.contains(&incident.holder_id), "{name}: {pids:?}");
             assert!(
-                of(&idle) >= Some(2.0),
-                "{name}: the holder and the decoy idle: {idle:?}"
+                !pids.contains(&incident.decoy_id),
+                "{name}: the decoy is a root"
             );
         }
 
