@@ -223,6 +223,7 @@ impl ConnectArgs {
                     extra: self.defaults_extra_file.clone(),
                 }
             },
+            login_path: self.login_path.clone(),
         }
     }
 }
