@@ -449,3 +449,27 @@ fn bad_login_files_and_unknown_login_paths_get_one_clear_line() {
     let message = login_error(&["--login-path", "ci"], home.path());
     assert!(message.contains("chmod 600"), "{message}");
 }
+
+#[test]
+fn a_login_file_that_is_not_option_text_is_an_error_only_when_asked_for() {
+    let home = tempfile::tempdir().unwrap();
+    let path = home.path().join(".mylogin.cnf");
+    let bytes = crate::connect::login_file::encode("user = nobody\n[ci]\nport = 1\n", [7; 20]);
+    std::fs::write(&path, bytes).unwrap();
+    set_mode(&path, 0o600);
+    let message = login_error(&["--login-path", "ci"], home.path());
+    assert!(
+        message.contains("--login-path ci") && message.contains("without a preceding [group]"),
+        "{message}"
+    );
+    let resolved = resolve_with(&args(&[]), &[], home.path()).unwrap();
+    assert!(
+        resolved
+            .warnings
+            .iter()
+            .any(|w| w.contains("ignoring the login path file")),
+        "{:?}",
+        resolved.warnings
+    );
+    assert_ne!(resolved.config.user, "nobody");
+}

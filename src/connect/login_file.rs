@@ -186,6 +186,24 @@ pub(crate) fn groups(text: &str) -> Vec<String> {
         .collect()
 }
 
+/// The inverse of [`decode`], for tests that need files the real tool would not write.
+#[cfg(test)]
+pub(crate) fn encode(text: &str, stored_key: [u8; STORED_KEY_BYTES]) -> Vec<u8> {
+    use aes::cipher::BlockModeEncrypt;
+    let key = fold_key(&stored_key);
+    let mut bytes = vec![0u8; UNUSED_BYTES];
+    bytes.extend_from_slice(&stored_key);
+    for line in text.split_inclusive('\n') {
+        let mut buf = vec![0u8; (line.len() / 16 + 1) * 16];
+        let cipher = ecb::Encryptor::<aes::Aes128>::new(&key.into())
+            .encrypt_padded_b2b::<Pkcs7>(line.as_bytes(), &mut buf)
+            .expect("the buffer fits the padding");
+        bytes.extend_from_slice(&(cipher.len() as i32).to_le_bytes());
+        bytes.extend_from_slice(cipher);
+    }
+    bytes
+}
+
 #[cfg(test)]
 mod tests {
     use super::*;
@@ -235,6 +253,14 @@ mod tests {
             decode(&bytes),
             Err(Corrupt::BadLength { record: 1, len: 17 })
         );
+    }
+
+    #[test]
+    fn encoding_is_the_inverse_of_decoding_the_real_tools_file() {
+        let text = decode(&fixture()).unwrap();
+        let mut stored = [0u8; STORED_KEY_BYTES];
+        stored.copy_from_slice(&fixture()[UNUSED_BYTES..UNUSED_BYTES + STORED_KEY_BYTES]);
+        assert_eq!(encode(&text, stored), fixture());
     }
 
     #[test]

@@ -246,8 +246,11 @@ fn merge_login_file(options: &mut OptionSet, inputs: &Inputs<'_>) -> Result<Opti
         }
         groups.push(name);
     }
-    options.merge_text(&path, &text, &groups)?;
-    Ok(None)
+    match (options.merge_text(&path, &text, &groups), wanted) {
+        (Ok(()), _) => Ok(None),
+        (Err(error), None) => Ok(Some(format!("ignoring the login path file: {error:#}"))),
+        (Err(error), Some(name)) => Err(error.context(format!("--login-path {name}"))),
+    }
 }
 
 /// Flags: the parts of `--url`, overridden by the individual flags.
