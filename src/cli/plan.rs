@@ -43,8 +43,10 @@ pub(crate) enum Connected {
     Console(console::Options, Thresholds),
 }
 
-/// Commands that only read or write the evidence log.
+/// Commands that need no server: the evidence log, and what the tool says about itself.
 pub(crate) enum Offline {
+    Completions(super::CompletionShell),
+    ManPage(Option<PathBuf>),
     Evidence(PathBuf, evidence::Query),
     DeadlockHistory(PathBuf),
     Incident(PathBuf, incident::Action),
@@ -200,6 +202,8 @@ impl Plan {
             Command::Report(args) => {
                 Plan::Offline(Offline::Report(log(&args.evidence)?, report_options(args)))
             }
+            Command::Completions { shell } => Plan::Offline(Offline::Completions(*shell)),
+            Command::Man { dir } => Plan::Offline(Offline::ManPage(dir.clone())),
         })
     }
 }
@@ -231,6 +235,7 @@ impl ConnectArgs {
                     extra: self.defaults_extra_file.clone(),
                 }
             },
+            login_path: self.login_path.clone(),
         }
     }
 }

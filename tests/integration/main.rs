@@ -21,6 +21,7 @@ mod live_full;
 mod live_hostile;
 mod live_hung;
 mod live_kill;
+mod live_login_path;
 mod live_probes;
 mod live_redact;
 mod live_replication;
