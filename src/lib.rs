@@ -297,6 +297,9 @@ fn first_snapshot(connected: &Connected, server: &server::ServerInfo) -> Vec<&'s
 
 fn run_offline(plan: &Offline, output: &Output) -> Result<Exit> {
     match plan {
+        Offline::Completions(shell) => cli::write_completions(*shell, &mut std::io::stdout())?,
+        Offline::ManPage(None) => cli::write_man_page(&mut std::io::stdout())?,
+        Offline::ManPage(Some(dir)) => cli::write_man_pages(dir)?,
         Offline::Evidence(path, query) => output.emit(&evidence::list(path, query)?)?,
         Offline::DeadlockHistory(path) => output.emit(&probe::deadlocks::history(path)?)?,
         Offline::Incident(path, action) => {

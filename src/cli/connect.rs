@@ -12,7 +12,7 @@ use crate::duration::parse_timeout;
 ///
 /// Precedence, highest first: these flags, then the environment (`MYSQL_HOST`, `MYSQL_TCP_PORT`,
 /// `MYSQL_PWD`, `MYSQL_UNIX_PORT`, `MYTRIAGE_URL`), then option files (`[client]` and `[mytriage]`
-/// groups), then defaults.
+/// groups, then the login path file), then defaults.
 #[derive(Debug, Default, Clone, Args)]
 pub struct ConnectArgs {
     /// Server host name or IP address.
@@ -86,9 +86,19 @@ pub struct ConnectArgs {
     )]
     pub defaults_extra_file: Option<PathBuf>,
 
-    /// Read no option files.
+    /// Read no option files (the login path file, ~/.mylogin.cnf, is still read, as by mysql).
     #[arg(long, global = true, help_heading = "Option files")]
     pub no_defaults: bool,
+
+    /// Read this login path from ~/.mylogin.cnf (written by mysql_config_editor), over the option
+    /// files; MYSQL_TEST_LOGIN_FILE names another file.
+    #[arg(
+        long,
+        global = true,
+        value_name = "NAME",
+        help_heading = "Option files"
+    )]
+    pub login_path: Option<String>,
 }
 
 /// Rewrites `-pSECRET` to `--password=SECRET`, the one `mysql` spelling clap cannot express: the

@@ -313,3 +313,163 @@ fn ssl_mode_is_case_insensitive_and_strict() {
     assert!(Cli::try_parse_from(["mytriage", "--ssl-mode", "SOMETIMES", "server"]).is_err());
     assert_eq!("required".parse::<SslMode>(), Ok(SslMode::Required));
 }
+
+/// The login path file written by the real mysql_config_editor 9.7 (see connect/login_file.rs):
+/// `[client]` user=fallback-user; `[ci]` 127.0.0.1:13307 as root; `[pw]` app@db.example with
+/// socket /tmp/x.sock and the password `s3cr#t "q`. Copied into `dir` as 0600, as the tool
+/// leaves it (git keeps no modes).
+fn login_file_in(dir: &Path) -> PathBuf {
+    let fixture = concat!(
+        env!("CARGO_MANIFEST_DIR"),
+        "/fixtures/login_files/mysql-9.7.mylogin.cnf"
+    );
+    let path = dir.join(".mylogin.cnf");
+    std::fs::copy(fixture, &path).expect("copy the login file");
+    set_mode(&path, 0o600);
+    path
+}
+
+fn set_mode(path: &Path, mode: u32) {
+    use std::os::unix::fs::PermissionsExt;
+    std::fs::set_permissions(path, std::fs::Permissions::from_mode(mode)).expect("chmod");
+}
+
+#[test]
+fn login_path_values_beat_option_files_and_lose_to_flags() {
+    let home = home_with_my_cnf();
+    login_file_in(home.path());
+    let config = resolve_with(&args(&["--login-path", "ci"]), &[], home.path())
+        .unwrap()
+        .config;
+    assert_eq!(config.host, "127.0.0.1", "[ci] over ~/.my.cnf");
+    assert_eq!(config.port, 13307);
+    assert_eq!(config.user, "root");
+    assert_eq!(
+        config.password.as_deref(),
+        Some("file-pw"),
+        "what the login path leaves unset still comes from ~/.my.cnf"
+    );
+    let flags = args(&["--login-path", "ci", "-u", "flag-user", "-P", "3399"]);
+    let config = resolve_with(&flags, &[], home.path()).unwrap().config;
+    assert_eq!(config.user, "flag-user", "flags over the login path");
+    assert_eq!(config.port, 3399);
+    assert_eq!(config.host, "127.0.0.1");
+}
+
+#[test]
+fn login_path_password_with_quotes_and_hash_survives_decoding() {
+    let home = tempfile::tempdir().unwrap();
+    login_file_in(home.path());
+    let config = resolve_with(&args(&["--login-path", "pw"]), &[], home.path())
+        .unwrap()
+        .config;
+    assert_eq!(config.password.as_deref(), Some("s3cr#t \"q"));
+    assert_eq!(config.user, "app");
+    assert_eq!(config.host, "db.example");
+}
+
+#[test]
+fn the_login_files_client_group_is_read_without_login_path_even_under_no_defaults() {
+    let home = home_with_my_cnf();
+    login_file_in(home.path());
+    let config = resolve_with(&args(&[]), &[], home.path()).unwrap().config;
+    assert_eq!(
+        config.user, "fallback-user",
+        "[client] of .mylogin.cnf over ~/.my.cnf"
+    );
+    assert_eq!(config.host, "file-host", "[ci] is read only when asked for");
+    let config = resolve_with(
+        &args(&["--no-defaults", "--login-path", "ci"]),
+        &[],
+        home.path(),
+    )
+    .unwrap()
+    .config;
+    assert_eq!(
+        config.host, "127.0.0.1",
+        "as mysql, --no-defaults keeps the login file"
+    );
+    assert_eq!(config.password, None, "but ~/.my.cnf is not read");
+}
+
+#[test]
+fn mysql_test_login_file_names_the_login_file() {
+    let home = tempfile::tempdir().unwrap();
+    let elsewhere = tempfile::tempdir().unwrap();
+    let path = login_file_in(elsewhere.path());
+    let env = [("MYSQL_TEST_LOGIN_FILE", path.to_str().unwrap())];
+    let config = resolve_with(&args(&["--login-path", "ci"]), &env, home.path())
+        .unwrap()
+        .config;
+    assert_eq!(config.port, 13307);
+    let error = resolve_with(&args(&["--login-path", "ci"]), &[], home.path()).unwrap_err();
+    assert!(format!("{error:#}").contains("does not exist"), "{error:#}");
+}
+
+/// The one-line message of a failed resolution.
+fn login_error(flags: &[&str], home: &Path) -> String {
+    let error = resolve_with(&args(flags), &[], home).expect_err("resolution fails");
+    let message = crate::error::one_line(&error);
+    assert!(!message.contains('\n'), "{message}");
+    message
+}
+
+#[test]
+fn bad_login_files_and_unknown_login_paths_get_one_clear_line() {
+    let home = tempfile::tempdir().unwrap();
+    let message = login_error(&["--login-path", "ci"], home.path());
+    assert!(
+        message.contains(".mylogin.cnf does not exist") && message.contains("mysql_config_editor"),
+        "{message}"
+    );
+
+    let path = login_file_in(home.path());
+    let message = login_error(&["--login-path", "prod"], home.path());
+    assert!(
+        message.contains("--login-path prod") && message.contains("only client, ci, pw"),
+        "{message}"
+    );
+
+    let bytes = std::fs::read(&path).unwrap();
+    std::fs::write(&path, &bytes[..bytes.len() - 3]).unwrap();
+    let message = login_error(&["--login-path", "ci"], home.path());
+    assert!(
+        message.contains("not one mysql_config_editor wrote") && message.contains("cut short"),
+        "{message}"
+    );
+    let warned = resolve_with(&args(&[]), &[], home.path()).unwrap();
+    assert!(
+        warned.warnings.iter().any(|w| w.contains("cut short")),
+        "without --login-path a corrupt file is only a warning: {:?}",
+        warned.warnings
+    );
+
+    std::fs::write(&path, &bytes).unwrap();
+    set_mode(&path, 0o644);
+    let message = login_error(&["--login-path", "ci"], home.path());
+    assert!(message.contains("chmod 600"), "{message}");
+}
+
+#[test]
+fn a_login_file_that_is_not_option_text_is_an_error_only_when_asked_for() {
+    let home = tempfile::tempdir().unwrap();
+    let path = home.path().join(".mylogin.cnf");
+    let bytes = crate::connect::login_file::encode("user = nobody\n[ci]\nport = 1\n", [7; 20]);
+    std::fs::write(&path, bytes).unwrap();
+    set_mode(&path, 0o600);
+    let message = login_error(&["--login-path", "ci"], home.path());
+    assert!(
+        message.contains("--login-path ci") && message.contains("without a preceding [group]"),
+        "{message}"
+    );
+    let resolved = resolve_with(&args(&[]), &[], home.path()).unwrap();
+    assert!(
+        resolved
+            .warnings
+            .iter()
+            .any(|w| w.contains("ignoring the login path file")),
+        "{:?}",
+        resolved.warnings
+    );
+    assert_ne!(resolved.config.user, "nobody");
+}

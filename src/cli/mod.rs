@@ -15,11 +15,21 @@ use crate::render::Format;
 use crate::workflow::report::Lang;
 
 mod connect;
+mod generate;
 mod plan;
 
 pub use connect::{ConnectArgs, mysql_style_args};
 
+pub(crate) use generate::{write_completions, write_man_page, write_man_pages};
 pub(crate) use plan::{Connected, Offline, Online, Plan};
+
+/// `mytriage --version`: the crate's version and the commit it was built from (see build.rs).
+pub const VERSION: &str = concat!(
+    env!("CARGO_PKG_VERSION"),
+    " (commit ",
+    env!("MYTRIAGE_GIT_COMMIT"),
+    ")"
+);
 
 #[cfg(test)]
 mod connect_tests;
@@ -31,7 +41,7 @@ mod connect_tests;
 #[derive(Debug, Parser)]
 #[command(
     name = "mytriage",
-    version,
+    version = VERSION,
     disable_help_flag = true,
     disable_help_subcommand = true
 )]
@@ -137,6 +147,30 @@ pub enum Command {
     /// The incident document (Symptom / Cause / Response / Prevention) from the evidence log, in Markdown.
     #[command(disable_help_flag = true)]
     Report(ReportArgs),
+
+    /// Print the shell completion script for bash, zsh or fish (generated from these very flags).
+    #[command(disable_help_flag = true)]
+    Completions {
+        /// The shell to complete in.
+        #[arg(value_enum)]
+        shell: CompletionShell,
+    },
+
+    /// Print the manual page (roff), generated from these very flags: `mytriage man | man -l -`.
+    #[command(disable_help_flag = true)]
+    Man {
+        /// Write mytriage.1 and a page per subcommand (mytriage-locks.1, ...) into this directory.
+        #[arg(long, value_name = "DIR")]
+        dir: Option<PathBuf>,
+    },
+}
+
+/// Shells `completions` writes for.
+#[derive(Debug, Clone, Copy, PartialEq, Eq, clap::ValueEnum)]
+pub enum CompletionShell {
+    Bash,
+    Zsh,
+    Fish,
 }
 
 /// Many hosts at once, for `status`, `check`, `replication`, `history` and `locks`. Global.

@@ -48,8 +48,10 @@ pub(crate) enum Connected {
     Console(console::Options, Thresholds),
 }
 
-/// Commands that only read or write the evidence log.
+/// Commands that need no server: the evidence log, and what the tool says about itself.
 pub(crate) enum Offline {
+    Completions(super::CompletionShell),
+    ManPage(Option<PathBuf>),
     Evidence(PathBuf, evidence::Query),
     DeadlockHistory(PathBuf),
     Incident(PathBuf, incident::Action),
@@ -244,6 +246,8 @@ impl Plan {
             Command::Report(args) => {
                 Plan::Offline(Offline::Report(log(&args.evidence)?, report_options(args)))
             }
+            Command::Completions { shell } => Plan::Offline(Offline::Completions(*shell)),
+            Command::Man { dir } => Plan::Offline(Offline::ManPage(dir.clone())),
             Command::Exporter(args) => Plan::Exporter(Box::new(exporter_options(args)?)),
         })
     }
@@ -276,6 +280,7 @@ impl ConnectArgs {
                     extra: self.defaults_extra_file.clone(),
                 }
             },
+            login_path: self.login_path.clone(),
         }
     }
 }

@@ -3,9 +3,12 @@
 //!
 //! Precedence, highest first: flags (`--url` parts, overridden by the individual flags), the
 //! environment (`MYTRIAGE_URL` parts, overridden by `MYSQL_HOST`, `MYSQL_TCP_PORT`, `MYSQL_PWD`,
-//! `MYSQL_UNIX_PORT`), option files (`[client]`, then `[mytriage]`), then defaults. Resolution does no
-//! network I/O, so every mistake in the options is reported before anything connects.
+//! `MYSQL_UNIX_PORT`), option files (`[client]`, then `[mytriage]`; the login path file
+//! `~/.mylogin.cnf` last, over the others, as the mysql client reads it), then defaults.
+//! Resolution does no network I/O, so every mistake in the options is reported before anything
+//! connects.
 
+pub(crate) mod login_file;
 pub(crate) mod option_file;
 pub(crate) mod row;
 mod session;
@@ -128,6 +131,8 @@ pub(crate) struct Flags {
     pub ask_password: bool,
     /// Which option files to read.
     pub defaults: Defaults,
+    /// `--login-path NAME`: also read `[NAME]` from the login path file, which must have it.
+    pub login_path: Option<String>,
 }
 
 /// What the outside world offers to resolution; injected so precedence is testable.
@@ -157,8 +162,9 @@ pub(crate) fn resolve(inputs: &Inputs<'_>) -> Result<Resolved> {
         );
     }
     let env = env_layer(inputs.env)?;
-    let options = option_file::load(&inputs.flags.defaults, inputs.home.as_deref(), GROUPS)?;
+    let mut options = option_file::load(&inputs.flags.defaults, inputs.home.as_deref(), GROUPS)?;
     warnings.extend(options.warnings().iter().cloned());
+    warnings.extend(merge_login_file(&mut options, inputs)?);
     let files = file_layer(&options)?;
     let merged = flags.over(env).over(files);
 
@@ -190,6 +196,61 @@ pub(crate) fn resolve(inputs: &Inputs<'_>) -> Result<Resolved> {
         host,
     };
     Ok(Resolved { config, warnings })
+}
+
+/// Lays the login path file over the option files, as the mysql client does: read after all of
+/// them, even under `--no-defaults` or `--defaults-file`, with the same groups plus the
+/// `--login-path` one. Without `--login-path` a missing file is fine and an unreadable one only a
+/// warning (returned); with it, both are errors, and so is a file without that login path.
+fn merge_login_file(options: &mut OptionSet, inputs: &Inputs<'_>) -> Result<Option<String>> {
+    use login_file::LoginFile;
+    let wanted = inputs.flags.login_path.as_deref();
+    if let Some(name) = wanted {
+        if name.trim().is_empty() || name.contains(['[', ']']) {
+            bail!(
+                "--login-path '{name}' is not a login path name; use the name given to mysql_config_editor set --login-path"
+            );
+        }
+    }
+    let Some(path) = login_file::path(inputs.env, inputs.home.as_deref()) else {
+        return match wanted {
+            Some(name) => bail!(
+                "--login-path {name}: there is no home directory to find .mylogin.cnf in; set HOME or MYSQL_TEST_LOGIN_FILE"
+            ),
+            None => Ok(None),
+        };
+    };
+    let shown = path.display();
+    let text = match (login_file::read(&path), wanted) {
+        (Ok(LoginFile::Text(text)), _) => text,
+        (Ok(LoginFile::Missing), None) => return Ok(None),
+        (Ok(LoginFile::Missing), Some(name)) => bail!(
+            "--login-path {name}: the login path file {shown} does not exist; create it with mysql_config_editor set --login-path={name} --host=... --user=... --password"
+        ),
+        (Ok(LoginFile::Skipped(why)), None) => return Ok(Some(why)),
+        (Ok(LoginFile::Skipped(why)), Some(name)) => bail!("--login-path {name}: {why}"),
+        (Err(error), None) => return Ok(Some(format!("{error:#}"))),
+        (Err(error), Some(name)) => return Err(error.context(format!("--login-path {name}"))),
+    };
+    let mut groups = GROUPS.to_vec();
+    if let Some(name) = wanted {
+        let found = login_file::groups(&text);
+        if !found.iter().any(|g| *g == name.to_lowercase()) {
+            let have = match found.is_empty() {
+                true => "no login paths".to_owned(),
+                false => format!("only {}", found.join(", ")),
+            };
+            bail!(
+                "--login-path {name}: {shown} has {have}; add it with mysql_config_editor set --login-path={name} --host=... --user=... --password"
+            );
+        }
+        groups.push(name);
+    }
+    match (options.merge_text(&path, &text, &groups), wanted) {
+        (Ok(()), _) => Ok(None),
+        (Err(error), None) => Ok(Some(format!("ignoring the login path file: {error:#}"))),
+        (Err(error), Some(name)) => Err(error.context(format!("--login-path {name}"))),
+    }
 }
 
 /// Flags: the parts of `--url`, overridden by the individual flags.

@@ -76,6 +76,17 @@ impl OptionSet {
         &self.files
     }
 
+    /// Merges the wanted groups of option-file text read from elsewhere (the decoded login path
+    /// file) over everything loaded so far. Directives in it are ignored.
+    pub(crate) fn merge_text(&mut self, origin: &Path, text: &str, groups: &[&str]) -> Result<()> {
+        let parsed = parse(text, origin, groups)?;
+        self.files.push(origin.to_path_buf());
+        for entry in parsed.entries {
+            self.insert(origin, entry);
+        }
+        Ok(())
+    }
+
     /// Problems that did not stop loading (skipped files, include loops), one line each.
     pub(crate) fn warnings(&self) -> &[String] {
         &self.warnings

@@ -59,6 +59,7 @@ pub async fn sample(url: &str) -> Result<Sample> {
         },
         ask_password: false,
         defaults: Defaults::None,
+        login_path: None,
     };
     let inputs = Inputs {
         flags: &flags,

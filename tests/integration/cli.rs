@@ -424,3 +424,38 @@ fn bad_fleet_arguments_are_one_line_errors_before_any_connection() {
         .code(2)
         .stderr(predicate::str::contains("--parallel"));
 }
+
+#[test]
+fn version_names_the_commit_it_was_built_from() {
+    let output = Mytriage::bare().arg("--version").expect_code(0);
+    let stdout = String::from_utf8_lossy(&output.stdout);
+    let head = std::process::Command::new("git")
+        .args(["rev-parse", "--short", "HEAD"])
+        .current_dir(env!("CARGO_MANIFEST_DIR"))
+        .output()
+        .ok()
+        .filter(|o| o.status.success())
+        .map(|o| String::from_utf8_lossy(&o.stdout).trim().to_owned())
+        .unwrap_or_else(|| "unknown".to_owned());
+    assert_eq!(
+        stdout.trim(),
+        format!("mytriage {} (commit {head})", env!("CARGO_PKG_VERSION"))
+    );
+}
+
+#[test]
+fn completions_and_the_man_page_need_no_server() {
+    for shell in ["bash", "zsh", "fish"] {
+        let output = Mytriage::bare().args(["completions", shell]).expect_code(0);
+        assert!(
+            String::from_utf8_lossy(&output.stdout).contains("mytriage"),
+            "{shell}"
+        );
+    }
+    let output = Mytriage::bare().arg("man").expect_code(0);
+    assert!(String::from_utf8_lossy(&output.stdout).contains(".TH mytriage 1"));
+    let output = Mytriage::bare()
+        .args(["completions", "powershell"])
+        .expect_code(2);
+    assert!(String::from_utf8_lossy(&output.stderr).contains("bash"));
+}

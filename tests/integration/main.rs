@@ -22,6 +22,7 @@ mod live_full;
 mod live_hostile;
 mod live_hung;
 mod live_kill;
+mod live_login_path;
 mod live_notify;
 mod live_probes;
 mod live_prometheus;

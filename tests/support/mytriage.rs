@@ -1,8 +1,10 @@
 //! The built `mytriage` binary as a test runs it: one builder for every way a test starts it.
 //!
 //! Every run is hermetic: option files are off (`--no-defaults`, unless [`Mytriage::bare`]), the
-//! caller's connection variables (`MYTRIAGE_URL`, `MYSQL_PWD`, `MYSQL_HOST`) are removed, and
-//! stdin is empty unless [`Mytriage::stdin`] gives it something.
+//! caller's connection variables (`MYTRIAGE_URL`, `MYSQL_PWD`, `MYSQL_HOST`) are removed, the login
+//! path file (read even under `--no-defaults`, as by mysql) is one that does not exist unless the
+//! test sets `MYSQL_TEST_LOGIN_FILE`, and stdin is empty unless [`Mytriage::stdin`] gives it
+//! something.
 
 use std::ffi::{OsStr, OsString};
 use std::path::{Path, PathBuf};
@@ -90,6 +92,10 @@ impl Mytriage {
         for key in CONNECTION_ENV {
             command.env_remove(key);
         }
+        command.env(
+            "MYSQL_TEST_LOGIN_FILE",
+            "/nonexistent/mytriage-tests/.mylogin.cnf",
+        );
         command.envs(self.envs.iter().map(|(k, v)| (k, v)));
         command
     }
