@@ -182,6 +182,7 @@ mod exclusive {
             offline(&["incident", "start", "--title", "checkout slow"]);
             let chain = scenarios::chain(&server).await.expect("chain");
             let (a, a_last) = (chain.a_id, chain.a_last_statement.clone());
+            let table = chain.table.clone();
             offline(&["incident", "note", "locks shows an idle root"]);
             let killed = Mytriage::new(&server.url)
                 .args([
@@ -216,9 +217,16 @@ mod exclusive {
                     "{lang} names the reason"
                 );
                 if keeps_last {
+                    // Shared by default with its literals masked; whole in the internal version.
+                    let masked = format!("UPDATE {table} SET v = v + ? WHERE id = ?");
                     assert!(
-                        report.contains(&a_last),
-                        "{lang} shows the statement: {report}"
+                        report.contains(&masked) && !report.contains(&a_last),
+                        "{lang} shows the statement, masked: {report}"
+                    );
+                    let internal = offline(&["report", "--lang", lang, "--no-redact"]);
+                    assert!(
+                        internal.contains(&a_last),
+                        "{lang} --no-redact shows the statement: {internal}"
                     );
                 }
             }
