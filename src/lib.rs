@@ -215,7 +215,14 @@ fn run_offline(plan: &Offline, output: &Output) -> Result<Exit> {
             let source = probe::top::TopSource::Recording(path.clone());
             output.emit(&probe::top::aggregate(&samples, *cpus, None, source))?
         }
-        Offline::Report(path, options) => {
+        Offline::Report(path, options, Some(html)) => {
+            let page = workflow::report::build_html(path, options, html.recording.as_deref())?;
+            // Built whole before the file is touched: bad input leaves no half-written page.
+            std::fs::write(&html.file, page)
+                .with_context(|| format!("cannot write {}", html.file.display()))?;
+            eprintln!("mytriage: wrote the report to {}", html.file.display());
+        }
+        Offline::Report(path, options, None) => {
             let report = workflow::report::build(path, options)?;
             let mut out = std::io::stdout().lock();
             out.write_all(report.as_bytes())

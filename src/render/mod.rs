@@ -2,9 +2,11 @@
 //! the table renderer draws the view, the JSON renderer serializes the struct. Both write to any
 //! `impl Write`, so tests render into a buffer.
 
+pub(crate) mod graph;
 mod json;
 pub(crate) mod screen;
 mod table;
+pub(crate) mod timeline;
 
 use std::io::{self, Write};
 
@@ -17,6 +19,8 @@ pub enum Format {
     Table,
     /// One JSON document on stdout.
     Json,
+    /// Graphviz DOT (`locks` only): `mytriage locks --format dot | dot -Tsvg > locks.svg`.
+    Dot,
 }
 
 /// How a human view is drawn: chosen by the command line and the terminal, never part of the
@@ -33,6 +37,11 @@ pub(crate) struct ViewOptions {
 pub(crate) trait Report: Serialize {
     /// The human view of the report.
     fn view(&self, options: &ViewOptions) -> View;
+
+    /// The report as a graph, for `--format dot`: only reports that are graphs have one.
+    fn graph(&self) -> Option<graph::Graph> {
+        None
+    }
 }
 
 /// What a human table shows, as plain data: comfy-table only appears in the table renderer.
@@ -69,6 +78,13 @@ pub(crate) fn render(
     match format {
         Format::Json => json::write(report, out),
         Format::Table => table::write(report.view(options), out),
+        // The command line refuses `--format dot` for other commands before anything runs.
+        Format::Dot => match report.graph() {
+            Some(graph) => out.write_all(graph.to_dot().as_bytes()),
+            None => Err(io::Error::other(
+                "--format dot draws the blocker tree: use it with `locks`",
+            )),
+        },
     }
 }
 
