@@ -154,7 +154,7 @@ impl Graph {
     /// The graph drawn as SVG, laid out in columns by depth.
     pub(crate) fn to_svg(&self, caption: &str) -> String {
         const BOX_W: f64 = 250.0;
-        const GAP_X: f64 = 150.0;
+        const GAP_X: f64 = 200.0;
         const LINE_H: f64 = 15.0;
         const PAD: f64 = 8.0;
         const GAP_Y: f64 = 16.0;
@@ -227,15 +227,26 @@ impl Graph {
             );
             // Near the waiter, where each edge has a line of its own.
             let (lx, ly) = if x2 > x1 {
-                (x2 - GAP_X * 0.42, y2 - 6.0)
+                (x2 - GAP_X * 0.5, y2 - 6.0)
             } else {
                 ((fx + tx + BOX_W) / 2.0, fy.max(ty) + fh.max(th) + 22.0)
             };
-            let _ = write!(
-                svg,
-                "<text x=\"{lx:.1}\" y=\"{ly:.1}\" font-size=\"10\" text-anchor=\"middle\" fill=\"#333333\" paint-order=\"stroke\" stroke=\"#ffffff\" stroke-width=\"3\">{}</text>",
-                escape(&cut_to(&edge.label, 26))
-            );
+            // The lock on one line, how it is known on the next.
+            let (lock, how) = match edge.label.rsplit_once(" (") {
+                Some((lock, how)) if how == "exact)" || how == "inferred)" => {
+                    (lock, Some(how.trim_end_matches(')')))
+                }
+                _ => (edge.label.as_str(), None),
+            };
+            let lines = [Some(lock), how].into_iter().flatten().collect::<Vec<_>>();
+            for (n, line) in lines.iter().enumerate() {
+                let _ = write!(
+                    svg,
+                    "<text x=\"{lx:.1}\" y=\"{:.1}\" font-size=\"10\" text-anchor=\"middle\" fill=\"#333333\" paint-order=\"stroke\" stroke=\"#ffffff\" stroke-width=\"3\">{}</text>",
+                    ly - 12.0 * (lines.len() - 1 - n) as f64,
+                    escape(&cut_to(line, 32))
+                );
+            }
         }
         for node in &self.nodes {
             let (x, y, h) = place[node.id.as_str()];
@@ -265,7 +276,7 @@ impl Graph {
                     "<text x=\"{:.1}\" y=\"{:.1}\" font-size=\"11\" fill=\"#333333\">{}</text>",
                     x + PAD,
                     y + PAD + 11.0 + LINE_H * (n + 1) as f64,
-                    escape(&cut_to(line, 38))
+                    escape(&cut_to(line, 36))
                 );
             }
         }

@@ -588,4 +588,6 @@ fn outcome_text(outcome: &KillOutcome, ko: bool) -> String {
 }
 
 #[cfg(test)]
+mod picture_tests;
+#[cfg(test)]
 mod tests;
