@@ -159,7 +159,7 @@ impl Graph {
         const PAD: f64 = 8.0;
         const GAP_Y: f64 = 16.0;
         const MARGIN: f64 = 16.0;
-        const TOP: f64 = 36.0;
+        const TOP: f64 = 58.0;
         let columns = self.columns();
         let height_of = |node: &GraphNode| PAD * 2.0 + LINE_H * (1 + node.lines.len()) as f64;
         // Rows in the order the nodes were given (the tree's order), per column.
@@ -175,7 +175,14 @@ impl Graph {
         let width = MARGIN * 2.0
             + (columns.values().max().copied().unwrap_or(0) + 1) as f64 * (BOX_W + GAP_X)
             - GAP_X;
-        let height = next_y.values().fold(TOP + 40.0, |a, &b| a.max(b)) + MARGIN;
+        // Room under the boxes for an edge that loops back (a cycle) and its label.
+        let loops = self
+            .edges
+            .iter()
+            .any(|e| columns.get(e.to.as_str()) <= columns.get(e.from.as_str()));
+        let height = next_y.values().fold(TOP + 40.0, |a, &b| a.max(b))
+            + MARGIN
+            + if loops { 30.0 } else { 0.0 };
         let mut svg = String::new();
         let _ = write!(
             svg,
@@ -229,7 +236,10 @@ impl Graph {
             let (lx, ly) = if x2 > x1 {
                 (x2 - GAP_X * 0.5, y2 - 6.0)
             } else {
-                ((fx + tx + BOX_W) / 2.0, fy.max(ty) + fh.max(th) + 22.0)
+                // Under the loop's lowest point, a quarter of the way from the boxes to `low`.
+                let bottom = (fy + fh).max(ty + th);
+                let low = fy.max(ty) + fh.max(th) + 24.0;
+                ((fx + tx + BOX_W) / 2.0, 0.25 * bottom + 0.75 * low + 14.0)
             };
             // The lock on one line, how it is known on the next.
             let (lock, how) = match edge.label.rsplit_once(" (") {
@@ -382,6 +392,6 @@ mod tests {
         let svg = graph.to_svg("blockers <&>");
         assert!(svg.contains("blockers &lt;&amp;&gt;"));
         assert_eq!(svg.matches("<rect x=").count(), 5);
-        assert_eq!(svg.matches("<path d=\"M").count(), 4);
+        assert_eq!(svg.matches("marker-end=").count(), 4);
     }
 }

@@ -38,7 +38,7 @@ fn report_html_writes_one_page_with_its_pictures_and_nothing_on_stdout() {
         2,
         "timeline and blocker graph"
     );
-    assert!(html.contains("row lock (1.30 AAS)"), "the load's legend");
+    assert!(html.contains("row lock (1.33 AAS)"), "the load's legend");
 }
 
 #[test]

@@ -11,8 +11,9 @@ use crate::probe::locks::{LockSession, LockSources, LocksReport, UnknownBlocker}
 use crate::render::Report;
 use crate::server::{LockWaitSource, MdlSource};
 
-/// A live incident on MySQL 9.7: an idle transaction holding a row four writers wait for, CPU
-/// work beside it; incident start, a note, the kill of the root, incident end.
+/// A live incident on MySQL 9.7: an idle transaction holds row 1, three writers wait for it and
+/// a fourth for the first of them (a chain), CPU work beside it; incident start, a note, the
+/// kill of the root (its snapshot records the tree), incident end.
 const LOG: &str = "fixtures/evidence/incident-load.mysql-9.7.jsonl";
 /// `top --record` over the same incident, one sample a second (its digest counters dropped).
 const RECORDING: &str = "fixtures/recordings/incident-load.mysql-9.7.ndjson";
@@ -59,7 +60,7 @@ fn the_html_page_holds_the_markdown_reports_content_and_needs_nothing_from_outsi
     // Masked by default, as the Markdown is; whole in the internal version.
     assert!(!html.contains("kim@example.com"), "literal leaked");
     assert!(
-        html.contains("UPDATE i17.orders SET v=v+? WHERE email=?"),
+        html.contains("UPDATE i17.orders SET email=?, v=v+? WHERE id=?"),
         "{html}"
     );
     let internal = build_html(Path::new(LOG), &english(true), None).unwrap();
@@ -87,7 +88,7 @@ fn the_timeline_marks_each_record_and_the_load_falls_at_the_kill() {
         [
             "incident start",
             "note: paged: checkout p99 over 5 …",
-            "kill 12162: ended",
+            "kill 12637: ended",
             "incident end"
         ]
     );
@@ -126,7 +127,7 @@ fn a_recording_that_misses_the_incident_or_is_a_watch_stream_is_refused_in_one_l
         .unwrap_err()
         .to_string();
     assert!(
-        error.contains("has no sample between 2026-12-02 02:53:22 UTC and 2026-12-02 02:55:49 UTC")
+        error.contains("has no sample between 2026-12-02 03:03:41 UTC and 2026-12-02 03:06:08 UTC")
             && error.contains("it covers 2026-01-01 00:00:00 UTC"),
         "{error}"
     );
@@ -326,4 +327,41 @@ fn the_pictures_render_to_png_at_their_size_and_are_not_blank() {
     }
     // The load makes the timeline taller than the markers alone.
     assert!(svg_size(&pictures[0].1).1 > svg_size(&pictures[2].1).1 + 200);
+}
+
+#[test]
+fn the_blocker_graph_follows_the_tree_the_snapshot_recorded_or_hangs_old_waiters_from_the_victim() {
+    let graph_of = |log: &str| {
+        let (records, _) = evidence::read_all(Path::new(log)).unwrap();
+        let scope = select(records, &english(false)).unwrap();
+        let mut graphs = pictures::blocker_graphs(&scope, Lang::En, false);
+        assert_eq!(graphs.len(), 1, "{log}");
+        graphs.remove(0).1
+    };
+    let edges = |graph: &crate::render::graph::Graph| -> Vec<(String, String, String)> {
+        graph
+            .edges
+            .iter()
+            .map(|e| (e.from.clone(), e.to.clone(), e.label.clone()))
+            .collect()
+    };
+    let row = "row i17.orders PRIMARY X,REC_NOT_GAP (exact)".to_owned();
+    assert_eq!(
+        edges(&graph_of(LOG)),
+        [
+            ("p12637".into(), "p12640".into(), row.clone()),
+            ("p12640".into(), "p12642".into(), row.clone()),
+            ("p12637".into(), "p12643".into(), row.clone()),
+            ("p12637".into(), "p12644".into(), row),
+        ]
+    );
+    // Written before the tree was recorded: only who waited.
+    let old = graph_of("fixtures/evidence/incident-chain.mysql-9.7.jsonl");
+    assert!(
+        old.edges
+            .iter()
+            .all(|e| e.from == "p96498" && e.label == "waits on demo.t2")
+    );
+    assert_eq!(old.edges.len(), 4);
+    assert!(old.nodes[1].lines[0].contains("directly or through another"));
 }

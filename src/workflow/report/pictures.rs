@@ -176,8 +176,9 @@ fn load_series(samples: &[Sample]) -> LoadSeries {
 
 /// For each kill snapshot that held others up: the victim and the sessions it held up.
 ///
-/// The snapshot records who waited on the victim (`blocks.waiter_pids`, directly or through
-/// one another), not which lock each waited for, so every waiter hangs from the victim.
+/// The snapshot records the tree under the victim (`blocks.edges`: who waited for whom, for
+/// which lock, exact or inferred); a log written before it has only who waited
+/// (`blocks.waiter_pids`), and then every waiter hangs from the victim.
 pub(super) fn blocker_graphs(
     scope: &Scope,
     lang: Lang,
@@ -263,40 +264,76 @@ fn snapshot_graph(snapshot: &KillSnapshot, ko: bool, keep_literals: bool) -> Gra
         }],
         edges: Vec::new(),
     };
-    let label = if tables.is_empty() {
-        (if ko { "대기" } else { "held up" }).to_owned()
-    } else if ko {
-        format!("{tables} 대기")
-    } else {
-        format!("waits on {tables}")
-    };
-    for &pid in &snapshot.blocks.waiter_pids {
-        let applier = snapshot.blocks.appliers.contains(&pid);
-        graph.nodes.push(GraphNode {
-            id: format!("p{pid}"),
-            title: format!("{} {pid}", if ko { "세션" } else { "session" }),
-            lines: vec![if applier {
+    let blocks = &snapshot.blocks;
+    let session = |pid: u64| format!("{} {pid}", if ko { "세션" } else { "session" });
+    // The tree as recorded; older logs have only who waited, so each waiter hangs from the
+    // victim, said so on its box.
+    let mut order: Vec<u64> = Vec::new();
+    for edge in &blocks.edges {
+        for pid in [edge.blocker, edge.waiter] {
+            if pid != snapshot.pid && !order.contains(&pid) {
+                order.push(pid);
+            }
+        }
+    }
+    for &pid in &blocks.waiter_pids {
+        if !order.contains(&pid) {
+            order.push(pid);
+        }
+    }
+    let star = blocks.edges.is_empty();
+    for pid in order {
+        let mut lines = Vec::new();
+        if blocks.appliers.contains(&pid) {
+            lines.push(
                 (if ko {
                     "복제 적용 스레드"
                 } else {
                     "replication applier"
                 })
-                .to_owned()
-            } else {
+                .to_owned(),
+            );
+        }
+        if star {
+            lines.push(
                 (if ko {
                     "기다림 (직접 또는 다른 세션을 거쳐)"
                 } else {
                     "waiting (directly or through another)"
                 })
-                .to_owned()
-            }],
+                .to_owned(),
+            );
+        }
+        graph.nodes.push(GraphNode {
+            id: format!("p{pid}"),
+            title: session(pid),
+            lines,
             role: Role::Waiter,
         });
+    }
+    if star {
+        let label = if tables.is_empty() {
+            (if ko { "대기" } else { "held up" }).to_owned()
+        } else if ko {
+            format!("{tables} 대기")
+        } else {
+            format!("waits on {tables}")
+        };
+        for &pid in &blocks.waiter_pids {
+            graph.edges.push(GraphEdge {
+                from: root.clone(),
+                to: format!("p{pid}"),
+                label: label.clone(),
+                inferred: false,
+            });
+        }
+    }
+    for edge in &blocks.edges {
         graph.edges.push(GraphEdge {
-            from: root.clone(),
-            to: format!("p{pid}"),
-            label: label.clone(),
-            inferred: false,
+            from: format!("p{}", edge.blocker),
+            to: format!("p{}", edge.waiter),
+            label: format!("{} ({})", edge.lock, edge.how),
+            inferred: edge.how == "inferred",
         });
     }
     graph
