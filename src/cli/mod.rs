@@ -39,7 +39,7 @@ pub struct Cli {
     #[command(flatten)]
     pub connect: ConnectArgs,
 
-    /// Output format: a human table, or JSON on stdout.
+    /// Output format: a human table, JSON on stdout, or (`locks` only) Graphviz DOT.
     #[arg(long, global = true, value_enum, default_value_t = Format::Table)]
     pub format: Format,
 

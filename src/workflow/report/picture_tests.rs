@@ -73,6 +73,16 @@ fn the_html_page_holds_the_markdown_reports_content_and_needs_nothing_from_outsi
     let pictures: Vec<usize> = html.match_indices("<svg ").map(|(i, _)| i).collect();
     assert_eq!(pictures.len(), 2, "timeline and one blocker graph");
     assert!(pictures[0] < symptom && pictures[1] > cause);
+    let korean = Options {
+        lang: Some(Lang::Ko),
+        ..Options::default()
+    };
+    let ko = build_html(Path::new(LOG), &korean, None).unwrap();
+    assert!(ko.contains("<html lang=\"ko\">") && ko.contains("<h2>원인 (Cause)</h2>"));
+    assert!(
+        ko.contains("타임라인") && ko.contains("세션 12637 종료됨"),
+        "{ko}"
+    );
 }
 
 #[test]
