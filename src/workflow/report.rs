@@ -70,19 +70,23 @@ pub(crate) fn build_html(path: &Path, args: &Options, recording: Option<&Path>) 
     let markdown = render(&scope, lang, path, args.keep_literals);
     let ko = lang == Lang::Ko;
     let mut figures = html::Figures::default();
-    let caption = match (&timeline.load, ko) {
-        (Some(_), false) => {
-            "What happened, over the database load (average active sessions by wait class, from the recording)."
-        }
-        (Some(_), true) => "일어난 일과 데이터베이스 부하 (대기 유형별 평균 활성 세션, 기록에서).",
-        (None, false) => "What happened, in order.",
-        (None, true) => "일어난 일의 순서.",
-    };
-    figures
-        .before_section
-        .entry(0)
-        .or_default()
-        .push(html::figure(&timeline.to_svg()?, caption));
+    if let Some(timeline) = &timeline {
+        let caption = match (&timeline.load, ko) {
+            (Some(_), false) => {
+                "What happened, over the database load (average active sessions by wait class, from the recording)."
+            }
+            (Some(_), true) => {
+                "일어난 일과 데이터베이스 부하 (대기 유형별 평균 활성 세션, 기록에서)."
+            }
+            (None, false) => "What happened, in order.",
+            (None, true) => "일어난 일의 순서.",
+        };
+        figures
+            .before_section
+            .entry(0)
+            .or_default()
+            .push(html::figure(&timeline.to_svg()?, caption));
+    }
     for (caption, graph) in pictures::blocker_graphs(&scope, lang, args.keep_literals) {
         figures
             .after_heading

@@ -90,8 +90,9 @@ fn the_timeline_marks_each_record_and_the_load_falls_at_the_kill() {
     let (records, _) = evidence::read_all(Path::new(LOG)).unwrap();
     let scope = select(records, &english(false)).unwrap();
     let samples = crate::probe::top::read_recording(Path::new(RECORDING)).unwrap();
-    let timeline =
-        pictures::timeline(&scope, Lang::En, Some((Path::new(RECORDING), samples))).unwrap();
+    let timeline = pictures::timeline(&scope, Lang::En, Some((Path::new(RECORDING), samples)))
+        .unwrap()
+        .expect("a timeline");
     let labels: Vec<&str> = timeline.events.iter().map(|e| e.label.as_str()).collect();
     assert_eq!(
         labels,
@@ -155,6 +156,21 @@ fn a_recording_that_misses_the_incident_or_is_a_watch_stream_is_refused_in_one_l
         "{error}"
     );
     assert!(!error.contains('\n'));
+    // A range with no record: the page has no timeline, unless a recording asks for one.
+    let empty = Options {
+        since: Some("2020-01-01T00:00:00Z".into()),
+        until: Some("2020-01-02T00:00:00Z".into()),
+        ..english(false)
+    };
+    let page = build_html(Path::new(LOG), &empty, None).unwrap();
+    assert!(!page.contains("<svg ") && page.contains("No blocking session"));
+    let error = build_html(Path::new(LOG), &empty, Some(Path::new(RECORDING)))
+        .unwrap_err()
+        .to_string();
+    assert!(
+        error.contains("no incident to place the recording"),
+        "{error}"
+    );
 }
 
 /// A blocker tree as `locks` builds it: a chain with an idle root, a waiter under it by an

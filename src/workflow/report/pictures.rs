@@ -33,12 +33,13 @@ fn short(text: &str, chars: usize) -> String {
 }
 
 /// The timeline of the scope; with `samples`, the load over it. Samples outside the incident
-/// and a margin around it are left out; a recording with none inside is an error.
+/// and a margin around it are left out; a recording with none inside is an error. `None` when
+/// the scope holds nothing with a time (an empty range): there is nothing to draw.
 pub(super) fn timeline(
     scope: &Scope,
     lang: Lang,
     samples: Option<(&Path, Vec<Sample>)>,
-) -> Result<Timeline> {
+) -> Result<Option<Timeline>> {
     let ko = lang == Lang::Ko;
     let t = |en: &str, kr: &str| if ko { kr.to_owned() } else { en.to_owned() };
     let mut events = Vec::new();
@@ -92,7 +93,13 @@ pub(super) fn timeline(
     let from = scope.from.as_deref().and_then(utc).or(first);
     let to = scope.to.as_deref().and_then(utc).or(last);
     let (Some(mut from), Some(mut to)) = (from, to) else {
-        bail!("the report covers no record with a time: there is no timeline to draw");
+        if let Some((path, _)) = samples {
+            bail!(
+                "the report covers no record, so there is no incident to place the recording {} against",
+                path.display()
+            );
+        }
+        return Ok(None);
     };
     let mut load = None;
     if let Some((path, mut samples)) = samples {
@@ -127,7 +134,7 @@ pub(super) fn timeline(
         }
         load = Some(series);
     }
-    Ok(Timeline {
+    Ok(Some(Timeline {
         title: t("Timeline", "타임라인"),
         from,
         to: to.max(from + chrono::Duration::seconds(1)),
@@ -135,7 +142,7 @@ pub(super) fn timeline(
         load,
         time_axis: t("time (UTC)", "시각 (UTC)"),
         load_axis: t("average active sessions (AAS)", "평균 활성 세션 (AAS)"),
-    })
+    }))
 }
 
 /// Active sessions by wait class, one point per sample, or per bucket of samples when there
