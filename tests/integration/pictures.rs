@@ -39,6 +39,22 @@ fn report_html_writes_one_page_with_its_pictures_and_nothing_on_stdout() {
         "timeline and blocker graph"
     );
     assert!(html.contains("row lock (1.33 AAS)"), "the load's legend");
+    // The internal version, with literals, is for its owner only.
+    use std::os::unix::fs::PermissionsExt;
+    let internal = dir.path().join("internal.html");
+    std::fs::write(&internal, "").unwrap();
+    std::fs::set_permissions(&internal, std::fs::Permissions::from_mode(0o644)).unwrap();
+    Mytriage::offline()
+        .args(["report", "--no-redact", "--evidence", LOG, "--html"])
+        .arg(&internal)
+        .expect_code(0);
+    let mode = std::fs::metadata(&internal).unwrap().permissions().mode();
+    assert_eq!(mode & 0o777, 0o600, "{mode:o}");
+    assert!(
+        std::fs::read_to_string(&internal)
+            .unwrap()
+            .contains("kim@example.com")
+    );
 }
 
 #[test]
