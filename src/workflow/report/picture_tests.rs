@@ -16,6 +16,7 @@ use crate::server::{LockWaitSource, MdlSource};
 /// kill of the root (its snapshot records the tree), incident end.
 const LOG: &str = "fixtures/evidence/incident-load.mysql-9.7.jsonl";
 /// `top --record` over the same incident, one sample a second (its digest counters dropped).
+/// `scripts/capture-report-fixture` stages and records the incident again.
 const RECORDING: &str = "fixtures/recordings/incident-load.mysql-9.7.ndjson";
 /// The log of many kinds of record (dry run, deadlock, refused, failed, rolling back).
 const V1_LOG: &str = "fixtures/evidence/evidence-v1.mysql-9.7.jsonl";
