@@ -251,7 +251,7 @@ impl Timeline {
                 }
             }
 
-            for (event, place) in events.iter().zip(&placed) {
+            for event in &events {
                 let x = offset(self.from, event.at).clamp(0.0, span);
                 let (colour, width) = marker_style(event.kind);
                 chart
@@ -260,14 +260,33 @@ impl Timeline {
                         colour.stroke_width(width),
                     ))
                     .map_err(draw_error)?;
-                let right = place.right;
+            }
+            // Labels over every marker line, each on a white ground, so a line that crosses
+            // another marker's label does not strike it through.
+            let px = span / PLOT_WIDTH;
+            for (event, place) in events.iter().zip(&placed) {
+                let x = offset(self.from, event.at).clamp(0.0, span);
+                let (colour, _) = marker_style(event.kind);
                 let y = y_max - row_height * (place.row as f64 + 0.2);
-                let anchor = if right { HPos::Right } else { HPos::Left };
-                let nudge = span / PLOT_WIDTH * 4.0;
+                let text_px = event.label.chars().count() as f64 * 6.9 + 4.0;
+                let (label_x, ground) = if place.right {
+                    (x - 4.0 * px, (x - (text_px + 6.0) * px, x - 2.0 * px))
+                } else {
+                    (x + 4.0 * px, (x + 2.0 * px, x + (text_px + 6.0) * px))
+                };
+                chart
+                    .draw_series(std::iter::once(Rectangle::new(
+                        [
+                            (ground.0, y + row_height * 0.1),
+                            (ground.1, y - row_height * 0.85),
+                        ],
+                        WHITE.mix(0.9).filled(),
+                    )))
+                    .map_err(draw_error)?;
+                let anchor = if place.right { HPos::Right } else { HPos::Left };
                 let style = TextStyle::from(("sans-serif", LABEL_FONT).into_font())
                     .color(&colour)
                     .pos(Pos::new(anchor, VPos::Top));
-                let label_x = if right { x - nudge } else { x + nudge };
                 chart
                     .draw_series(std::iter::once(Text::new(
                         event.label.clone(),
