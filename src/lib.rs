@@ -310,7 +310,29 @@ fn run_offline(plan: &Offline, output: &Output) -> Result<Exit> {
             let source = probe::top::TopSource::Recording(path.clone());
             output.emit(&probe::top::aggregate(&samples, *cpus, None, source))?
         }
-        Offline::Report(path, options) => {
+        Offline::Report(path, options, Some(html)) => {
+            let page = workflow::report::build_html(path, options, html.recording.as_deref())?;
+            // Built whole before the file is touched: bad input leaves no half-written page. The
+            // internal version (--no-redact) holds the statements' literals: readable by its
+            // owner only, as the evidence log is.
+            let mut open = std::fs::OpenOptions::new();
+            open.write(true).create(true).truncate(true);
+            if options.keep_literals {
+                std::os::unix::fs::OpenOptionsExt::mode(&mut open, 0o600);
+            }
+            open.open(&html.file)
+                .and_then(|mut file| {
+                    if options.keep_literals {
+                        // Also when the file was there before, with wider permissions.
+                        use std::os::unix::fs::PermissionsExt;
+                        file.set_permissions(std::fs::Permissions::from_mode(0o600))?;
+                    }
+                    file.write_all(page.as_bytes())
+                })
+                .with_context(|| format!("cannot write {}", html.file.display()))?;
+            eprintln!("mytriage: wrote the report to {}", html.file.display());
+        }
+        Offline::Report(path, options, None) => {
             let report = workflow::report::build(path, options)?;
             let mut out = std::io::stdout().lock();
             out.write_all(report.as_bytes())

@@ -49,7 +49,7 @@ pub struct Cli {
     #[command(flatten)]
     pub connect: ConnectArgs,
 
-    /// Output format: a human table, or JSON on stdout.
+    /// Output format: a human table, JSON on stdout, or (`locks` only) Graphviz DOT.
     #[arg(long, global = true, value_enum, default_value_t = Format::Table)]
     pub format: Format,
 
@@ -144,7 +144,8 @@ pub enum Command {
     #[command(disable_help_flag = true)]
     Incident(IncidentArgs),
 
-    /// The incident document (Symptom / Cause / Response / Prevention) from the evidence log, in Markdown.
+    /// The incident document (Symptom / Cause / Response / Prevention) from the evidence log, in
+    /// Markdown, or as HTML with pictures (--html).
     #[command(disable_help_flag = true)]
     Report(ReportArgs),
 
@@ -417,6 +418,14 @@ pub struct ReportArgs {
     /// (`WHERE email = ?`) so the report can be shared; credentials are masked always.
     #[arg(long)]
     pub no_redact: bool,
+    /// Write the report as one self-contained HTML file with pictures (a timeline of the
+    /// incident, the blocker graph of each kill) instead of Markdown on stdout.
+    #[arg(long, value_name = "FILE")]
+    pub html: Option<std::path::PathBuf>,
+    /// With --html: a `top --record` recording of the incident; the timeline then shows the
+    /// database load (average active sessions by wait class) under the events.
+    #[arg(long, value_name = "FILE")]
+    pub recording: Option<std::path::PathBuf>,
 }
 
 /// Thresholds shared by `status` and `check`. Flags override `--config`, which overrides the

@@ -23,6 +23,7 @@ use crate::notify;
 use crate::probe::history::Sampling;
 use crate::probe::processlist::{Criteria, Filter};
 use crate::probe::replication;
+use crate::render::Format;
 use crate::workflow::fleet::{FleetCommand, FleetPlan};
 use crate::workflow::live::Pace;
 use crate::workflow::thresholds::{Overrides, Thresholds};
@@ -55,7 +56,9 @@ pub(crate) enum Offline {
     Evidence(PathBuf, evidence::Query),
     DeadlockHistory(PathBuf),
     Incident(PathBuf, incident::Action),
-    Report(PathBuf, report::Options),
+    /// The evidence log, what the report covers, and where its HTML goes (Markdown on stdout
+    /// without it).
+    Report(PathBuf, report::Options, Option<report::HtmlOut>),
     TopReplay(PathBuf, Option<u32>),
 }
 
@@ -112,13 +115,19 @@ impl Plan {
 
     pub(crate) fn new(cli: &Cli, env: &dyn Fn(&str) -> Option<String>) -> Result<Plan> {
         let fleet = &cli.fleet;
-        if cli.format == crate::render::Format::Junit {
+        let many_hosts = !fleet.hosts.is_empty() || fleet.hosts_file.is_some() || fleet.cluster;
+        if cli.format == Format::Junit {
             if !matches!(cli.command, Command::Check(_)) {
                 bail!("--format junit is for check only (one test case per check)");
             }
-            if !fleet.hosts.is_empty() || fleet.hosts_file.is_some() || fleet.cluster {
+            if many_hosts {
                 bail!("--format junit checks one server; with --hosts, use --format json");
             }
+        }
+        if cli.format == Format::Dot && (many_hosts || !matches!(cli.command, Command::Locks(_))) {
+            bail!(
+                "--format dot draws the blocker tree of one server: use it with `locks` (without --hosts); other commands print table or json"
+            );
         }
         if fleet.hosts.is_empty() && fleet.hosts_file.is_none() && !fleet.cluster {
             return Plan::single(&cli.command, env);
@@ -243,9 +252,11 @@ impl Plan {
                 Some(path) => Plan::Offline(Offline::TopReplay(path.clone(), args.cpus)),
                 None => Plan::probe(Online::Top(top_options(args))),
             },
-            Command::Report(args) => {
-                Plan::Offline(Offline::Report(log(&args.evidence)?, report_options(args)))
-            }
+            Command::Report(args) => Plan::Offline(Offline::Report(
+                log(&args.evidence)?,
+                report_options(args),
+                html_out(args)?,
+            )),
             Command::Completions { shell } => Plan::Offline(Offline::Completions(*shell)),
             Command::Man { dir } => Plan::Offline(Offline::ManPage(dir.clone())),
             Command::Exporter(args) => Plan::Exporter(Box::new(exporter_options(args)?)),
@@ -424,6 +435,28 @@ fn report_options(args: &ReportArgs) -> report::Options {
         until: args.until.clone(),
         lang: args.lang,
         keep_literals: args.no_redact,
+    }
+}
+
+/// Where `report --html` writes, with the recording it draws the load from.
+fn html_out(args: &ReportArgs) -> Result<Option<report::HtmlOut>> {
+    match (&args.html, &args.recording) {
+        (None, Some(_)) => {
+            bail!("--recording draws the load in the HTML report's timeline: add --html FILE")
+        }
+        (None, None) => Ok(None),
+        (Some(file), recording) => {
+            if file.is_dir() {
+                bail!(
+                    "--html {} is a directory: name the file to write",
+                    file.display()
+                );
+            }
+            Ok(Some(report::HtmlOut {
+                file: file.clone(),
+                recording: recording.clone(),
+            }))
+        }
     }
 }
 

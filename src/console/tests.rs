@@ -165,6 +165,7 @@ fn snapshot_of(pid: u64) -> Box<KillSnapshot> {
             waiters_total: 3,
             waiter_pids: vec![21, 22, 23],
             appliers: Vec::new(),
+            edges: Vec::new(),
         },
     })
 }

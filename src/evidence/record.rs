@@ -331,6 +331,21 @@ pub(crate) struct BlastRadius {
     /// they wait. Absent when none (and in logs written before it was recorded).
     #[serde(default, skip_serializing_if = "Vec::is_empty")]
     pub appliers: Vec<u64>,
+    /// Who waited for whom under the victim, as the blocker tree had it: what the report's
+    /// blocker graph is drawn from. Absent in logs written before it was recorded.
+    #[serde(default, skip_serializing_if = "Vec::is_empty")]
+    pub edges: Vec<RecordedEdge>,
+}
+
+/// One edge of the tree under a kill's victim: `waiter` waited for `blocker`.
+#[derive(Debug, Clone, Serialize, Deserialize, PartialEq)]
+pub(crate) struct RecordedEdge {
+    pub blocker: u64,
+    pub waiter: u64,
+    /// The lock, in the words `locks` uses ("row shop.t2 PRIMARY X,REC_NOT_GAP").
+    pub lock: String,
+    /// `exact` or `inferred`; a string, so that a kind of knowing added later still reads.
+    pub how: String,
 }
 
 /// The `kill.outcome` record, linked to its snapshot.

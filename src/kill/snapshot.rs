@@ -10,11 +10,13 @@ use super::verify::read_identity;
 use crate::connect::row::Columns;
 use crate::connect::{Session, inline_numbers};
 use crate::evidence::record::{
-    BlastRadius, HeldLock, HeldMetadataLock, KillSnapshot, ServerStamp, SnapshotThread,
+    BlastRadius, HeldLock, HeldMetadataLock, KillSnapshot, RecordedEdge, ServerStamp,
+    SnapshotThread,
 };
 use crate::evidence::{Header, RecordKind};
 use crate::probe::locks::LockSession;
 use crate::probe::locks::tree::Node;
+use crate::probe::locks::view::describe_wait;
 use crate::probe::processlist::Thread;
 use crate::queries;
 use crate::render::serde_label;
@@ -120,19 +122,33 @@ fn blast_radius(roots: &[Node<LockSession>], threads: &[Thread], pid: u64) -> Bl
             }
         })
     }
-    fn collect(node: &Node<LockSession>, out: &mut Vec<u64>) {
+    fn collect(node: &Node<LockSession>, out: &mut Vec<u64>, edges: &mut Vec<RecordedEdge>) {
         for waiter in &node.waiters {
+            if let Some(wait) = &waiter.waiting_for {
+                let edge = RecordedEdge {
+                    blocker: node.info.pid,
+                    waiter: waiter.info.pid,
+                    lock: describe_wait(wait)
+                        .trim_end_matches(" (inferred)")
+                        .to_owned(),
+                    how: serde_label(&wait.how),
+                };
+                if !edges.contains(&edge) {
+                    edges.push(edge);
+                }
+            }
+            // A session under several blockers is walked once.
             if !out.contains(&waiter.info.pid) {
                 out.push(waiter.info.pid);
+                collect(waiter, out, edges);
             }
-            collect(waiter, out);
         }
     }
     let Some(node) = find(roots, pid) else {
         return BlastRadius::default();
     };
-    let mut waiter_pids = Vec::new();
-    collect(node, &mut waiter_pids);
+    let (mut waiter_pids, mut edges) = (Vec::new(), Vec::new());
+    collect(node, &mut waiter_pids, &mut edges);
     waiter_pids.sort_unstable();
     let appliers = threads
         .iter()
@@ -143,6 +159,7 @@ fn blast_radius(roots: &[Node<LockSession>], threads: &[Thread], pid: u64) -> Bl
         waiters_total: node.waiters_total,
         waiter_pids,
         appliers,
+        edges,
     }
 }
 
@@ -201,4 +218,37 @@ pub(crate) async fn held_metadata_locks(
             }
         })
         .collect())
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+    use crate::probe::locks::tree::{self, Edge};
+
+    /// The tree under the victim is recorded edge by edge, each once, with its lock and how it
+    /// is known; a session waiting for two blockers in the subtree has both edges.
+    #[test]
+    fn the_blast_radius_records_the_tree_under_the_victim() {
+        let edges = [
+            Edge::sample(2, 1, "shop.t"),
+            Edge::sample(3, 2, "shop.t"),
+            Edge::sample(4, 1, "shop.t"),
+            Edge::sample(3, 4, "shop.t"),
+            Edge::sample(9, 8, "shop.other"),
+        ];
+        let forest = tree::build(&edges, &|pid| {
+            crate::probe::locks::describe(pid, None, None)
+        });
+        let radius = blast_radius(&forest.roots, &[], 1);
+        assert_eq!(radius.waiter_pids, [2, 3, 4]);
+        let recorded: Vec<(u64, u64)> =
+            radius.edges.iter().map(|e| (e.blocker, e.waiter)).collect();
+        assert_eq!(recorded, [(1, 2), (2, 3), (1, 4), (4, 3)]);
+        assert!(
+            radius
+                .edges
+                .iter()
+                .all(|e| e.lock == "row shop.t PRIMARY X" && e.how == "exact")
+        );
+    }
 }

@@ -2,10 +2,12 @@
 //! the table renderer draws the view, the JSON renderer serializes the struct. Both write to any
 //! `impl Write`, so tests render into a buffer.
 
+pub(crate) mod graph;
 mod json;
 pub(crate) mod junit;
 pub(crate) mod screen;
 mod table;
+pub(crate) mod timeline;
 
 use std::io::{self, Write};
 
@@ -20,6 +22,8 @@ pub enum Format {
     Json,
     /// JUnit XML, one test case per check (`check` only).
     Junit,
+    /// Graphviz DOT (`locks` only): `mytriage locks --format dot | dot -Tsvg > locks.svg`.
+    Dot,
 }
 
 /// How a human view is drawn: chosen by the command line and the terminal, never part of the
@@ -36,6 +40,11 @@ pub(crate) struct ViewOptions {
 pub(crate) trait Report: Serialize {
     /// The human view of the report.
     fn view(&self, options: &ViewOptions) -> View;
+
+    /// The report as a graph, for `--format dot`: only reports that are graphs have one.
+    fn graph(&self) -> Option<graph::Graph> {
+        None
+    }
 }
 
 /// What a human table shows, as plain data: comfy-table only appears in the table renderer.
@@ -74,6 +83,13 @@ pub(crate) fn render(
         Format::Table => table::write(report.view(options), out),
         // The plan refuses it for every other command before anything connects.
         Format::Junit => Err(io::Error::other("--format junit is for check only")),
+        // The command line refuses `--format dot` for other commands before anything runs.
+        Format::Dot => match report.graph() {
+            Some(graph) => out.write_all(graph.to_dot().as_bytes()),
+            None => Err(io::Error::other(
+                "--format dot draws the blocker tree: use it with `locks`",
+            )),
+        },
     }
 }
 

@@ -12,6 +12,8 @@ use crate::evidence::record::{
 };
 use crate::evidence::{self, Record};
 
+mod html;
+mod pictures;
 mod scope;
 
 use scope::{Scope, select};
@@ -39,12 +41,92 @@ pub(crate) struct Options {
     pub keep_literals: bool,
 }
 
+/// `report --html`: the file to write and the recording to draw the load from.
+#[derive(Debug, Clone)]
+pub(crate) struct HtmlOut {
+    pub file: std::path::PathBuf,
+    pub recording: Option<std::path::PathBuf>,
+}
+
 /// Builds the report for the incident or time range the arguments name.
 pub(crate) fn build(path: &Path, args: &Options) -> Result<String> {
     let (records, _) = evidence::read_all(path)?;
     let scope = select(records, args)?;
     let lang = args.lang.unwrap_or_else(default_lang);
     Ok(render(&scope, lang, path, args.keep_literals))
+}
+
+/// The report as one self-contained HTML page with its pictures: the timeline (with the load of
+/// `recording`, a `top --record` file, when given) and the kill snapshots' blocker graphs.
+/// Everything is read and drawn before anything is written, so bad input writes nothing.
+pub(crate) fn build_html(path: &Path, args: &Options, recording: Option<&Path>) -> Result<String> {
+    let (records, _) = evidence::read_all(path)?;
+    let scope = select(records, args)?;
+    let lang = args.lang.unwrap_or_else(default_lang);
+    let samples = recording
+        .map(|file| read_recording(file).map(|samples| (file, samples)))
+        .transpose()?;
+    let timeline = pictures::timeline(&scope, lang, samples)?;
+    let markdown = render(&scope, lang, path, args.keep_literals);
+    let ko = lang == Lang::Ko;
+    let mut figures = html::Figures::default();
+    if let Some(timeline) = &timeline {
+        let caption = match (&timeline.load, ko) {
+            (Some(_), false) => {
+                "What happened, over the database load (average active sessions by wait class, from the recording)."
+            }
+            (Some(_), true) => {
+                "일어난 일과 데이터베이스 부하 (대기 유형별 평균 활성 세션, 기록에서)."
+            }
+            (None, false) => "What happened, in order.",
+            (None, true) => "일어난 일의 순서.",
+        };
+        figures
+            .before_section
+            .entry(0)
+            .or_default()
+            .push(html::figure(&timeline.to_svg()?, caption));
+    }
+    for (caption, graph) in pictures::blocker_graphs(&scope, lang, args.keep_literals) {
+        figures
+            .after_heading
+            .entry(1)
+            .or_default()
+            .push(html::figure(&graph.to_svg(&caption), &caption));
+    }
+    let title = scope.title.clone().unwrap_or_else(|| {
+        (if ko {
+            "데이터베이스 장애"
+        } else {
+            "database incident"
+        })
+        .to_owned()
+    });
+    Ok(html::page(
+        &markdown,
+        &title,
+        if ko { "ko" } else { "en" },
+        &figures,
+    ))
+}
+
+/// A `top --record` file; a `watch --format json` stream is refused by name, since its samples
+/// count blocked sessions but not the active ones the load is made of.
+fn read_recording(file: &Path) -> Result<Vec<crate::probe::top::Sample>> {
+    let first: Option<serde_json::Value> = std::fs::read_to_string(file).ok().and_then(|text| {
+        text.lines()
+            .find(|l| !l.trim().is_empty())
+            .and_then(|l| serde_json::from_str(l).ok())
+    });
+    if first
+        .is_some_and(|line| line.get("active").is_none() && line.get("blocked_sessions").is_some())
+    {
+        anyhow::bail!(
+            "{} is a `watch --format json` stream: it counts blocked sessions, not the active sessions the load is drawn from; record the load with `mytriage top --record FILE`",
+            file.display()
+        );
+    }
+    crate::probe::top::read_recording(file)
 }
 
 /// Korean when the locale says so.
@@ -457,6 +539,26 @@ fn deadlock_time(record: &DeadlockRecord) -> String {
         .to_owned()
 }
 
+/// A kill in a few words, for the timeline.
+fn outcome_label(outcome: &KillOutcome, ko: bool) -> String {
+    let pid = outcome.pid;
+    let after = outcome.after.as_ref().map(|a| a.state);
+    match (outcome.result, after, ko) {
+        (KillResult::Killed, Some(AfterState::Gone), false) => format!("kill {pid}: ended"),
+        (KillResult::Killed, Some(AfterState::Gone), true) => format!("세션 {pid} 종료됨"),
+        (KillResult::Killed, _, false) => format!("kill {pid}: rolling back"),
+        (KillResult::Killed, _, true) => format!("세션 {pid} 종료, 되돌리는 중"),
+        (KillResult::DryRun, _, false) => format!("dry run {pid}"),
+        (KillResult::DryRun, _, true) => format!("시험 실행 {pid}"),
+        (KillResult::Changed, _, false) => format!("kill {pid} refused: changed"),
+        (KillResult::Changed, _, true) => format!("종료 안 함 {pid}: 바뀜"),
+        (KillResult::NotConfirmed, _, false) => format!("kill {pid} not confirmed"),
+        (KillResult::NotConfirmed, _, true) => format!("종료 미확인 {pid}"),
+        (KillResult::Failed, _, false) => format!("kill {pid} failed"),
+        (KillResult::Failed, _, true) => format!("종료 실패 {pid}"),
+    }
+}
+
 fn outcome_text(outcome: &KillOutcome, ko: bool) -> String {
     let after = outcome.after.as_ref();
     let rows_left = number(after.and_then(|a| a.rows_left));
@@ -489,5 +591,7 @@ fn outcome_text(outcome: &KillOutcome, ko: bool) -> String {
     }
 }
 
+#[cfg(test)]
+mod picture_tests;
 #[cfg(test)]
 mod tests;

@@ -32,5 +32,6 @@ mod live_round_trips;
 mod live_slow;
 mod live_top;
 mod live_workflow;
+mod pictures;
 mod readme_shapes;
 mod scenarios;

@@ -2,6 +2,7 @@
 
 use super::tree::{self, How, Node, WaitInfo, WaitKind};
 use super::{LockSession, LocksReport};
+use crate::render::graph::{Graph, GraphEdge, GraphNode, Role};
 use crate::render::{Block, Report, View, ViewOptions, now_or_last, serde_label};
 
 impl Report for LocksReport {
@@ -77,6 +78,90 @@ impl Report for LocksReport {
         }
         blocks.extend(self.notes.iter().map(|n| Block::Note(format!("note: {n}"))));
         View { blocks }
+    }
+
+    fn graph(&self) -> Option<Graph> {
+        let mut graph = Graph::default();
+        let mut seen = std::collections::HashSet::new();
+        for root in &self.forest.roots {
+            add_node(root, None, &mut seen, &mut graph);
+        }
+        for (n, unknown) in self.unresolved.iter().enumerate() {
+            let id = format!("unknown{}", n + 1);
+            graph.nodes.push(GraphNode {
+                id: id.clone(),
+                title: "blocker unknown".to_owned(),
+                lines: vec![format!("candidates: {}", unknown.candidate_pids())],
+                role: Role::Unknown,
+            });
+            let node = Node {
+                info: unknown.session.clone(),
+                waiting_for: Some(Box::new(unknown.waiting_for.clone())),
+                waiters_total: 0,
+                waiters: Vec::new(),
+            };
+            add_node(&node, Some(&id), &mut seen, &mut graph);
+        }
+        Some(graph)
+    }
+}
+
+/// A node of the forest and its subtree; a session under several blockers is one node with an
+/// edge from each.
+fn add_node(
+    node: &Node<LockSession>,
+    parent: Option<&str>,
+    seen: &mut std::collections::HashSet<u64>,
+    graph: &mut Graph,
+) {
+    let info = &node.info;
+    let id = format!("p{}", info.pid);
+    if let (Some(parent), Some(wait)) = (parent, node.waiting_for.as_ref()) {
+        graph.edges.push(GraphEdge {
+            from: parent.to_owned(),
+            to: id.clone(),
+            label: format!(
+                "{} ({})",
+                describe_wait(wait).trim_end_matches(" (inferred)"),
+                serde_label(&wait.how)
+            ),
+            inferred: wait.how == How::Inferred,
+        });
+    }
+    if !seen.insert(info.pid) {
+        return;
+    }
+    let mut lines = vec![crate::render::account(
+        info.user.as_deref(),
+        info.host.as_deref(),
+    )];
+    let trx = trx_cell(info);
+    if !trx.is_empty() {
+        lines.push(format!("trx {trx}"));
+    }
+    if node.waiters_total > 0 {
+        lines.push(format!("holds up {}", node.waiters_total));
+    }
+    let statement = now_or_last(
+        info.statement.as_deref(),
+        info.last_statement.as_deref(),
+        false,
+    );
+    if !statement.is_empty() {
+        lines.push(statement);
+    }
+    graph.nodes.push(GraphNode {
+        id: id.clone(),
+        title: format!("session {}", info.pid),
+        lines,
+        role: if parent.is_none() {
+            Role::Root
+        } else {
+            Role::Waiter
+        },
+    });
+    for waiter in &node.waiters {
+        add_node(waiter, Some(&id), seen, graph);
     }
 }
 
