@@ -20,22 +20,24 @@
 //! While the incident stands the bench holds the named lock that `fill_connections` scenarios
 //! take, so tests that fill a fraction of max_connections wait rather than fill the raised one.
 
+#[path = "common/conns.rs"]
+mod conns;
 #[path = "../tests/support/mod.rs"]
 mod support;
 
 use std::time::{Duration, Instant};
 
 use anyhow::{Context, Result, bail, ensure};
+use conns::{close_many, open_many};
 use mysql_async::prelude::*;
 use mysql_async::{Conn, Opts};
 use mytriage::console_bench::{self, Costs, FULL_WINDOW, Plan, Sample};
 use support::{GlobalGuard, TestServer};
-use tokio::task::{JoinHandle, JoinSet};
+use tokio::task::JoinHandle;
 
 const DB: &str = "mytriage_console_bench";
 const TABLE: &str = "mytriage_console_bench.t";
 /// Connections opened at once.
-const OPEN_CONCURRENCY: usize = 50;
 /// Spare connections above the incident when max_connections must be raised (the sampler,
 /// the admin connection, other clients of a shared server).
 const HEADROOM: u64 = 200;
@@ -391,46 +393,6 @@ impl Incident {
         );
         Ok(())
     }
-}
-
-/// Opens `n` connections, `OPEN_CONCURRENCY` at a time.
-async fn open_many(opts: &Opts, n: usize) -> Result<Vec<Conn>> {
-    let mut conns = Vec::with_capacity(n);
-    let mut pending = JoinSet::new();
-    let mut started = 0;
-    while conns.len() < n {
-        while started < n && pending.len() < OPEN_CONCURRENCY {
-            let opts = opts.clone();
-            pending.spawn(async move { Conn::new(opts).await });
-            started += 1;
-        }
-        match pending.join_next().await {
-            Some(joined) => match joined.context("connection task")? {
-                Ok(conn) => conns.push(conn),
-                Err(e) => {
-                    pending.abort_all();
-                    close_many(conns).await;
-                    return Err(e).context("opening connections");
-                }
-            },
-            None => break,
-        }
-    }
-    Ok(conns)
-}
-
-/// Disconnects, 100 at a time; errors are ignored (the server drops them anyway).
-async fn close_many(conns: Vec<Conn>) {
-    let mut pending = JoinSet::new();
-    for conn in conns {
-        if pending.len() >= 100 {
-            let _ = pending.join_next().await;
-        }
-        pending.spawn(async move {
-            let _ = conn.disconnect().await;
-        });
-    }
-    while pending.join_next().await.is_some() {}
 }
 
 // ---------------------------------------------------------------------------------------------

@@ -135,6 +135,17 @@ async fn run_command(cli: Cli) -> Result<Exit> {
     }
 }
 
+/// The connection flags with a bare `-p` answered now, once, for every host (or exporter target)
+/// that shares the credentials.
+fn flags_asked_once(cli: &Cli) -> Result<connect::Flags> {
+    let mut flags = cli.connect.flags();
+    if flags.ask_password {
+        flags.given.password = Some(connect::prompt_password()?);
+        flags.ask_password = false;
+    }
+    Ok(flags)
+}
+
 /// One command on many hosts, concurrently; exits with the worst host's verdict (a host that
 /// could not be read is UNKNOWN).
 async fn run_fleet(
@@ -142,12 +153,7 @@ async fn run_fleet(
     cli: &Cli,
     env: &dyn Fn(&str) -> Option<String>,
 ) -> Result<Exit> {
-    let mut flags = cli.connect.flags();
-    if flags.ask_password {
-        // Asked once, for every host that shares the credentials.
-        flags.given.password = Some(connect::prompt_password()?);
-        flags.ask_password = false;
-    }
+    let flags = flags_asked_once(cli)?;
     let shared = workflow::fleet::Shared {
         flags: &flags,
         env,
@@ -165,11 +171,7 @@ async fn run_exporter(
     cli: &Cli,
     env: &dyn Fn(&str) -> Option<String>,
 ) -> Result<Exit> {
-    let mut flags = cli.connect.flags();
-    if flags.ask_password {
-        flags.given.password = Some(connect::prompt_password()?);
-        flags.ask_password = false;
-    }
+    let flags = flags_asked_once(cli)?;
     let home = connect::home_dir();
     let inputs = Inputs {
         flags: &flags,

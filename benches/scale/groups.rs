@@ -9,10 +9,11 @@ use anyhow::Result;
 use mysql_async::Conn;
 
 use crate::args::{Args, Variant};
+use crate::conns::{close_many, open_many};
 use crate::cost::{CostContext, measure_cost};
 use crate::measure::{Spec, measure, measure_alone, status_value};
 use crate::report::{Goal, Report};
-use crate::scenario::{LockScenario, close_many, open_many};
+use crate::scenario::LockScenario;
 use crate::server::{MARKER, Server};
 use crate::support::Flavor;
 

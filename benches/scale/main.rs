@@ -20,6 +20,8 @@
 //! children: wall time, CPU, interference from other clients), [`groups`] (what each group runs and
 //! checks), [`cost`] (what a command cost the server) and [`report`] (the Markdown on stdout).
 
+#[path = "../common/conns.rs"]
+mod conns;
 #[path = "../../tests/support/mod.rs"]
 mod support;
 
@@ -39,9 +41,10 @@ use mysql_async::Conn;
 use mysql_async::prelude::*;
 
 use args::{Args, Variant};
+use conns::{close_many, open_many};
 use groups::{measure_help, measure_processlist, measure_scenario};
 use report::Report;
-use scenario::{DB, LockScenario, TABLE, close_many, create_table, open_many};
+use scenario::{DB, LockScenario, TABLE, create_table};
 use server::{Server, restore_globals, servers};
 
 #[tokio::main(flavor = "current_thread")]

@@ -9,7 +9,7 @@
 //!   row of a one-row table and would measure nothing.
 //! - Waiters either spread over those rows or all wait on one ("hot row": N*(N+1)/2 queue edges);
 //!   a test pile-up has only the hot row.
-//! - Hundreds of waiters and thousands of idle connections open `OPEN_CONCURRENCY` at a time, as
+//! - Hundreds of waiters and thousands of idle connections open `conns::OPEN_CONCURRENCY` at a time, as
 //!   root and by exact count; `fill_connections` opens a filler user up to a fraction of
 //!   max_connections (never within 40 of it), and every support scenario must show up within
 //!   15 s, which 5,000 connections on a small machine need not.
@@ -26,11 +26,12 @@
 use std::time::{Duration, Instant};
 
 use anyhow::{Context, Result, bail, ensure};
+use mysql_async::Conn;
 use mysql_async::prelude::*;
-use mysql_async::{Conn, Opts};
-use tokio::task::{JoinHandle, JoinSet};
+use tokio::task::JoinHandle;
 
 use crate::args::{Args, Variant};
+use crate::conns::open_many;
 use crate::measure::wait_for_quiet;
 use crate::server::Server;
 use crate::support::Flavor;
@@ -39,9 +40,6 @@ use crate::support::scenarios::trx_cache_pause;
 /// Where the scenario's table lives; dropped and re-created on every run.
 pub(crate) const DB: &str = "mytriage_bench";
 pub(crate) const TABLE: &str = "mytriage_bench.t";
-/// Connections opened at once when building the scenario.
-const OPEN_CONCURRENCY: usize = 50;
-
 pub(crate) async fn create_table(admin: &mut Conn, flavor: Flavor, rows: u32) -> Result<()> {
     let fill = match flavor {
         Flavor::MySql => format!(
@@ -79,46 +77,6 @@ pub(crate) async fn create_table(admin: &mut Conn, flavor: Flavor, rows: u32) ->
         "{TABLE} has {count} rows, not {rows}"
     );
     Ok(())
-}
-
-/// Opens `n` connections, `OPEN_CONCURRENCY` at a time.
-pub(crate) async fn open_many(opts: &Opts, n: usize) -> Result<Vec<Conn>> {
-    let mut conns = Vec::with_capacity(n);
-    let mut pending = JoinSet::new();
-    let mut started = 0;
-    while conns.len() < n {
-        while started < n && pending.len() < OPEN_CONCURRENCY {
-            let opts = opts.clone();
-            pending.spawn(async move { Conn::new(opts).await });
-            started += 1;
-        }
-        match pending.join_next().await {
-            Some(joined) => match joined.context("connection task")? {
-                Ok(conn) => conns.push(conn),
-                Err(e) => {
-                    pending.abort_all();
-                    close_many(conns).await;
-                    return Err(e).context("opening connections");
-                }
-            },
-            None => break,
-        }
-    }
-    Ok(conns)
-}
-
-/// Disconnects, 100 at a time; errors are ignored (the server drops them anyway).
-pub(crate) async fn close_many(conns: Vec<Conn>) {
-    let mut pending = JoinSet::new();
-    for conn in conns {
-        if pending.len() >= 100 {
-            let _ = pending.join_next().await;
-        }
-        pending.spawn(async move {
-            let _ = conn.disconnect().await;
-        });
-    }
-    while pending.join_next().await.is_some() {}
 }
 
 /// The holder and its waiters.

@@ -16,44 +16,38 @@ pub(crate) fn write(
     out: &mut impl Write,
 ) -> io::Result<()> {
     let count = |v: Verdict| findings.iter().filter(|f| f.verdict == v).count();
-    let (failures, skipped) = (count(Verdict::Crit), count(Verdict::Unknown));
-    let tests = findings.len();
-    let suite = escape(suite);
-    writeln!(out, r#"<?xml version="1.0" encoding="UTF-8"?>"#)?;
-    writeln!(
-        out,
-        r#"<testsuites name="{suite}" tests="{tests}" failures="{failures}" errors="0" skipped="{skipped}">"#
-    )?;
-    writeln!(
-        out,
-        r#"  <testsuite name="{suite}" tests="{tests}" failures="{failures}" errors="0" skipped="{skipped}" timestamp="{}">"#,
-        escape(timestamp)
-    )?;
-    for finding in findings {
-        let name = escape(finding.check);
-        let summary = escape(&finding.summary);
-        write!(
-            out,
-            r#"    <testcase classname="mytriage.check" name="{name}" time="0""#
-        )?;
-        match finding.verdict {
-            Verdict::Ok => writeln!(out, " />")?,
-            Verdict::Warn => writeln!(
+    let counts = Counts {
+        tests: findings.len(),
+        failures: count(Verdict::Crit),
+        errors: 0,
+        skipped: count(Verdict::Unknown),
+    };
+    envelope(suite, timestamp, &counts, out, |out| {
+        for finding in findings {
+            let name = escape(finding.check);
+            let summary = escape(&finding.summary);
+            write!(
                 out,
-                ">\n      <system-out>WARN {name}: {summary}</system-out>\n    </testcase>"
-            )?,
-            Verdict::Crit => writeln!(
-                out,
-                ">\n      <failure message=\"{summary}\" type=\"CRIT\">CRIT {name}: {summary}</failure>\n    </testcase>"
-            )?,
-            Verdict::Unknown => writeln!(
-                out,
-                ">\n      <skipped message=\"{summary}\" />\n    </testcase>"
-            )?,
+                r#"    <testcase classname="mytriage.check" name="{name}" time="0""#
+            )?;
+            match finding.verdict {
+                Verdict::Ok => writeln!(out, " />")?,
+                Verdict::Warn => writeln!(
+                    out,
+                    ">\n      <system-out>WARN {name}: {summary}</system-out>\n    </testcase>"
+                )?,
+                Verdict::Crit => writeln!(
+                    out,
+                    ">\n      <failure message=\"{summary}\" type=\"CRIT\">CRIT {name}: {summary}</failure>\n    </testcase>"
+                )?,
+                Verdict::Unknown => writeln!(
+                    out,
+                    ">\n      <skipped message=\"{summary}\" />\n    </testcase>"
+                )?,
+            }
         }
-    }
-    writeln!(out, "  </testsuite>")?;
-    writeln!(out, "</testsuites>")
+        Ok(())
+    })
 }
 
 /// The document for a check that could not run at all (no connection): one test case, `server`,
@@ -64,21 +58,54 @@ pub(crate) fn write_error(
     message: &str,
     out: &mut impl Write,
 ) -> io::Result<()> {
-    let (suite, message) = (escape(suite), escape(message));
+    let counts = Counts {
+        tests: 1,
+        failures: 0,
+        errors: 1,
+        skipped: 0,
+    };
+    let message = escape(message);
+    envelope(suite, timestamp, &counts, out, |out| {
+        writeln!(
+            out,
+            "    <testcase classname=\"mytriage.check\" name=\"server\" time=\"0\">\n      <error message=\"{message}\" type=\"UNKNOWN\">{message}</error>\n    </testcase>"
+        )
+    })
+}
+
+/// A suite's totals, as both `<testsuites>` and `<testsuite>` carry them.
+struct Counts {
+    tests: usize,
+    failures: usize,
+    errors: usize,
+    skipped: usize,
+}
+
+/// The XML declaration, `<testsuites>` and its one `<testsuite>` around the test cases.
+fn envelope<W: Write>(
+    suite: &str,
+    timestamp: &str,
+    counts: &Counts,
+    out: &mut W,
+    cases: impl FnOnce(&mut W) -> io::Result<()>,
+) -> io::Result<()> {
+    let suite = escape(suite);
+    let Counts {
+        tests,
+        failures,
+        errors,
+        skipped,
+    } = counts;
+    let totals =
+        format!(r#"tests="{tests}" failures="{failures}" errors="{errors}" skipped="{skipped}""#);
     writeln!(out, r#"<?xml version="1.0" encoding="UTF-8"?>"#)?;
+    writeln!(out, r#"<testsuites name="{suite}" {totals}>"#)?;
     writeln!(
         out,
-        r#"<testsuites name="{suite}" tests="1" failures="0" errors="1" skipped="0">"#
-    )?;
-    writeln!(
-        out,
-        r#"  <testsuite name="{suite}" tests="1" failures="0" errors="1" skipped="0" timestamp="{}">"#,
+        r#"  <testsuite name="{suite}" {totals} timestamp="{}">"#,
         escape(timestamp)
     )?;
-    writeln!(
-        out,
-        "    <testcase classname=\"mytriage.check\" name=\"server\" time=\"0\">\n      <error message=\"{message}\" type=\"UNKNOWN\">{message}</error>\n    </testcase>"
-    )?;
+    cases(out)?;
     writeln!(out, "  </testsuite>")?;
     writeln!(out, "</testsuites>")
 }

@@ -10,16 +10,7 @@ use crate::support::{self, Mytriage, TestServer, scenarios};
 
 /// Starts `sql` on a session of its own and returns that session's id once it runs.
 async fn running(server: &TestServer, sql: String) -> (u64, tokio::task::JoinHandle<()>) {
-    let mut conn = server.conn().await;
-    let pid: u64 = conn
-        .query_first("SELECT CONNECTION_ID()")
-        .await
-        .unwrap()
-        .unwrap();
-    let task = tokio::spawn(async move {
-        let _ = conn.query_drop(sql).await;
-        let _ = conn.disconnect().await;
-    });
+    let (pid, task) = server.in_background(sql).await;
     let mut probe = server.conn().await;
     for _ in 0..50 {
         let info: Option<Option<String>> = probe

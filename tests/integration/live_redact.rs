@@ -19,16 +19,7 @@ const CARD: &str = "4111 1111 1111 1111";
 
 /// A session of its own running `sql` (which waits for a lock), and its id once it waits.
 async fn waiting(server: &TestServer, sql: String) -> (u64, tokio::task::JoinHandle<()>) {
-    let mut conn = server.conn().await;
-    let pid: u64 = conn
-        .query_first("SELECT CONNECTION_ID()")
-        .await
-        .unwrap()
-        .unwrap();
-    let task = tokio::spawn(async move {
-        let _ = conn.query_drop(sql).await;
-        let _ = conn.disconnect().await;
-    });
+    let (pid, task) = server.in_background(sql).await;
     let mut probe = server.conn().await;
     for _ in 0..100 {
         let state: Option<Option<String>> = probe

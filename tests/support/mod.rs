@@ -63,6 +63,22 @@ impl TestServer {
             .with_context(|| format!("connecting to test server {} ({})", self.name, self.url))
     }
 
+    /// Runs `sql` on a session of its own in the background (it disconnects when the statement
+    /// returns), and gives that session's id at once; the caller waits for what it needs to see.
+    pub async fn in_background(&self, sql: String) -> (u64, tokio::task::JoinHandle<()>) {
+        let mut conn = self.conn().await;
+        let pid: u64 = conn
+            .query_first("SELECT CONNECTION_ID()")
+            .await
+            .unwrap()
+            .unwrap();
+        let task = tokio::spawn(async move {
+            let _ = conn.query_drop(sql).await;
+            let _ = conn.disconnect().await;
+        });
+        (pid, task)
+    }
+
     /// Whether the server is MariaDB (its `VERSION()` says so; MySQL's never does).
     pub async fn is_mariadb(&self) -> bool {
         let mut conn = self.conn().await;

@@ -1,0 +1,49 @@
+//! Many connections for the benchmarks' pile-ups, opened and closed a bounded number at a time
+//! (shared by `benches/scale` and `benches/console.rs` through `#[path]`).
+
+use anyhow::{Context, Result};
+use mysql_async::{Conn, Opts};
+use tokio::task::JoinSet;
+
+/// Connections opened at once: enough to be quick, few enough not to trip the server's backlog.
+pub(crate) const OPEN_CONCURRENCY: usize = 50;
+
+/// Opens `n` connections, `OPEN_CONCURRENCY` at a time.
+pub(crate) async fn open_many(opts: &Opts, n: usize) -> Result<Vec<Conn>> {
+    let mut conns = Vec::with_capacity(n);
+    let mut pending = JoinSet::new();
+    let mut started = 0;
+    while conns.len() < n {
+        while started < n && pending.len() < OPEN_CONCURRENCY {
+            let opts = opts.clone();
+            pending.spawn(async move { Conn::new(opts).await });
+            started += 1;
+        }
+        match pending.join_next().await {
+            Some(joined) => match joined.context("connection task")? {
+                Ok(conn) => conns.push(conn),
+                Err(e) => {
+                    pending.abort_all();
+                    close_many(conns).await;
+                    return Err(e).context("opening connections");
+                }
+            },
+            None => break,
+        }
+    }
+    Ok(conns)
+}
+
+/// Disconnects, 100 at a time; errors are ignored (the server drops them anyway).
+pub(crate) async fn close_many(conns: Vec<Conn>) {
+    let mut pending = JoinSet::new();
+    for conn in conns {
+        if pending.len() >= 100 {
+            let _ = pending.join_next().await;
+        }
+        pending.spawn(async move {
+            let _ = conn.disconnect().await;
+        });
+    }
+    while pending.join_next().await.is_some() {}
+}
