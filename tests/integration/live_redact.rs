@@ -109,6 +109,25 @@ async fn no_output_holds_a_planted_password_and_the_report_masks_literals_unless
             ),
         ];
         let email_seen = outputs[0].1.contains(EMAIL);
+        let decoy_pid: u64 = decoy
+            .query_first("SELECT CONNECTION_ID()")
+            .await
+            .unwrap()
+            .unwrap();
+        let holder_pid: u64 = holder
+            .query_first("SELECT CONNECTION_ID()")
+            .await
+            .unwrap()
+            .unwrap();
+        let locks = Mytriage::new(&server.url)
+            .args(["locks", "--format", "json"])
+            .json();
+        let roots: Vec<u64> = locks["roots"]
+            .as_array()
+            .expect("roots")
+            .iter()
+            .filter_map(|r| r["pid"].as_u64())
+            .collect();
         offline(&[
             "incident",
             "start",
@@ -153,6 +172,12 @@ async fn no_output_holds_a_planted_password_and_the_report_masks_literals_unless
         email_task.await.unwrap();
         let _ = admin.query_drop(format!("DROP TABLE {table}")).await;
 
+        // The holder is the culprit; the older idle transaction on another row blocks nobody.
+        assert!(roots.contains(&holder_pid), "{locks:#}");
+        assert!(
+            !roots.contains(&decoy_pid),
+            "the decoy is not blamed: {locks:#}"
+        );
         for (what, output) in outputs.iter().chain([
             &("report", shared.clone()),
             &("report --no-redact", internal.clone()),
