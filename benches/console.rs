@@ -22,13 +22,15 @@
 
 #[path = "common/conns.rs"]
 mod conns;
+#[path = "common/machine.rs"]
+mod machine;
 #[path = "../tests/support/mod.rs"]
 mod support;
 
 use std::time::{Duration, Instant};
 
 use anyhow::{Context, Result, bail, ensure};
-use conns::{close_many, open_many};
+use conns::{Waiter, blocked_update, close_many, open_many};
 use mysql_async::prelude::*;
 use mysql_async::{Conn, Opts};
 use mytriage::console_bench::{self, Costs, FULL_WINDOW, Plan, Sample};
@@ -176,7 +178,7 @@ async fn main() -> Result<()> {
 struct Incident {
     holder: Option<Conn>,
     waiter_ids: Vec<u64>,
-    waiters: Vec<JoinHandle<(Conn, std::result::Result<(), mysql_async::Error>)>>,
+    waiters: Vec<Waiter>,
     idle: Vec<Conn>,
 }
 
@@ -312,18 +314,10 @@ async fn threads_connected(admin: &mut Conn) -> Result<u64> {
 impl Incident {
     /// `n` more sessions blocked updating row 1.
     async fn add_waiters(&mut self, opts: &Opts, n: usize) -> Result<()> {
-        for mut conn in open_many(opts, n).await? {
+        for conn in open_many(opts, n).await? {
             self.waiter_ids.push(u64::from(conn.id()));
-            self.waiters.push(tokio::spawn(async move {
-                let result = async {
-                    conn.query_drop("SET SESSION innodb_lock_wait_timeout = 600")
-                        .await?;
-                    conn.query_drop(format!("UPDATE {TABLE} SET v = v + 1 WHERE id = 1"))
-                        .await
-                }
-                .await;
-                (conn, result)
-            }));
+            let update = format!("UPDATE {TABLE} SET v = v + 1 WHERE id = 1");
+            self.waiters.push(blocked_update(conn, update));
         }
         Ok(())
     }
@@ -489,16 +483,7 @@ fn report(server: &TestServer, small: &Sample, big: &Sample, table: &Table) -> S
 }
 
 fn machine() -> String {
-    let cpuinfo = std::fs::read_to_string("/proc/cpuinfo").unwrap_or_default();
-    let model = cpuinfo
-        .lines()
-        .find_map(|line| line.strip_prefix("model name"))
-        .and_then(|rest| rest.split_once(':'))
-        .map_or("unknown CPU".to_owned(), |(_, model)| {
-            model.trim().to_owned()
-        });
-    let cpus = std::thread::available_parallelism().map_or(0, usize::from);
-    let kernel = std::fs::read_to_string("/proc/sys/kernel/osrelease").unwrap_or_default();
+    let (cpus, model) = machine::cpus();
     let commit = std::process::Command::new("git")
         .args([
             "-C",
@@ -515,7 +500,7 @@ fn machine() -> String {
         });
     format!(
         "Machine: {cpus} CPUs ({model}), Linux {}; mytriage at commit {commit}; {} UTC.",
-        kernel.trim(),
+        machine::kernel(),
         chrono::Utc::now().format("%Y-%m-%d %H:%M")
     )
 }

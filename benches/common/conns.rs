@@ -47,3 +47,22 @@ pub(crate) async fn close_many(conns: Vec<Conn>) {
     }
     while pending.join_next().await.is_some() {}
 }
+
+/// A session's `UPDATE` that blocks on a held row, in a task that gives the connection (and the
+/// statement's result) back once the row is freed or the wait times out.
+pub(crate) type Waiter =
+    tokio::task::JoinHandle<(Conn, std::result::Result<(), mysql_async::Error>)>;
+
+/// Runs `update` on `conn` in a task, after a lock wait timeout long enough for any benchmark.
+pub(crate) fn blocked_update(mut conn: Conn, update: String) -> Waiter {
+    use mysql_async::prelude::Queryable;
+    tokio::spawn(async move {
+        let result = async {
+            conn.query_drop("SET SESSION innodb_lock_wait_timeout = 600")
+                .await?;
+            conn.query_drop(update).await
+        }
+        .await;
+        (conn, result)
+    })
+}

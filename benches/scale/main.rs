@@ -22,6 +22,8 @@
 
 #[path = "../common/conns.rs"]
 mod conns;
+#[path = "../common/machine.rs"]
+mod machine;
 #[path = "../../tests/support/mod.rs"]
 mod support;
 
@@ -201,15 +203,7 @@ async fn bench_detected(
 // The machine
 
 fn machine() -> String {
-    let cpuinfo = std::fs::read_to_string("/proc/cpuinfo").unwrap_or_default();
-    let model = cpuinfo
-        .lines()
-        .find_map(|line| line.strip_prefix("model name"))
-        .and_then(|rest| rest.split_once(':'))
-        .map_or("unknown CPU".to_owned(), |(_, model)| {
-            model.trim().to_owned()
-        });
-    let cpus = std::thread::available_parallelism().map_or(0, usize::from);
+    let (cpus, model) = machine::cpus();
     let memory_gib = std::fs::read_to_string("/proc/meminfo")
         .unwrap_or_default()
         .lines()
@@ -222,10 +216,9 @@ fn machine() -> String {
                 .ok()
         })
         .map_or(0.0, |kb| kb / 1024.0 / 1024.0);
-    let kernel = std::fs::read_to_string("/proc/sys/kernel/osrelease").unwrap_or_default();
     format!(
         "Machine: {cpus} CPUs ({model}), {memory_gib:.0} GiB, Linux {}.",
-        kernel.trim()
+        machine::kernel()
     )
 }
 

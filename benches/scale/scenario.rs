@@ -31,7 +31,7 @@ use mysql_async::prelude::*;
 use tokio::task::JoinHandle;
 
 use crate::args::{Args, Variant};
-use crate::conns::open_many;
+use crate::conns::{Waiter, blocked_update, open_many};
 use crate::measure::wait_for_quiet;
 use crate::server::Server;
 use crate::support::Flavor;
@@ -85,7 +85,7 @@ pub(crate) struct LockScenario {
     pub(crate) holder_id: u64,
     pub(crate) rows_locked: u64,
     pub(crate) waiter_ids: Vec<u64>,
-    pub(crate) waiters: Vec<JoinHandle<(Conn, std::result::Result<(), mysql_async::Error>)>>,
+    pub(crate) waiters: Vec<Waiter>,
     /// Rows in the server's lock-wait table while measuring.
     pub(crate) wait_edges: u64,
     /// InnoDB transactions of other clients while measuring.
@@ -143,22 +143,14 @@ impl LockScenario {
     ) -> Result<()> {
         let conns = open_many(&server.opts, args.waiters).await?;
         let step = args.rows as usize / args.waiters;
-        for (i, mut conn) in conns.into_iter().enumerate() {
+        for (i, conn) in conns.into_iter().enumerate() {
             let row = match variant {
                 Variant::Spread => 1 + i * step,
                 Variant::HotRow => 1,
             };
             self.waiter_ids.push(u64::from(conn.id()));
-            self.waiters.push(tokio::spawn(async move {
-                let result = async {
-                    conn.query_drop("SET SESSION innodb_lock_wait_timeout = 600")
-                        .await?;
-                    conn.query_drop(format!("UPDATE {TABLE} SET v = v + 1 WHERE id = {row}"))
-                        .await
-                }
-                .await;
-                (conn, result)
-            }));
+            let update = format!("UPDATE {TABLE} SET v = v + 1 WHERE id = {row}");
+            self.waiters.push(blocked_update(conn, update));
         }
         let ids = self
             .waiter_ids
