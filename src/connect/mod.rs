@@ -22,7 +22,7 @@ use std::time::Duration;
 use anyhow::{Context, Result, bail};
 
 use option_file::{Defaults, OptionSet};
-pub(crate) use session::{Session, inline_numbers};
+pub(crate) use session::{Session, SnapshotPlan, inline_numbers};
 
 /// Option-file groups mytriage reads, in order (later wins).
 const GROUPS: &[&str] = &["client", "mytriage"];

@@ -15,6 +15,7 @@ use crate::kill::{self, KillPlan, Target};
 use crate::probe::explain::{self, ExplainReport};
 use crate::probe::processlist::Thread;
 use crate::probe::top;
+use crate::workflow::live::Reconnect;
 use crate::workflow::status::{self, StatusReport};
 use crate::workflow::thresholds::Thresholds;
 use crate::workflow::triage;
@@ -115,8 +116,7 @@ impl Sampler {
     /// Samples and answers requests until the screen goes away.
     pub(crate) async fn run(mut self, mut requests: mpsc::UnboundedReceiver<Request>) {
         let mut pending: Option<(KillPlan, KillSnapshot)> = None;
-        let mut backoff = Duration::from_secs(1);
-        let mut next_connect = Instant::now();
+        let mut reconnect = Reconnect::new();
         let mut next_sample = tokio::time::Instant::now();
         loop {
             tokio::select! {
@@ -126,22 +126,14 @@ impl Sampler {
                 }
                 () = tokio::time::sleep_until(next_sample) => {
                     if !*self.paused.borrow() {
-                        if self.session.is_none() && Instant::now() >= next_connect {
-                            match Session::open(&self.config, &statements).await {
-                                Ok(opened) => {
-                                    self.session = Some(opened);
-                                    backoff = Duration::from_secs(1);
-                                }
-                                Err(error) => {
-                                    next_connect = Instant::now() + backoff;
-                                    self.send(Update::Failed(format!(
-                                        "reconnect failed (next try in {}s): {}",
-                                        backoff.as_secs(),
-                                        one_line(&error)
-                                    )));
-                                    backoff = (backoff * 2).min(Duration::from_secs(30));
-                                }
-                            }
+                        let reopened =
+                            reconnect.reopen(&mut self.session, &self.config, &statements).await;
+                        if let Err(refused) = reopened {
+                            self.send(Update::Failed(format!(
+                                "reconnect failed (next try in {}s): {}",
+                                refused.retry_in.as_secs(),
+                                one_line(&refused.error)
+                            )));
                         }
                         self.sample().await;
                     }

@@ -9,6 +9,7 @@ use std::time::{Duration, Instant};
 use anyhow::{Context, Result};
 use serde::Serialize;
 
+use crate::connect::{ConnectConfig, Session, SnapshotPlan};
 use crate::render::Format;
 use crate::render::screen::Screen;
 
@@ -169,6 +170,53 @@ impl Frames {
         self.screen.clear(&mut out)?;
         draw(&mut out)?;
         out.flush().context("writing the screen")
+    }
+}
+
+/// Re-opening a lost connection, for the views that own their session (`watch`, the console): at
+/// once, then after 1 s, doubling up to 30 s while it keeps failing.
+pub(crate) struct Reconnect {
+    delay: Duration,
+    next: Instant,
+}
+
+/// A re-open that failed: why, and how long until the next try.
+pub(crate) struct Refused {
+    pub error: anyhow::Error,
+    pub retry_in: Duration,
+}
+
+impl Reconnect {
+    pub(crate) fn new() -> Reconnect {
+        Reconnect {
+            delay: Duration::from_secs(1),
+            next: Instant::now(),
+        }
+    }
+
+    /// Opens a session into `session` when it has none and the next try is due.
+    pub(crate) async fn reopen(
+        &mut self,
+        session: &mut Option<Session>,
+        config: &ConnectConfig,
+        plan: SnapshotPlan<'_>,
+    ) -> Result<(), Refused> {
+        if session.is_some() || Instant::now() < self.next {
+            return Ok(());
+        }
+        match Session::open(config, plan).await {
+            Ok(opened) => {
+                *session = Some(opened);
+                self.delay = Duration::from_secs(1);
+                Ok(())
+            }
+            Err(error) => {
+                let retry_in = self.delay;
+                self.next = Instant::now() + retry_in;
+                self.delay = (retry_in * 2).min(Duration::from_secs(30));
+                Err(Refused { error, retry_in })
+            }
+        }
     }
 }
 

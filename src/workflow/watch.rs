@@ -5,7 +5,7 @@
 
 use std::collections::BTreeSet;
 use std::io::Write;
-use std::time::{Duration, Instant};
+use std::time::Duration;
 
 use anyhow::Result;
 use serde::Serialize;
@@ -15,7 +15,7 @@ use crate::error::one_line;
 use crate::notify::{self, Outbox, Webhook};
 use crate::render::{Format, ViewOptions, render};
 use crate::verdict::Verdict;
-use crate::workflow::live::{Frames, Pace, Ticker, Window};
+use crate::workflow::live::{Frames, Pace, Reconnect, Ticker, Window};
 use crate::workflow::status::{self, StatusReport};
 use crate::workflow::thresholds::Thresholds;
 
@@ -67,24 +67,14 @@ pub(crate) async fn run(
     let frames = Frames::open(format, false);
     let mut ticker = Ticker::start(&options.pace);
     let mut session = Some(first);
-    let mut backoff = Duration::from_secs(1);
-    let mut next_connect = Instant::now();
+    let mut reconnect = Reconnect::new();
     let mut window: Window<String> = Window::new(options.window);
     let mut history: Window<u64> = Window::new(options.window);
     let mut previous: Option<Sample> = None;
     loop {
-        if session.is_none() && Instant::now() >= next_connect {
-            match Session::open(config, &crate::workflow::triage::statements).await {
-                Ok(opened) => {
-                    session = Some(opened);
-                    backoff = Duration::from_secs(1);
-                }
-                Err(error) => {
-                    next_connect = Instant::now() + backoff;
-                    backoff = (backoff * 2).min(Duration::from_secs(30));
-                    window.push(format!("reconnect failed: {}", one_line(&error)));
-                }
-            }
+        let plan = &crate::workflow::triage::statements;
+        if let Err(refused) = reconnect.reopen(&mut session, config, plan).await {
+            window.push(format!("reconnect failed: {}", one_line(&refused.error)));
         }
         let (mut sample, report) = take(&mut session, limits, previous.as_ref()).await;
         if let (Some((style, outbox)), Some(report)) = (&outbox, &report) {
