@@ -107,7 +107,7 @@ pub fn one_line(error: &anyhow::Error) -> String {
     // Drivers repeat their cause inside their own message; say each thing once.
     let mut parts: Vec<String> = Vec::new();
     for cause in error.chain() {
-        let text = cause.to_string().replace('\n', " ");
+        let text = said_once(&cause.to_string().replace('\n', " "));
         if !parts.iter().any(|part| part.contains(&text)) {
             parts.push(text);
         }
@@ -118,6 +118,18 @@ pub fn one_line(error: &anyhow::Error) -> String {
         line.push_str(hint);
     }
     line
+}
+
+/// A message whose wrappers each repeat their own label: mysql_async's `Error::Io` writes
+/// "Input/output error: Input/output error: Connection refused". Consecutive equal segments once.
+fn said_once(text: &str) -> String {
+    let mut segments: Vec<&str> = Vec::new();
+    for segment in text.split(": ") {
+        if segments.last() != Some(&segment) {
+            segments.push(segment);
+        }
+    }
+    segments.join(": ")
 }
 
 /// A broken pipe (`mytriage ... | head`) is the reader's choice, not an error.
@@ -169,5 +181,23 @@ fn hint(cause: &(dyn std::error::Error + 'static)) -> Option<&'static str> {
             "TLS failed; check --ssl-mode and --ssl-ca (VERIFY_CA needs the server's CA certificate)",
         ),
         _ => None,
+    }
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+
+    #[test]
+    fn a_cause_that_repeats_its_label_is_said_once() {
+        let io = std::io::Error::new(std::io::ErrorKind::ConnectionRefused, "Connection refused");
+        let error = anyhow::Error::new(io)
+            .context("Input/output error: Input/output error: Connection refused")
+            .context("cannot connect to 127.0.0.1:1 as 'root'");
+        assert_eq!(
+            one_line(&error),
+            "cannot connect to 127.0.0.1:1 as 'root': Input/output error: Connection refused. \
+             Is a server listening there? Check -h/--host and -P/--port"
+        );
     }
 }
