@@ -287,7 +287,7 @@ fn first_snapshot(connected: &Connected, server: &server::ServerInfo) -> Vec<&'s
             }
             Online::History(_) => Vec::new(),
             Online::Connections => probe::connections::snapshot(server),
-            Online::Replication(_) => probe::replication::snapshot(server),
+            Online::Replication(..) => probe::replication::snapshot(server),
             Online::Explain { .. } => probe::processlist::snapshot(server),
             Online::Deadlocks | Online::DeadlockWatch(..) => probe::deadlocks::snapshot(server),
             Online::Status(_) | Online::Check(..) => workflow::triage::statements(server),
@@ -345,6 +345,28 @@ fn run_offline(plan: &Offline, output: &Output) -> Result<Exit> {
     Ok(Exit::Ok)
 }
 
+/// `replication --record`: the channels, appended to the evidence log for the report.
+fn record_replication(
+    log: &mut evidence::EvidenceLog,
+    target: &Target<'_>,
+    server: &server::ServerInfo,
+    channels: &[probe::replication::Channel],
+) -> Result<()> {
+    if channels.is_empty() {
+        eprintln!("mytriage: this server replicates from no source; nothing recorded");
+        return Ok(());
+    }
+    let record = evidence::record::ReplicationRecord::new(target.config.target(), server, channels);
+    log.append(&record)?;
+    let trouble = record.channels.iter().filter(|c| c.in_trouble()).count();
+    eprintln!(
+        "mytriage: recorded {} channel(s), {trouble} broken or blocked, in {}",
+        record.channels.len(),
+        log.path().display()
+    );
+    Ok(())
+}
+
 async fn dispatch(
     plan: &Online,
     output: &Output,
@@ -371,8 +393,13 @@ async fn dispatch(
         Online::Explain { pid, json } => {
             output.emit(&probe::explain::collect(session, *pid, *json).await?)?
         }
-        Online::Replication(options) => {
-            output.emit(&probe::replication::collect(session, options).await?)?
+        Online::Replication(options, record) => {
+            let report = probe::replication::collect(session, options).await?;
+            output.emit(&report)?;
+            if record.is_some() {
+                let log = log.context("the evidence log is not open")?;
+                record_replication(log, target, &session.server, &report.channels)?;
+            }
         }
         Online::Deadlocks => output.emit(&probe::deadlocks::collect(session).await?)?,
         Online::DeadlockWatch(pace, _) => {

@@ -85,9 +85,30 @@ pub(crate) fn for_sharing(statement: &str) -> String {
     crate::probe::top::normalize::normalize(statement)
 }
 
+/// A quoted value in a server's message: a quote that opens after a space or punctuation (so
+/// the apostrophe of "event's" opens nothing), up to the next quote.
+static MESSAGE_VALUE: LazyLock<Regex> = LazyLock::new(|| {
+    Regex::new(r#"(^|[^\w'])'[^']*'"#).expect("the message value pattern compiles")
+});
+
+/// A server's error message fit to share: the values it quotes (`Duplicate entry 'a@b.c' for
+/// key …`) become `?`; its prose, numbers and positions stay.
+pub(crate) fn message_for_sharing(message: &str) -> String {
+    MESSAGE_VALUE.replace_all(message, "${1}?").into_owned()
+}
+
 #[cfg(test)]
 mod tests {
     use super::*;
+
+    #[test]
+    fn a_replication_error_keeps_its_prose_and_loses_its_values() {
+        let message = "Worker 1 failed executing transaction '0df4377b:437155' at source log binlog.000008, end_log_pos 4107101; Could not execute Write_rows event on table demo.orders; Duplicate entry 'carol@example.com' for key 'orders.PRIMARY', Error_code: 1062; handler error HA_ERR_FOUND_DUPP_KEY; the event's source log binlog.000008, end_log_pos 4107101";
+        assert_eq!(
+            message_for_sharing(message),
+            "Worker 1 failed executing transaction ? at source log binlog.000008, end_log_pos 4107101; Could not execute Write_rows event on table demo.orders; Duplicate entry ? for key ?, Error_code: 1062; handler error HA_ERR_FOUND_DUPP_KEY; the event's source log binlog.000008, end_log_pos 4107101"
+        );
+    }
 
     const SECRET: &str = "Planted-Secret-1";
 

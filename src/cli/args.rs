@@ -59,6 +59,13 @@ pub struct ReplicationArgs {
     /// A pt-heartbeat table (db.table) to read the lag from as well.
     #[arg(long, value_name = "DB.TABLE")]
     pub heartbeat_table: Option<String>,
+    /// Append what this replica's channels show to the evidence log, so the incident report
+    /// names a broken channel or a blocked applier in its Cause.
+    #[arg(long)]
+    pub record: bool,
+    /// The evidence log --record appends to (default: $XDG_STATE_HOME/mytriage/evidence.jsonl).
+    #[arg(long, requires = "record")]
+    pub evidence: Option<std::path::PathBuf>,
 }
 
 /// Options for `top`.

@@ -74,7 +74,8 @@ pub(crate) enum Online {
         pid: u64,
         json: bool,
     },
-    Replication(replication::Options),
+    /// With the evidence log `--record` appends to.
+    Replication(replication::Options, Option<PathBuf>),
     Deadlocks,
     DeadlockWatch(Pace, PathBuf),
     Kill(KillPlan),
@@ -103,6 +104,7 @@ impl Online {
         match self {
             Online::Kill(kill) => Some(kill.evidence_path()),
             Online::DeadlockWatch(_, path) => Some(path),
+            Online::Replication(_, record) => record.as_deref(),
             _ => None,
         }
     }
@@ -135,6 +137,9 @@ impl Plan {
         let (command, limits) = match &cli.command {
             Command::Status(args) => (FleetCommand::Status, thresholds(args)?),
             Command::Check(args) => (FleetCommand::Check, thresholds(&args.thresholds)?),
+            Command::Replication(args) if args.record => bail!(
+                "replication --record writes one replica's channels to the evidence log; run it on each replica, without --hosts or --cluster"
+            ),
             Command::Replication(_) => (FleetCommand::Replication, Thresholds::default()),
             Command::History(_) => (FleetCommand::History, Thresholds::default()),
             Command::Locks(_) => (FleetCommand::Locks, Thresholds::default()),
@@ -182,14 +187,17 @@ impl Plan {
                 pid: kill::parse_pid(&args.pid)?,
                 json: args.json,
             }),
-            Command::Replication(args) => Plan::probe(Online::Replication(replication::Options {
-                heartbeat_table: args
-                    .heartbeat_table
-                    .as_deref()
-                    .map(str::parse)
-                    .transpose()
-                    .map_err(anyhow::Error::msg)?,
-            })),
+            Command::Replication(args) => Plan::probe(Online::Replication(
+                replication::Options {
+                    heartbeat_table: args
+                        .heartbeat_table
+                        .as_deref()
+                        .map(str::parse)
+                        .transpose()
+                        .map_err(anyhow::Error::msg)?,
+                },
+                args.record.then(|| log(&args.evidence)).transpose()?,
+            )),
             Command::Deadlocks(args) if args.history => {
                 Plan::Offline(Offline::DeadlockHistory(log(&args.evidence)?))
             }

@@ -78,6 +78,29 @@ fn detail(record: &Record) -> String {
             method.as_ref().map(serde_label).unwrap_or_default(),
             changed.join("; ")
         ),
+        Record::Replication(record) => {
+            let channels: Vec<String> = record
+                .channels
+                .iter()
+                .map(|c| {
+                    let name = if c.name.is_empty() {
+                        "(default)"
+                    } else {
+                        &c.name
+                    };
+                    let state = match (&c.broken, &c.blocked_by) {
+                        (Some(broken), _) => broken.clone(),
+                        (None, Some(b)) => format!("applier blocked by session {}", b.blocker_pid),
+                        (None, None) => "running".to_owned(),
+                    };
+                    format!("{name}: {state}")
+                })
+                .collect();
+            clip(
+                &format!("{} {}", record.server.address, channels.join("; ")),
+                false,
+            )
+        }
         _ => String::new(),
     }
 }

@@ -16,6 +16,7 @@ use serde_json::Value;
 mod list;
 mod operator;
 pub(crate) mod record;
+pub(crate) mod replication;
 
 pub(crate) use list::{Query, list};
 pub(crate) use record::{Header, Line, Record, RecordKind};

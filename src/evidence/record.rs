@@ -11,6 +11,7 @@
 use serde::{Deserialize, Deserializer, Serialize};
 use serde_json::Value;
 
+pub(crate) use super::replication::ReplicationRecord;
 use crate::innodb_status;
 use crate::probe::processlist;
 
@@ -32,6 +33,8 @@ pub(crate) enum RecordKind {
     IncidentNote,
     #[serde(rename = "incident.end")]
     IncidentEnd,
+    #[serde(rename = "replication")]
+    Replication,
 }
 
 /// One line of the log.
@@ -49,6 +52,7 @@ pub(crate) enum Record {
     IncidentStart(IncidentRecord),
     IncidentNote(IncidentRecord),
     IncidentEnd(IncidentRecord),
+    Replication(ReplicationRecord),
     /// A line of a kind (or a body) this version cannot read, kept as written.
     Unknown(Value),
 }
@@ -81,6 +85,9 @@ impl Record {
                 IncidentRecord::deserialize(&value).map(Record::IncidentNote)
             }
             RecordKind::IncidentEnd => IncidentRecord::deserialize(&value).map(Record::IncidentEnd),
+            RecordKind::Replication => {
+                ReplicationRecord::deserialize(&value).map(Record::Replication)
+            }
         };
         typed.unwrap_or(Record::Unknown(value))
     }
@@ -94,6 +101,7 @@ impl Record {
             Record::IncidentStart(r) | Record::IncidentNote(r) | Record::IncidentEnd(r) => {
                 Some(&r.header)
             }
+            Record::Replication(r) => Some(&r.header),
             Record::Unknown(_) => None,
         }
     }
@@ -144,6 +152,7 @@ impl Line for KillSnapshot {}
 impl Line for KillOutcome {}
 impl Line for DeadlockRecord {}
 impl Line for IncidentRecord {}
+impl Line for ReplicationRecord {}
 #[cfg(test)]
 impl Line for Value {}
 

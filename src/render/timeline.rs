@@ -40,6 +40,8 @@ pub(crate) enum EventKind {
     /// A kill that did nothing: dry run, refused, not confirmed, failed.
     KillWithoutEffect,
     Deadlock,
+    /// A replica that stopped, or whose applier was blocked.
+    Replication,
 }
 
 /// Average active sessions per point in time, by wait class.
@@ -121,6 +123,7 @@ fn marker_style(kind: EventKind) -> (RGBColor, u32) {
         EventKind::Kill => (RGBColor(200, 0, 0), 3),
         EventKind::KillWithoutEffect => (RGBColor(230, 130, 0), 2),
         EventKind::Deadlock => (RGBColor(140, 40, 170), 2),
+        EventKind::Replication => (RGBColor(0, 130, 130), 2),
     }
 }
 

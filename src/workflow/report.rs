@@ -11,6 +11,7 @@ use crate::evidence::{self};
 mod html;
 mod markdown;
 mod pictures;
+mod replication;
 mod scope;
 
 use markdown::{outcome_label, render, statement, tables, when};

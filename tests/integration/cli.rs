@@ -408,6 +408,10 @@ fn bad_fleet_arguments_are_one_line_errors_before_any_connection() {
             vec!["status", "--hosts-file", "/nonexistent/hosts"],
             "cannot read --hosts-file",
         ),
+        (
+            vec!["replication", "--record", "--cluster"],
+            "run it on each replica",
+        ),
     ] {
         let output = Mytriage::offline()
             .args(["-h", "127.0.0.1", "-P", "1"])
@@ -418,6 +422,12 @@ fn bad_fleet_arguments_are_one_line_errors_before_any_connection() {
         assert!(line.contains(says), "{args:?}: {line}");
         assert!(!line.contains("cannot connect"), "{args:?}: {line}");
     }
+    // --evidence says where --record writes; alone it would silently do nothing.
+    Mytriage::offline()
+        .args(["replication", "--evidence", "/tmp/never-written.jsonl"])
+        .assert()
+        .code(2)
+        .stderr(predicate::str::contains("--record"));
     Mytriage::offline()
         .args(["status", "--hosts", "db1", "--parallel", "0"])
         .assert()

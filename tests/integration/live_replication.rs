@@ -196,6 +196,24 @@ pub mod replica {
             // kill refuses the applier, as every replication thread.
             let dir = tempfile::tempdir().unwrap();
             let evidence = dir.path().join("e.jsonl");
+            // Recorded for the report: its Cause names the holder, not the decoy.
+            Mytriage::new(&pair.replica.url)
+                .args(["replication", "--record", "--evidence"])
+                .arg(&evidence)
+                .expect_code(0);
+            let report = Mytriage::offline()
+                .args(["report", "--lang", "en", "--since", "1h", "--evidence"])
+                .arg(&evidence)
+                .expect_code(0);
+            let report = String::from_utf8_lossy(&report.stdout);
+            assert!(
+                report.contains(&format!("held up by session {holder_pid}")),
+                "{report}"
+            );
+            assert!(
+                !report.contains(&format!("session {decoy_pid}")),
+                "{report}"
+            );
             let refused = Mytriage::new(&pair.replica.url)
                 .args(["kill", &applier.to_string(), "--yes", "--reason", "x"])
                 .arg("--evidence")
@@ -331,7 +349,18 @@ pub mod replica {
             support::announce("replica broken by a duplicate key", &pair.replica);
             let flavor = pair.flavor().await;
             let table = replicated_table(&pair, "repl_dup").await;
-            let (decoy, _) = decoy(&pair).await;
+            let (decoy, decoy_pid) = decoy(&pair).await;
+            let dir = tempfile::tempdir().unwrap();
+            let evidence = dir.path().join("e.jsonl");
+            let incident = |action: &[&str]| {
+                Mytriage::offline()
+                    .arg("incident")
+                    .args(action)
+                    .arg("--evidence")
+                    .arg(&evidence)
+                    .expect_code(0);
+            };
+            incident(&["start", "--title", "replica broken"]);
             let mut local = pair.replica.conn().await;
             local
                 .query_drop("SET SESSION sql_log_bin = 0")
@@ -357,6 +386,11 @@ pub mod replica {
             let status = Mytriage::new(&pair.replica.url)
                 .args(["status", "--format", "json"])
                 .json();
+            // Recorded while broken, for the report.
+            let recorded = Mytriage::new(&pair.replica.url)
+                .args(["replication", "--record", "--evidence"])
+                .arg(&evidence)
+                .output();
 
             // Repair: the replica's own row goes, the source's row applies.
             local
@@ -375,6 +409,30 @@ pub mod replica {
                 repl["summary"].as_str().unwrap().contains("1062")
                     && repl["summary"].as_str().unwrap().contains(&gtid),
                 "{repl:#}"
+            );
+
+            // The report names the broken replica and the transaction, and not the decoy.
+            assert_eq!(recorded.status.code(), Some(0), "{recorded:?}");
+            incident(&["end"]);
+            let report = Mytriage::offline()
+                .args(["report", "--lang", "en", "--evidence"])
+                .arg(&evidence)
+                .expect_code(0);
+            let report = String::from_utf8_lossy(&report.stdout);
+            let cause = report
+                .split("\n## ")
+                .find(|s| s.starts_with("Cause"))
+                .unwrap_or_else(|| panic!("no Cause: {report}"));
+            assert!(
+                cause.contains("broke")
+                    && cause.contains("error 1062")
+                    && cause.contains(&format!("could not apply transaction {gtid}")),
+                "{report}"
+            );
+            assert!(report.contains("had stopped taking changes"), "{report}");
+            assert!(
+                !report.contains(&format!("session {decoy_pid}")),
+                "{report}"
             );
             let _ = local.disconnect().await;
             end(&pair, decoy, source, &table).await;

@@ -198,3 +198,35 @@ fn readme_replication_shape_matches_a_replica() {
         }
     }
 }
+
+/// The `replication` evidence record the README shows has the keys of one the binary wrote
+/// (the broken-replica record of the checked-in fixture, recorded live on MySQL 9.7).
+#[test]
+fn readme_replication_record_matches_a_recorded_one() {
+    let readme =
+        std::fs::read_to_string(concat!(env!("CARGO_MANIFEST_DIR"), "/README.md")).unwrap();
+    let block = readme
+        .split("```json\n")
+        .skip(1)
+        .map(|b| b.split("\n```").next().unwrap())
+        .find(|b| b.contains(r#""kind": "replication""#))
+        .expect("README shows a replication record");
+    let text: Vec<&str> = block.lines().map(strip_comment).collect();
+    let documented: Value = serde_json::from_str(&text.join("\n")).expect("README record parses");
+    let fixture = std::fs::read_to_string(concat!(
+        env!("CARGO_MANIFEST_DIR"),
+        "/fixtures/evidence/replication.mysql-9.7.jsonl"
+    ))
+    .unwrap();
+    let recorded: Value = fixture
+        .lines()
+        .map(|l| serde_json::from_str::<Value>(l).unwrap())
+        .find(|r| r["kind"] == "replication" && r["channels"][0]["sql_error"].is_object())
+        .expect("the fixture has a broken replica");
+    assert_same_shape("replication record", &documented, &recorded);
+    assert_same_shape(
+        "replication record channel",
+        &documented["channels"][0],
+        &recorded["channels"][0],
+    );
+}

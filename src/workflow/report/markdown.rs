@@ -5,6 +5,7 @@ use std::fmt::Write;
 use std::path::Path;
 
 use super::Lang;
+use super::replication::troubles;
 use super::scope::Scope;
 use crate::evidence::Record;
 use crate::evidence::record::{
@@ -73,6 +74,7 @@ pub(super) fn render(scope: &Scope, lang: Lang, path: &Path, keep_literals: bool
             _ => {}
         }
     }
+    let replicas = troubles(&scope.records);
     let mut md = String::new();
     let title = scope
         .title
@@ -101,7 +103,7 @@ pub(super) fn render(scope: &Scope, lang: Lang, path: &Path, keep_literals: bool
     );
 
     let _ = writeln!(md, "## {}\n", t("Symptom", "현상 (Symptom)"));
-    if snapshots.is_empty() && deadlocks.is_empty() {
+    if snapshots.is_empty() && deadlocks.is_empty() && replicas.is_empty() {
         let _ = writeln!(
             md,
             "{}\n",
@@ -169,6 +171,11 @@ pub(super) fn render(scope: &Scope, lang: Lang, path: &Path, keep_literals: bool
                 )
             }
         );
+    }
+
+    for trouble in &replicas {
+        let at = when(Some(&trouble.record.header.at));
+        let _ = writeln!(md, "- {}", trouble.symptom(&at, ko));
     }
 
     let _ = writeln!(md, "\n## {}\n", t("Cause", "원인 (Cause)"));
@@ -242,7 +249,12 @@ pub(super) fn render(scope: &Scope, lang: Lang, path: &Path, keep_literals: bool
             }
         );
     }
-    if snapshots.is_empty() && deadlocks.is_empty() {
+    for (n, trouble) in replicas.iter().enumerate() {
+        for line in trouble.cause(n + 1, ko) {
+            let _ = writeln!(md, "- {line}");
+        }
+    }
+    if snapshots.is_empty() && deadlocks.is_empty() && replicas.is_empty() {
         let _ = writeln!(
             md,
             "{}",
@@ -355,7 +367,37 @@ pub(super) fn render(scope: &Scope, lang: Lang, path: &Path, keep_literals: bool
             )
         );
     }
-    if !idle_root && !many_rows && deadlocks.is_empty() {
+    if replicas.iter().any(|r| r.channel.blocked_by.is_some()) {
+        let _ = writeln!(
+            md,
+            "- {}",
+            t(
+                "Run long reports and backups on a replica without locking reads or long open transactions (a consistent snapshot holds no row locks), or on a replica the application does not read from; alert on lag: `mytriage check --repl-lag-warn 60s` on each replica.",
+                "복제 서버에서 긴 리포트나 백업을 돌릴 때는 잠금 읽기나 오래 열린 트랜잭션 없이 실행하거나(일관된 스냅숏 읽기는 행 잠금을 잡지 않습니다), 애플리케이션이 읽지 않는 복제 서버에서 실행하세요. 복제 지연 알림을 두세요: 복제 서버마다 `mytriage check --repl-lag-warn 60s`.",
+            )
+        );
+    }
+    if replicas.iter().any(|r| r.drifted()) {
+        let _ = writeln!(
+            md,
+            "- {}",
+            t(
+                "Keep replicas read-only (`super_read_only = ON`, or `read_only` on MariaDB) so nothing writes on them directly, and compare them with their source (pt-table-checksum) before trusting their data again.",
+                "복제 서버에 직접 쓰지 못하도록 읽기 전용으로 두고(`super_read_only = ON`, MariaDB는 `read_only`), 데이터를 다시 믿기 전에 원본과 비교하세요(pt-table-checksum).",
+            )
+        );
+    }
+    if replicas.iter().any(|r| r.channel.broken.is_some()) {
+        let _ = writeln!(
+            md,
+            "- {}",
+            t(
+                "Alert when replication stops: `mytriage check` on each replica is CRITICAL while a replication thread is stopped or failing.",
+                "복제가 멈추면 알림을 받도록 하세요: 복제 서버마다 `mytriage check`를 두면 복제 스레드가 멈추거나 실패할 때 CRITICAL입니다.",
+            )
+        );
+    }
+    if !idle_root && !many_rows && deadlocks.is_empty() && replicas.is_empty() {
         let _ = writeln!(
             md,
             "- {}",
@@ -394,6 +436,9 @@ pub(super) fn render(scope: &Scope, lang: Lang, path: &Path, keep_literals: bool
                 shown(x.query.as_deref())
             );
         }
+    }
+    for (n, trouble) in replicas.iter().enumerate() {
+        md.push_str(&trouble.appendix(n + 1, ko, &shown, keep_literals));
     }
     md
 }

@@ -88,6 +88,18 @@ pub(super) fn timeline(
         };
         events.push(Event { at, label, kind });
     }
+    // Replication troubles, each once (the first record that showed it).
+    for trouble in super::replication::troubles(&scope.records) {
+        let Some(at) = utc(&trouble.record.header.at) else {
+            continue;
+        };
+        let label = trouble.label(ko);
+        events.push(Event {
+            at,
+            label,
+            kind: EventKind::Replication,
+        });
+    }
     let first = events.iter().map(|e| e.at).min();
     let last = events.iter().map(|e| e.at).max();
     let from = scope.from.as_deref().and_then(utc).or(first);

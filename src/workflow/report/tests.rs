@@ -1,4 +1,5 @@
 use super::*;
+use crate::evidence::{self, Record};
 
 /// A log captured live on MySQL 9.7: incident start, a note, the kill of the chain's idle root
 /// (snapshot and outcome), incident end.
@@ -149,4 +150,91 @@ fn a_blocked_applier_is_named_in_the_cause() {
         !report(Lang::En).contains("replication applier"),
         "only when recorded"
     );
+}
+
+/// A log recorded live on MySQL 9.7 with `replication --record`: the replica's applier blocked
+/// by a session holding a row it needed (an older idle transaction beside it, the decoy), then
+/// the replica broken by a duplicate key (`carol@example.com` written on the replica, then on
+/// the source), recorded twice, then repaired and recorded running.
+const REPLICATION_FIXTURE: &str = "fixtures/evidence/replication.mysql-9.7.jsonl";
+
+fn replication_report(lang: Lang, keep_literals: bool) -> String {
+    let args = Options {
+        lang: Some(lang),
+        keep_literals,
+        ..Options::default()
+    };
+    build(Path::new(REPLICATION_FIXTURE), &args).expect("report")
+}
+
+fn section<'a>(text: &'a str, en: &str, ko: &str) -> &'a str {
+    text.split("\n## ")
+        .find(|s| s.starts_with(en) || s.starts_with(ko))
+        .unwrap_or_else(|| panic!("no {en} section: {text}"))
+}
+
+#[test]
+fn a_blocked_applier_and_a_broken_replica_are_named_in_plain_words() {
+    let records = evidence::read_all(Path::new(REPLICATION_FIXTURE))
+        .unwrap()
+        .0;
+    let blocked = records
+        .iter()
+        .find_map(|r| match r {
+            Record::Replication(r) => r.channels[0].blocked_by.clone(),
+            _ => None,
+        })
+        .expect("the fixture has a blocked applier");
+    let en = replication_report(Lang::En, false);
+    let cause = section(&en, "Cause", "원인");
+    assert!(
+        cause.contains(&format!(
+            "held up by session {} (root) on that replica",
+            blocked.blocker_pid
+        )),
+        "{cause}"
+    );
+    assert!(cause.contains("error 1062") && cause.contains("already existed on the replica"));
+    // The failing transaction is named; the broken state recorded twice is said once.
+    assert!(
+        cause.contains("could not apply transaction 0df4377b-"),
+        "{cause}"
+    );
+    assert_eq!(cause.matches("broke").count(), 1, "{cause}");
+    let symptom = section(&en, "Symptom", "현상");
+    assert!(
+        symptom.contains("was falling behind 127.0.0.1:13307"),
+        "{symptom}"
+    );
+    assert!(symptom.contains("had stopped taking changes"), "{symptom}");
+    let prevention = section(&en, "Prevention", "대책");
+    assert!(prevention.contains("super_read_only") && prevention.contains("--repl-lag-warn"));
+    let ko = replication_report(Lang::Ko, false);
+    assert!(
+        section(&ko, "Cause", "원인").contains("복제가 멈췄습니다"),
+        "{ko}"
+    );
+    assert!(section(&ko, "Cause", "원인").contains(&format!("세션 {}", blocked.blocker_pid)));
+}
+
+#[test]
+fn the_replicas_error_is_shared_without_the_values_it_quotes() {
+    let shared = replication_report(Lang::En, false);
+    assert!(!shared.contains("carol@example.com"), "{shared}");
+    assert!(shared.contains("Duplicate entry ? for key ?"), "{shared}");
+    let internal = replication_report(Lang::En, true);
+    assert!(
+        internal.contains("Duplicate entry 'carol@example.com'"),
+        "{internal}"
+    );
+}
+
+#[test]
+fn replication_report_en() {
+    insta::assert_snapshot!(replication_report(Lang::En, false));
+}
+
+#[test]
+fn replication_report_ko() {
+    insta::assert_snapshot!(replication_report(Lang::Ko, false));
 }
