@@ -557,3 +557,63 @@ fn frame_help_80x24() {
     press(&mut app, KeyCode::Char('?'));
     insta::assert_snapshot!(frame(&mut app, 80, 24, PLAIN));
 }
+
+/// The replication pane: a broken channel with its failing transaction, and Aurora's instances
+/// in words (role, id, lag), never as debug output.
+#[test]
+fn the_replication_pane_names_a_broken_channel_and_auroras_instances() {
+    use crate::probe::replication::{AuroraInstance, Channel, ReplicationError, Role};
+    let mut snapshot = incident();
+    let triage = &mut snapshot.report.triage;
+    triage.replication.push(Channel {
+        name: String::new(),
+        source: Some("db1:3306".into()),
+        io_running: Some("Yes".into()),
+        io_state: None,
+        sql_running: Some("No".into()),
+        sql_state: None,
+        seconds_behind_source: None,
+        applier_lag_s: None,
+        heartbeat_lag_s: None,
+        io_error: None,
+        sql_error: Some(ReplicationError {
+            errno: 1062,
+            message: "Duplicate entry".into(),
+            at: None,
+        }),
+        failing_transaction: Some("3e11fa47-71ca-11e1-9e33-c80aa9429562:23".into()),
+        retrieved_gtid_set: None,
+        executed_gtid_set: None,
+        gtid_io_pos: None,
+        workers: Vec::new(),
+        blocked_by: None,
+        relay_log: None,
+    });
+    triage.aurora.push(AuroraInstance {
+        server_id: "db-reader-1".into(),
+        role: Role::Reader,
+        lag_ms: Some(1250.0),
+        last_update: Some("2026-12-02 02:00:00".into()),
+    });
+    let mut app = App::new(Duration::from_secs(2), Duration::from_secs(300));
+    app.update(Update::Sampled(snapshot), Instant::now());
+    press(&mut app, KeyCode::Char('6'));
+    let screen = frame(&mut app, 100, 30, PLAIN);
+    assert!(
+        screen.contains("Channel (default) from db1:3306: IO Yes, SQL No"),
+        "{screen}"
+    );
+    assert!(
+        screen.contains("SQL thread error 1062: Duplicate entry"),
+        "{screen}"
+    );
+    assert!(
+        screen.contains("failing transaction: 3e11fa47-71ca-11e1-9e33-c80aa9429562:23"),
+        "{screen}"
+    );
+    assert!(
+        screen.contains("Aurora reader db-reader-1: lag 1250 ms, updated 2026-12-02 02:00:00"),
+        "{screen}"
+    );
+    assert!(!screen.contains("AuroraInstance"), "{screen}");
+}

@@ -149,7 +149,15 @@ pub(super) fn replication_text(snapshot: &Snapshot, palette: Palette) -> Text<'s
         )));
     }
     for instance in &triage.aurora {
-        lines.push(Line::from(format!("Aurora instance {instance:?}")));
+        lines.push(Line::from(format!(
+            "Aurora {} {}: lag {}, updated {}",
+            instance.role.label(),
+            instance.server_id,
+            instance
+                .lag_ms
+                .map_or("unknown".to_owned(), |ms| format!("{ms:.0} ms")),
+            instance.last_update.as_deref().unwrap_or("?"),
+        )));
     }
     if lines.is_empty() {
         lines.push(Line::from(
