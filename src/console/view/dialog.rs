@@ -101,8 +101,13 @@ fn confirm_text(snapshot: &KillSnapshot, warnings: &[String], palette: Palette) 
     ));
     if !blocks.appliers.is_empty() {
         lines.push(Line::from(format!(
-            "Replication appliers among them: {:?}",
-            blocks.appliers
+            "Replication appliers among them: {}",
+            blocks
+                .appliers
+                .iter()
+                .map(u64::to_string)
+                .collect::<Vec<_>>()
+                .join(", ")
         )));
     }
     lines.push(Line::from(format!(
