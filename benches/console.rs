@@ -30,12 +30,11 @@ mod support;
 use std::time::{Duration, Instant};
 
 use anyhow::{Context, Result, bail, ensure};
-use conns::{Waiter, blocked_update, close_many, open_many};
+use conns::{Waiter, all_waiting, blocked_update, close_many, open_many};
 use mysql_async::prelude::*;
 use mysql_async::{Conn, Opts};
 use mytriage::console_bench::{self, Costs, FULL_WINDOW, Plan, Sample};
 use support::{GlobalGuard, TestServer};
-use tokio::task::JoinHandle;
 
 const DB: &str = "mytriage_console_bench";
 const TABLE: &str = "mytriage_console_bench.t";
@@ -106,7 +105,7 @@ fn parse_args() -> Result<Args> {
 #[tokio::main(flavor = "current_thread")]
 async fn main() -> Result<()> {
     let args = parse_args()?;
-    raise_open_files_limit();
+    machine::raise_open_files_limit();
     let listed = support::servers();
     ensure!(
         !listed.is_empty(),
@@ -330,34 +329,13 @@ impl Incident {
 
     /// Until every waiter is in LOCK WAIT.
     async fn until_waiting(&self, admin: &mut Conn) -> Result<()> {
-        let ids = self
-            .waiter_ids
-            .iter()
-            .map(u64::to_string)
-            .collect::<Vec<_>>()
-            .join(",");
-        let started = Instant::now();
-        loop {
-            if let Some(done) = self.waiters.iter().position(JoinHandle::is_finished) {
-                bail!("waiter {} ended (it should block)", self.waiter_ids[done]);
-            }
-            let waiting: u64 = admin
-                .query_first(format!(
-                    "SELECT COUNT(*) FROM information_schema.INNODB_TRX \
-                     WHERE trx_state = 'LOCK WAIT' AND trx_mysql_thread_id IN ({ids})"
-                ))
-                .await?
-                .unwrap_or(0);
-            if waiting as usize == self.waiter_ids.len() {
-                return Ok(());
-            }
-            ensure!(
-                started.elapsed() < Duration::from_secs(60),
-                "only {waiting} of {} waiters in LOCK WAIT after 60 s",
-                self.waiter_ids.len()
-            );
-            tokio::time::sleep(support::scenarios::trx_cache_pause()).await;
-        }
+        all_waiting(
+            admin,
+            &self.waiter_ids,
+            &self.waiters,
+            Duration::from_secs(60),
+        )
+        .await
     }
 
     /// Rolls the holder back, lets the waiters finish, closes every connection.
@@ -503,20 +481,4 @@ fn machine() -> String {
         machine::kernel(),
         chrono::Utc::now().format("%Y-%m-%d %H:%M")
     )
-}
-
-/// Thousands of connections need thousands of descriptors: soft limit up to the hard one.
-fn raise_open_files_limit() {
-    let mut limit = libc::rlimit {
-        rlim_cur: 0,
-        rlim_max: 0,
-    };
-    // SAFETY: limit points to a live rlimit.
-    unsafe {
-        if libc::getrlimit(libc::RLIMIT_NOFILE, &mut limit) == 0 && limit.rlim_cur < limit.rlim_max
-        {
-            limit.rlim_cur = limit.rlim_max;
-            libc::setrlimit(libc::RLIMIT_NOFILE, &limit);
-        }
-    }
 }

@@ -1,7 +1,10 @@
 //! Many connections for the benchmarks' pile-ups, opened and closed a bounded number at a time
 //! (shared by `benches/scale` and `benches/console.rs` through `#[path]`).
 
-use anyhow::{Context, Result};
+use std::time::{Duration, Instant};
+
+use anyhow::{Context, Result, bail, ensure};
+use mysql_async::prelude::Queryable;
 use mysql_async::{Conn, Opts};
 use tokio::task::JoinSet;
 
@@ -55,7 +58,6 @@ pub(crate) type Waiter =
 
 /// Runs `update` on `conn` in a task, after a lock wait timeout long enough for any benchmark.
 pub(crate) fn blocked_update(mut conn: Conn, update: String) -> Waiter {
-    use mysql_async::prelude::Queryable;
     tokio::spawn(async move {
         let result = async {
             conn.query_drop("SET SESSION innodb_lock_wait_timeout = 600")
@@ -65,4 +67,39 @@ pub(crate) fn blocked_update(mut conn: Conn, update: String) -> Waiter {
         .await;
         (conn, result)
     })
+}
+
+/// Waits until every waiter (by connection id) is in LOCK WAIT, as `INNODB_TRX` says, polled at
+/// support's [`trx_cache_pause`](crate::support::scenarios::trx_cache_pause); fails when one
+/// ends instead (it should block) or when `limit` passes.
+pub(crate) async fn all_waiting(
+    admin: &mut Conn,
+    ids: &[u64],
+    waiters: &[Waiter],
+    limit: Duration,
+) -> Result<()> {
+    let list = ids.iter().map(u64::to_string).collect::<Vec<_>>().join(",");
+    let started = Instant::now();
+    loop {
+        if let Some(done) = waiters.iter().position(Waiter::is_finished) {
+            bail!("waiter {} ended (it should block)", ids[done]);
+        }
+        let waiting: u64 = admin
+            .query_first(format!(
+                "SELECT COUNT(*) FROM information_schema.INNODB_TRX \
+                 WHERE trx_state = 'LOCK WAIT' AND trx_mysql_thread_id IN ({list})"
+            ))
+            .await?
+            .unwrap_or(0);
+        if waiting as usize == ids.len() {
+            return Ok(());
+        }
+        ensure!(
+            started.elapsed() < limit,
+            "only {waiting} of {} waiters in LOCK WAIT after {} s",
+            ids.len(),
+            limit.as_secs()
+        );
+        tokio::time::sleep(crate::support::scenarios::trx_cache_pause()).await;
+    }
 }

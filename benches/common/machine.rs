@@ -1,4 +1,4 @@
-//! What the benchmarks say about the machine they ran on (shared through `#[path]`).
+//! What the benchmarks say about the machine they ran on (shared through `#[path]`), and what they need of it.
 
 /// The CPU count and model, from `/proc/cpuinfo`.
 pub(crate) fn cpus() -> (usize, String) {
@@ -22,4 +22,20 @@ pub(crate) fn kernel() -> String {
         .unwrap_or_default()
         .trim()
         .to_owned()
+}
+
+/// Thousands of connections need thousands of descriptors: soft limit up to the hard one.
+pub(crate) fn raise_open_files_limit() {
+    let mut limit = libc::rlimit {
+        rlim_cur: 0,
+        rlim_max: 0,
+    };
+    // SAFETY: limit points to a live rlimit.
+    unsafe {
+        if libc::getrlimit(libc::RLIMIT_NOFILE, &mut limit) == 0 && limit.rlim_cur < limit.rlim_max
+        {
+            limit.rlim_cur = limit.rlim_max;
+            libc::setrlimit(libc::RLIMIT_NOFILE, &limit);
+        }
+    }
 }

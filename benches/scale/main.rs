@@ -52,7 +52,7 @@ use server::{Server, restore_globals, servers};
 #[tokio::main(flavor = "current_thread")]
 async fn main() -> Result<()> {
     let args = Args::parse()?;
-    raise_open_files_limit();
+    machine::raise_open_files_limit();
     let mut report = Report::default();
     report.machine = format!("{} {}", machine(), revision());
     eprintln!("bench: measuring `mytriage --help`");
@@ -247,21 +247,5 @@ fn revision() -> String {
         format!(
             "mytriage built from commit {head} plus uncommitted changes to {changed} files in src/ and queries/."
         )
-    }
-}
-
-/// Thousands of connections need thousands of descriptors: soft limit up to the hard one.
-fn raise_open_files_limit() {
-    let mut limit = libc::rlimit {
-        rlim_cur: 0,
-        rlim_max: 0,
-    };
-    // SAFETY: limit points to a live rlimit.
-    unsafe {
-        if libc::getrlimit(libc::RLIMIT_NOFILE, &mut limit) == 0 && limit.rlim_cur < limit.rlim_max
-        {
-            limit.rlim_cur = limit.rlim_max;
-            libc::setrlimit(libc::RLIMIT_NOFILE, &limit);
-        }
     }
 }

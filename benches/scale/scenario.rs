@@ -13,7 +13,7 @@
 //!   root and by exact count; `fill_connections` opens a filler user up to a fraction of
 //!   max_connections (never within 40 of it), and every support scenario must show up within
 //!   15 s, which 5,000 connections on a small machine need not.
-//! - LOCK WAIT is read from `INNODB_TRX` (polled with support's [`trx_cache_pause`]), not from
+//! - LOCK WAIT is read from `INNODB_TRX` (polled at support's `trx_cache_pause` by `conns::all_waiting`), not from
 //!   `SHOW ENGINE INNODB STATUS` as support does: InnoDB caps that text at 1 MB by cutting the
 //!   transaction list, which hundreds of waiters and a thousand sessions can reach, and a waiter
 //!   cut out would stall the set-up.
@@ -25,17 +25,15 @@
 
 use std::time::{Duration, Instant};
 
-use anyhow::{Context, Result, bail, ensure};
+use anyhow::{Context, Result, ensure};
 use mysql_async::Conn;
 use mysql_async::prelude::*;
-use tokio::task::JoinHandle;
 
 use crate::args::{Args, Variant};
-use crate::conns::{Waiter, blocked_update, open_many};
+use crate::conns::{Waiter, all_waiting, blocked_update, open_many};
 use crate::measure::wait_for_quiet;
 use crate::server::Server;
 use crate::support::Flavor;
-use crate::support::scenarios::trx_cache_pause;
 
 /// Where the scenario's table lives; dropped and re-created on every run.
 pub(crate) const DB: &str = "mytriage_bench";
@@ -152,37 +150,14 @@ impl LockScenario {
             let update = format!("UPDATE {TABLE} SET v = v + 1 WHERE id = {row}");
             self.waiters.push(blocked_update(conn, update));
         }
-        let ids = self
-            .waiter_ids
-            .iter()
-            .map(u64::to_string)
-            .collect::<Vec<_>>()
-            .join(",");
         let started = Instant::now();
-        loop {
-            if let Some(done) = self.waiters.iter().position(JoinHandle::is_finished) {
-                bail!(
-                    "waiter {} ended before the measurement (it should block)",
-                    self.waiter_ids[done]
-                );
-            }
-            let waiting: u64 = admin
-                .query_first(format!(
-                    "SELECT COUNT(*) FROM information_schema.INNODB_TRX \
-                     WHERE trx_state = 'LOCK WAIT' AND trx_mysql_thread_id IN ({ids})"
-                ))
-                .await?
-                .unwrap_or(0);
-            if waiting as usize == self.waiter_ids.len() {
-                break;
-            }
-            ensure!(
-                started.elapsed() < Duration::from_secs(120),
-                "only {waiting} of {} waiters in LOCK WAIT after 120 s",
-                self.waiter_ids.len()
-            );
-            tokio::time::sleep(trx_cache_pause()).await;
-        }
+        all_waiting(
+            admin,
+            &self.waiter_ids,
+            &self.waiters,
+            Duration::from_secs(120),
+        )
+        .await?;
         self.rows_locked = admin
             .query_first(format!(
                 "SELECT trx_rows_locked FROM information_schema.INNODB_TRX \
