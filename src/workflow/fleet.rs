@@ -283,11 +283,20 @@ impl Report for FleetReport {
                         h.history_list_length
                             .map(|n| n.to_string())
                             .unwrap_or_default(),
-                        h.error.clone().unwrap_or_default(),
+                        h.error
+                            .as_deref()
+                            .map(|e| clip(e, options.full))
+                            .unwrap_or_default(),
                     ]
                 })
                 .collect(),
         }];
+        // The table keeps a host's error short; here it is whole, with its hint.
+        blocks.extend(self.hosts.iter().filter_map(|h| {
+            let error = h.error.as_ref()?;
+            (clip(error, options.full) != *error)
+                .then(|| Block::Note(format!("{}: {error}", h.host)))
+        }));
         match self.command {
             FleetCommand::History => blocks.push(purge_table(&self.hosts, options.full)),
             FleetCommand::Replication => blocks.extend(self.hosts.iter().flat_map(|h| {

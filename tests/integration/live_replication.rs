@@ -556,6 +556,27 @@ pub mod replica {
                 _ => 3,
             };
             assert_eq!(output.status.code(), Some(expected), "{report:#}");
+            // The table keeps the down host's error short; the whole line, with its hint,
+            // follows the table.
+            let table = Mytriage::offline()
+                .args(["-u", "root", "status"])
+                .args(["--hosts", &hosts, "--connect-timeout", "2s"])
+                .output();
+            let text = String::from_utf8_lossy(&table.stdout);
+            let row = text
+                .lines()
+                .find(|l| l.contains("127.0.0.1:1 ") && l.contains("UNKNOWN"))
+                .unwrap_or_else(|| panic!("no row for the down host: {text}"));
+            assert!(
+                row.contains('…') && !row.contains("Is a server listening"),
+                "{text}"
+            );
+            assert!(
+                text.lines()
+                    .any(|l| l.starts_with("127.0.0.1:1: cannot connect")
+                        && l.contains("Is a server listening there?")),
+                "{text}"
+            );
 
             // --cluster from the replica finds its source, and from the source its replica.
             for (seed, other) in [(&replica, &source), (&source, &replica)] {
