@@ -466,5 +466,13 @@ impl ServerInfo {
     }
 }
 
+/// The recorded facts of `fixtures/server/NAME.json`, for tests.
+#[cfg(test)]
+pub(crate) fn fixture_facts(name: &str) -> ServerFacts {
+    let path = format!("{}/fixtures/server/{name}.json", env!("CARGO_MANIFEST_DIR"));
+    let text = std::fs::read_to_string(&path).unwrap_or_else(|e| panic!("{path}: {e}"));
+    serde_json::from_str(&text).unwrap_or_else(|e| panic!("{path}: {e}"))
+}
+
 #[cfg(test)]
 mod tests;

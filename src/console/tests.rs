@@ -20,22 +20,16 @@ use crate::evidence::record::{
 use crate::evidence::{Header, RecordKind};
 use crate::probe::explain::{ExplainReport, PlanFormat};
 use crate::probe::locks::tree::{self, Edge};
-use crate::probe::locks::{self, LockSources, LocksReport};
+use crate::probe::locks::{self, LocksReport};
 use crate::probe::processlist::{Thread, Trx};
 use crate::probe::top;
-use crate::server::{MdlSource, ServerFacts, ServerInfo};
+use crate::server::ServerInfo;
 use crate::workflow::status;
 use crate::workflow::thresholds::Thresholds;
 use crate::workflow::triage::Triage;
 
 fn server() -> ServerInfo {
-    let path = format!(
-        "{}/fixtures/server/mysql-9.7.json",
-        env!("CARGO_MANIFEST_DIR")
-    );
-    let text = std::fs::read_to_string(&path).expect("server fixture");
-    let facts: ServerFacts = serde_json::from_str(&text).expect("server facts");
-    crate::server::detect(&facts)
+    crate::server::detect(&crate::server::fixture_facts("mysql-9.7"))
 }
 
 fn thread(pid: u64, command: &str, trx_age: Option<u64>, statement: Option<&str>) -> Thread {
@@ -72,32 +66,9 @@ fn incident() -> Box<Snapshot> {
     let forest = tree::build(&[edge(21, 20), edge(22, 20), edge(23, 21)], &|pid| {
         locks::describe(pid, by_pid.get(&pid).copied(), last.get(&pid))
     });
-    let triage = Triage {
-        server: server.clone(),
-        connections: None,
-        locks: Some(LocksReport {
-            sources: LockSources {
-                row_locks: server.sources.lock_waits,
-                metadata_locks: MdlSource::PerformanceSchema,
-                last_statements: Some("performance_schema.events_statements_current"),
-            },
-            forest,
-            unresolved: Vec::new(),
-            writes_frozen: false,
-            notes: Vec::new(),
-        }),
-        oldest_trx: None,
-        oldest_idle_in_trx: None,
-        idle_in_trx: 2,
-        history_list_length: Some(1234),
-        purge_blockers: Vec::new(),
-        latest_deadlock: None,
-        replication: Vec::new(),
-        replicas: Vec::new(),
-        aurora: Vec::new(),
-        server_time: None,
-        unavailable: Vec::new(),
-    };
+    let mut triage = Triage::sample(server.clone(), Some(LocksReport::sample(&server, forest)));
+    triage.idle_in_trx = 2;
+    triage.history_list_length = Some(1234);
     let load = top::Sample {
         at: "2026-12-02T02:00:00.000Z".into(),
         active: top::active_threads(&threads),

@@ -4,7 +4,7 @@
 use serde_json::{Value, json};
 
 use super::Style;
-use crate::probe::locks::LockSession;
+use crate::probe::locks::{LockSession, LocksReport};
 use crate::verdict::Verdict;
 use crate::workflow::status::StatusReport;
 
@@ -28,22 +28,23 @@ pub(crate) struct Change<'a> {
     pub report: &'a StatusReport,
 }
 
-/// The root blocker people should look at first: an idle one before a busy one, then the one
-/// holding up the most sessions (the forest's order).
-fn root(report: &StatusReport) -> Option<(&LockSession, usize)> {
-    let roots = &report.triage.locks.as_ref()?.forest.roots;
-    roots
-        .iter()
-        .find(|r| r.info.idle_in_trx && r.waiters_total > 0)
-        .or_else(|| roots.first())
-        .map(|r| (&r.info, r.waiters_total))
+/// The root blocker people should look at first ([`LocksReport::first_root`]), how many it
+/// holds up, and the rule it was inferred by when no edge to it is exact.
+fn root(report: &StatusReport) -> Option<(&LockSession, usize, Option<&'static str>)> {
+    let root = report.triage.locks.as_ref()?.first_root()?;
+    Some((
+        &root.info,
+        root.waiters_total,
+        LocksReport::inferred_by(root),
+    ))
 }
 
 /// The command to run next, for the worst thing found.
 fn next(change: &Change<'_>) -> String {
     let base = &change.command;
-    if let Some((session, _)) = root(change.report) {
-        if session.idle_in_trx {
+    if let Some((session, _, inferred)) = root(change.report) {
+        // A kill is suggested only for a blocker known exactly; an inferred one is looked at.
+        if session.idle_in_trx && inferred.is_none() {
             return format!(
                 "{base} locks, then {base} kill {} --reason '...'",
                 session.pid
@@ -119,10 +120,12 @@ pub(crate) fn payload(change: &Change<'_>, style: Style) -> Value {
             "findings": findings.iter().map(|f| json!({
                 "check": f.check, "verdict": f.verdict, "summary": f.summary,
             })).collect::<Vec<_>>(),
-            "root_blocker": blocker.map(|(s, waiters)| json!({
+            "root_blocker": blocker.map(|(s, waiters, inferred)| json!({
                 "pid": s.pid, "user": s.user, "host": s.host, "idle_in_trx": s.idle_in_trx,
                 "trx_age_s": s.trx_age_s, "statement": s.statement,
                 "last_statement": s.last_statement, "waiters_total": waiters,
+                "how": if inferred.is_some() { "inferred" } else { "exact" },
+                "source": inferred,
             })),
             "next": next,
         }),
@@ -155,7 +158,7 @@ pub(crate) fn payload(change: &Change<'_>, style: Style) -> Value {
                 blocks.push(json!({"type": "section", "text": {"type": "mrkdwn",
                     "text": clip_to(&format!("*Findings*\n{}", lines.join("\n")), SLACK_SECTION_CHARS)}}));
             }
-            if let Some((session, waiters)) = blocker {
+            if let Some((session, waiters, inferred)) = blocker {
                 let state = match (session.idle_in_trx, session.trx_age_s) {
                     (true, Some(age)) => format!("idle in its transaction for {age}s"),
                     (true, None) => "idle in its transaction".to_owned(),
@@ -166,8 +169,16 @@ pub(crate) fn payload(change: &Change<'_>, style: Style) -> Value {
                     (None, Some(last)) => ("Last statement", last.as_str()),
                     (None, None) => ("Statement", "(not recorded by this server)"),
                 };
+                let how = inferred
+                    .map(|source| {
+                        format!(
+                            " (inferred from {}, not read exactly)",
+                            slack_escape(source)
+                        )
+                    })
+                    .unwrap_or_default();
                 blocks.push(json!({"type": "section", "text": {"type": "mrkdwn", "text": format!(
-                    "*Root blocker*: pid {} ({}), {state}, holding up {waiters}\n*{label}*\n```{}```",
+                    "*Root blocker*: pid {} ({}), {state}, holding up {waiters}{how}\n*{label}*\n```{}```",
                     session.pid,
                     slack_escape(&crate::render::account(session.user.as_deref(), session.host.as_deref())),
                     slack_escape(&clip(sql)),

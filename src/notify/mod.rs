@@ -192,6 +192,9 @@ pub(crate) fn changed(last: Option<crate::verdict::Verdict>, now: crate::verdict
 }
 
 #[cfg(test)]
+mod root_tests;
+
+#[cfg(test)]
 mod tests {
     use super::*;
     use crate::verdict::Verdict;

@@ -5,6 +5,7 @@ use serde::Serialize;
 use serde_json::{Value, json};
 
 use super::Style;
+use crate::probe::locks::LocksReport;
 use crate::render::{Block, Report, View, ViewOptions, account};
 use crate::verdict::Verdict;
 use crate::workflow::report::Lang;
@@ -30,14 +31,11 @@ impl Report for Notice {
 /// The message, in `lang`.
 pub(crate) fn text(report: &StatusReport, server: &str, lang: Lang) -> String {
     let verdict = report.verdict.label();
-    let blocker = report.triage.locks.as_ref().and_then(|locks| {
-        locks
-            .forest
-            .roots
-            .iter()
-            .find(|r| r.info.idle_in_trx && r.waiters_total > 0)
-            .or_else(|| locks.forest.roots.first())
-    });
+    let blocker = report
+        .triage
+        .locks
+        .as_ref()
+        .and_then(LocksReport::first_root);
     let finding = report
         .findings
         .iter()
@@ -55,10 +53,16 @@ pub(crate) fn text(report: &StatusReport, server: &str, lang: Lang) -> String {
                     } else {
                         "running".to_owned()
                     };
-                    format!(
-                        "Session {} ({who}), {state}, holds locks that {} session(s) wait for.",
-                        root.info.pid, root.waiters_total
-                    )
+                    match LocksReport::inferred_by(root) {
+                        None => format!(
+                            "Session {} ({who}), {state}, holds locks that {} session(s) wait for.",
+                            root.info.pid, root.waiters_total
+                        ),
+                        Some(source) => format!(
+                            "Session {} ({who}), {state}, appears to hold locks that {} session(s) wait for (inferred from {source}, not read exactly).",
+                            root.info.pid, root.waiters_total
+                        ),
+                    }
                 }
                 (None, Some(f)) => format!("{}: {}.", f.check, f.summary),
                 (None, None) => "mytriage sees nothing wrong on the database right now.".to_owned(),
@@ -79,10 +83,16 @@ pub(crate) fn text(report: &StatusReport, server: &str, lang: Lang) -> String {
                     } else {
                         "실행 중에".to_owned()
                     };
-                    format!(
-                        "세션 {} ({who})이(가) {state} 락을 잡고 있어 {}개 세션이 대기 중입니다.",
-                        root.info.pid, root.waiters_total
-                    )
+                    match LocksReport::inferred_by(root) {
+                        None => format!(
+                            "세션 {} ({who})이(가) {state} 락을 잡고 있어 {}개 세션이 대기 중입니다.",
+                            root.info.pid, root.waiters_total
+                        ),
+                        Some(source) => format!(
+                            "세션 {} ({who})이(가) {state} 락을 잡고 있는 것으로 보이며 {}개 세션이 대기 중입니다 ({source}에서 추정, 정확히 읽은 것은 아님).",
+                            root.info.pid, root.waiters_total
+                        ),
+                    }
                 }
                 (None, Some(f)) => format!("확인된 문제: {}: {}.", f.check, f.summary),
                 (None, None) => "현재 데이터베이스에서 문제가 보이지 않습니다.".to_owned(),

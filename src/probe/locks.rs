@@ -246,6 +246,46 @@ impl LocksReport {
             .iter()
             .any(|w| w.waiting_for.as_ref().is_some_and(|x| x.how == How::Exact))
     }
+
+    /// The root a message names first: an idle one holding others up before a busy one, then
+    /// the forest's order (the one holding up the most first).
+    pub(crate) fn first_root(&self) -> Option<&Node<LockSession>> {
+        let roots = &self.forest.roots;
+        roots
+            .iter()
+            .find(|r| r.info.idle_in_trx && r.waiters_total > 0)
+            .or_else(|| roots.first())
+    }
+
+    /// How a root is known to hold its waiters up, for a sentence that names it: `None` when
+    /// one direct edge is exact, else the rule its first edge was inferred by.
+    pub(crate) fn inferred_by(node: &Node<LockSession>) -> Option<&'static str> {
+        if Self::exact_root(node) {
+            return None;
+        }
+        node.waiters
+            .iter()
+            .find_map(|w| w.waiting_for.as_ref())
+            .map(|w| w.source)
+    }
+}
+
+#[cfg(test)]
+impl LocksReport {
+    /// The report of `forest` as read on `server` through performance_schema, for tests.
+    pub(crate) fn sample(server: &ServerInfo, forest: Forest<LockSession>) -> LocksReport {
+        LocksReport {
+            sources: LockSources {
+                row_locks: server.sources.lock_waits,
+                metadata_locks: MdlSource::PerformanceSchema,
+                last_statements: Some("performance_schema.events_statements_current"),
+            },
+            forest,
+            unresolved: Vec::new(),
+            writes_frozen: false,
+            notes: Vec::new(),
+        }
+    }
 }
 
 impl LockSession {

@@ -3,9 +3,7 @@
 use super::*;
 
 fn facts(name: &str) -> ServerFacts {
-    let path = format!("{}/fixtures/server/{name}.json", env!("CARGO_MANIFEST_DIR"));
-    let text = std::fs::read_to_string(&path).unwrap_or_else(|e| panic!("{path}: {e}"));
-    serde_json::from_str(&text).unwrap_or_else(|e| panic!("{path}: {e}"))
+    fixture_facts(name)
 }
 
 fn info(name: &str) -> ServerInfo {

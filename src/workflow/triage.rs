@@ -43,6 +43,30 @@ pub(crate) struct Triage {
     pub unavailable: Vec<Unavailable>,
 }
 
+#[cfg(test)]
+impl Triage {
+    /// A snapshot of `server` with only the lock tree: every other section empty, for tests of
+    /// what is said about it.
+    pub(crate) fn sample(server: ServerInfo, locks: Option<LocksReport>) -> Triage {
+        Triage {
+            server,
+            connections: None,
+            locks,
+            oldest_trx: None,
+            oldest_idle_in_trx: None,
+            idle_in_trx: 0,
+            history_list_length: None,
+            purge_blockers: Vec::new(),
+            latest_deadlock: None,
+            replication: Vec::new(),
+            replicas: Vec::new(),
+            aurora: Vec::new(),
+            server_time: None,
+            unavailable: Vec::new(),
+        }
+    }
+}
+
 /// The sections of a snapshot that can be missing (the thread list cannot).
 #[derive(Debug, Clone, Copy, PartialEq, Eq, Serialize)]
 #[serde(rename_all = "snake_case")]

@@ -286,8 +286,11 @@ fn blockers(locks: &LocksReport, t: &Thresholds) -> Finding {
                 .find_map(|w| w.waiting_for.as_ref()?.held.clone())
                 .map(|h| format!(" ({h})"))
                 .unwrap_or_default();
+            let inferred = LocksReport::inferred_by(root)
+                .map(|source| format!(" (inferred from {source})"))
+                .unwrap_or_default();
             format!(
-                "{frozen}{blocked} blocked (longest wait {longest}s); root {} {}{idle}{held} holds up {}: {what}",
+                "{frozen}{blocked} blocked (longest wait {longest}s); root {} {}{idle}{held} holds up {}{inferred}: {what}",
                 info.pid,
                 account(info.user.as_deref(), info.host.as_deref()),
                 root.waiters_total
